@@ -1,0 +1,82 @@
+"""Settings precedence: flag, then environment, then the default local broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from widget_factory.errors import ConfigError
+from widget_factory.kafka_io.settings import DEFAULT_BOOTSTRAP, resolve_settings
+
+
+def test_flag_beats_environment() -> None:
+    settings = resolve_settings("flag:1", {"KAFKA_BOOTSTRAP_SERVERS": "env:2"})
+    assert settings.bootstrap_servers == "flag:1"
+    assert settings.source == "flag"
+
+
+def test_environment_beats_default() -> None:
+    settings = resolve_settings(None, {"KAFKA_BOOTSTRAP_SERVERS": "env:2"})
+    assert (settings.bootstrap_servers, settings.source) == ("env:2", "environment")
+
+
+def test_default_is_the_local_embedded_broker() -> None:
+    settings = resolve_settings(None, {})
+    assert (settings.bootstrap_servers, settings.source) == (DEFAULT_BOOTSTRAP, "default")
+
+
+def test_extra_settings_from_file_environment_and_flags(tmp_path: Path) -> None:
+    props = tmp_path / "client.properties"
+    props.write_text(
+        "# a comment\nsecurity.protocol=SASL_SSL\nsasl.mechanism=PLAIN\nsasl.username=file\n"
+    )
+    settings = resolve_settings(
+        "b:9092",
+        {"KAFKA_SASL_USERNAME": "env", "KAFKA_SASL_PASSWORD": "s3cret"},
+        kafka_config_file=str(props),
+        overrides=["sasl.username=flag"],
+    )
+    assert settings.extra["security.protocol"] == "SASL_SSL"
+    assert settings.extra["sasl.mechanism"] == "PLAIN"
+    assert settings.extra["sasl.username"] == "flag"  # -X beats env beats file
+    assert settings.extra["sasl.password"] == "s3cret"
+    producer = settings.producer_config()
+    assert producer["security.protocol"] == "SASL_SSL"
+    assert producer["enable.idempotence"] is True
+
+
+def test_secrets_never_appear_in_descriptions() -> None:
+    settings = resolve_settings("b:9092", {"KAFKA_SASL_PASSWORD": "s3cret"})
+    assert "s3cret" not in settings.describe()
+    assert "sasl.password=***" in settings.describe()
+
+
+def test_user_settings_override_factory_defaults() -> None:
+    settings = resolve_settings("b:9092", {}, overrides=["linger.ms=50", "acks=1"])
+    assert settings.producer_config()["linger.ms"] == "50"
+    assert settings.producer_config()["acks"] == "1"
+
+
+def test_short_group_session_only_for_local_brokers() -> None:
+    local = resolve_settings("127.0.0.1:9092", {}).consumer_config("g")
+    remote = resolve_settings("kafka.example.com:9092", {}).consumer_config("g")
+    assert local["session.timeout.ms"] == 6000
+    assert "session.timeout.ms" not in remote
+    assert local["auto.offset.reset"] == remote["auto.offset.reset"] == "earliest"
+    assert local["enable.auto.commit"] is False
+
+
+def test_user_can_override_the_session_timeout() -> None:
+    config = resolve_settings("localhost:9092", {}, overrides=["session.timeout.ms=10000"])
+    assert config.consumer_config("g")["session.timeout.ms"] == "10000"
+
+
+def test_bad_override_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="expected key=value"):
+        resolve_settings(None, {}, overrides=["nonsense"])
+
+
+def test_missing_kafka_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read it"):
+        resolve_settings(None, {}, kafka_config_file=str(tmp_path / "missing.properties"))

@@ -1,0 +1,25 @@
+"""The project's exception root: the CLI turns these into one line and exit status 2."""
+
+from __future__ import annotations
+
+__all__ = ["FactoryError", "ConfigError", "BrokerUnavailable", "BrokerLaunchError", "UsageError"]
+
+
+class FactoryError(Exception):
+    """An expected failure with a message fit for the user; no traceback needed."""
+
+
+class ConfigError(FactoryError):
+    """A factory configuration or setting that cannot be used; the message names the field."""
+
+
+class UsageError(FactoryError):
+    """A command-line value that cannot be used (unknown widget type, absurd quantity, ...)."""
+
+
+class BrokerUnavailable(FactoryError):
+    """No Kafka broker answered at the configured address within the time allowed."""
+
+
+class BrokerLaunchError(FactoryError):
+    """The embedded broker could not be started (binary missing, port taken, ...)."""

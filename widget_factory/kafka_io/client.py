@@ -1,0 +1,254 @@
+"""Producer and consumer helpers: batching, idempotence, dead letters, clear broker errors.
+
+Producers never block per record: ``send`` hands the record to librdkafka's queue and
+serves delivery callbacks with ``poll(0)``; ``flush`` is for commit points and exit.
+Consumers read in batches and never auto-commit: services commit what they have safely
+recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.kafka_io.topics import FACTORY_DEADLETTER
+from widget_factory.schemas import Event, encode
+
+__all__ = [
+    "EventProducer",
+    "DeadLetters",
+    "make_consumer",
+    "timestamp_ms",
+    "BrokerHealth",
+]
+
+log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def timestamp_ms(event: Event) -> int:
+    """The record timestamp of an event: its simulated time in epoch milliseconds."""
+    return int(event.occurred_at.timestamp() * 1000)
+
+
+class BrokerHealth:
+    """Turns librdkafka's error callbacks into one clear log line per outage, not a flood.
+
+    ``down_since`` is set while every broker is unreachable; services show it and keep
+    going, since librdkafka reconnects by itself with backoff.
+    """
+
+    def __init__(self, name: str, bootstrap: str) -> None:
+        self.name = name
+        self.bootstrap = bootstrap
+        self.down_since: float | None = None
+        self.fatal: KafkaError | None = None
+
+    def on_error(self, error: KafkaError) -> None:
+        code = error.code()
+        if error.fatal():
+            self.fatal = error
+            log.error("%s: fatal Kafka error: %s", self.name, error.str())
+        elif code == KafkaError._ALL_BROKERS_DOWN:
+            if self.down_since is None:
+                self.down_since = time.monotonic()
+                log.warning(
+                    "%s: lost the Kafka broker at %s; retrying with backoff (Ctrl-C to stop)",
+                    self.name,
+                    self.bootstrap,
+                )
+        elif code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._RESOLVE):
+            log.debug("%s: %s", self.name, error.str())
+        else:
+            log.warning("%s: Kafka: %s", self.name, error.str())
+
+    def on_traffic(self) -> None:
+        """Called when records flow again: reports the end of an outage."""
+        if self.down_since is not None:
+            log.warning(
+                "%s: broker at %s is back after %.0f s",
+                self.name,
+                self.bootstrap,
+                time.monotonic() - self.down_since,
+            )
+            self.down_since = None
+
+
+class EventProducer:
+    """An idempotent producer of factory events; counts deliveries and failures."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        client_id: str,
+        health: BrokerHealth | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.health = health or BrokerHealth(client_id, settings.bootstrap_servers)
+        config = settings.producer_config(**{"client.id": client_id, **overrides})
+        config["error_cb"] = self.health.on_error
+        self._producer = Producer(config)
+        self.sent = 0
+        self.delivered = 0
+        self.failed = 0
+        self.last_error: KafkaError | None = None
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        self.last_error = error
+        if self.failed == 1 or self.failed % 1000 == 0:
+            log.error(
+                "%s: %d record(s) could not be delivered (last: %s to %s)",
+                self.health.name,
+                self.failed,
+                error.str(),
+                message.topic(),
+            )
+
+    def send(
+        self,
+        topic: str,
+        event: Event,
+        *,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        """Queue ``event`` on ``topic``, keyed and timestamped as the contract says."""
+        self.send_raw(
+            topic,
+            event.kafka_key.encode(),
+            encode(event),
+            timestamp_ms(event),
+            headers=headers,
+            on_delivery=on_delivery,
+        )
+
+    def send_raw(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp: int = 0,
+        *,
+        partition: int | None = None,
+        headers: Sequence[tuple[str, bytes]] | None = None,
+        on_delivery: DeliveryCallback | None = None,
+    ) -> None:
+        """Queue pre-serialized bytes; waits (serving callbacks) only when the queue is full."""
+        callback = on_delivery or self._on_delivery
+        kwargs: dict[str, Any] = {"on_delivery": callback}
+        if timestamp:
+            kwargs["timestamp"] = timestamp
+        if headers:
+            kwargs["headers"] = list(headers)
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                self._producer.produce(topic, value, key, **kwargs)
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+        self.sent += 1
+
+    def count_delivery(self, error: KafkaError | None, message: Message) -> None:
+        """The default delivery bookkeeping, for callers that wrap their own callback."""
+        self._on_delivery(error, message)
+
+    def poll(self, timeout: float = 0.0) -> int:
+        return int(self._producer.poll(timeout))
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Wait for outstanding deliveries; the number still undelivered."""
+        return int(self._producer.flush(timeout))
+
+    def __len__(self) -> int:
+        return len(self._producer)
+
+    @property
+    def raw(self) -> Producer:
+        return self._producer
+
+
+class DeadLetters:
+    """Routes records a service cannot read to ``factory-deadletter``, bytes untouched.
+
+    Headers name the source topic, partition and offset and the error, so the record can
+    be found, understood and replayed. One warning per record; the service carries on.
+    """
+
+    def __init__(self, producer: EventProducer, service: str) -> None:
+        self._producer = producer
+        self._service = service
+        self.count = 0
+
+    def route(self, message: Message, error: str) -> None:
+        self.count += 1
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        log.warning(
+            "%s: dead-lettered %s[%d]@%d: %s", self._service, topic, partition, offset, error
+        )
+        headers: list[tuple[str, bytes]] = []
+        for header in message.headers() or []:
+            name, value = header[0], header[1]
+            headers.append(
+                (str(name), value if isinstance(value, bytes) else str(value or "").encode())
+            )
+        headers += [
+            ("source.topic", str(topic).encode()),
+            ("source.partition", str(partition).encode()),
+            ("source.offset", str(offset).encode()),
+            ("error", error[:2000].encode()),
+            ("service", self._service.encode()),
+        ]
+        ts_type, ts = message.timestamp()
+        self._producer.send_raw(
+            FACTORY_DEADLETTER,
+            message.key(),
+            message.value(),
+            ts if ts_type and ts > 0 else 0,
+            headers=headers,
+        )
+
+
+def make_consumer(
+    settings: KafkaSettings,
+    group_id: str,
+    topics: Sequence[str],
+    *,
+    client_id: str,
+    health: BrokerHealth | None = None,
+    on_assign: Callable[[Consumer, list[TopicPartition]], None] | None = None,
+    on_revoke: Callable[[Consumer, list[TopicPartition]], None] | None = None,
+    **overrides: Any,
+) -> Consumer:
+    """A subscribed consumer in ``group_id`` that commits only when told to."""
+    health = health or BrokerHealth(client_id, settings.bootstrap_servers)
+    config = settings.consumer_config(group_id, **{"client.id": client_id, **overrides})
+    config["error_cb"] = health.on_error
+    consumer = Consumer(config)
+    kwargs: dict[str, Any] = {}
+    if on_assign:
+        kwargs["on_assign"] = on_assign
+    if on_revoke:
+        kwargs["on_revoke"] = on_revoke
+        kwargs["on_lost"] = on_revoke
+    consumer.subscribe(list(topics), **kwargs)
+    return consumer
+
+
+def raise_on_error(message: Message) -> None:
+    """Partition EOF is routine; anything else from the consumer is worth an exception."""
+    error = message.error()
+    if error is not None and error.code() != KafkaError._PARTITION_EOF:
+        raise KafkaException(error)
