@@ -20,8 +20,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check widget_factory tests benchmarks
-	$(BIN)/ruff format --check widget_factory tests benchmarks
+	$(BIN)/ruff check widget_factory tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check widget_factory tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy widget_factory/core widget_factory/kafka_io widget_factory/schemas.py
