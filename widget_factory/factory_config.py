@@ -54,16 +54,16 @@ class _Spec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class LocationSpec(_Spec):
+class LocationSpec(_Spec, frozen=True):
     building: str
     floor: int
     line: str
 
 
-class Simulation(_Spec):
+class Simulation(_Spec, frozen=True):
     speed: Positive = 120.0
     telemetry_interval_s: Positive = 15.0
-    order_interval_s: Positive = 100.0
+    order_interval_s: Positive = 600.0
     order_quantity: IntRange = (1, 5)
     order_priority: IntRange = (1, 3)
     batch_size: Annotated[int, Meta(gt=0)] = 50
@@ -72,16 +72,16 @@ class Simulation(_Spec):
     cycle_jitter: Probability = 0.2
     assembly_jitter: Probability = 0.2
     inspection_s: Range = (2.0, 5.0)
-    pass_rate_window: Annotated[int, Meta(gt=0)] = 20
+    pass_rate_window: Annotated[int, Meta(gt=0)] = 50
     starvation_alert_s: Positive = 600.0
 
 
-class ComponentTypeSpec(_Spec):
+class ComponentTypeSpec(_Spec, frozen=True):
     weight_grams: tuple[Positive, NonNegative]
     dimensions_mm: tuple[Positive, Positive, Positive]
 
 
-class MachineSpec(_Spec):
+class MachineSpec(_Spec, frozen=True):
     id: Identifier
     component_type: TypeName
     machine_type: str
@@ -89,43 +89,44 @@ class MachineSpec(_Spec):
     location: LocationSpec
 
 
-class WidgetTypeSpec(_Spec):
+class WidgetTypeSpec(_Spec, frozen=True):
     recipe: Annotated[list[TypeName], Meta(min_length=1)]
     assembly_time_s: Positive
     min_performance: Annotated[float, Meta(ge=0, le=100)]
     pass_rate: Probability
 
 
-class StationSpec(_Spec):
+class StationSpec(_Spec, frozen=True):
     id: Identifier
     builds: Annotated[list[TypeName], Meta(min_length=1)]
     location: LocationSpec
     machine_type: str = "widget_assembly"
 
 
-class OrderSpec(_Spec):
+class OrderSpec(_Spec, frozen=True):
     widget_type: TypeName
     quantity: Annotated[int, Meta(gt=0)]
     priority: Annotated[int, Meta(ge=0, le=100)] = 1
 
 
-class AssemblySpec(_Spec):
+class AssemblySpec(_Spec, frozen=True):
     workers: Annotated[list[Identifier], Meta(min_length=1)]
     production_lines: Annotated[list[Identifier], Meta(min_length=1)]
     warehouse: Identifier = "WAREHOUSE_MAIN"
     initial_orders: list[OrderSpec] = []
 
 
-class QualitySpec(_Spec):
+class QualitySpec(_Spec, frozen=True):
     inspectors: Annotated[list[Identifier], Meta(min_length=1)]
     electrical_pass: Probability = 0.95
     mechanical_pass: Probability = 0.97
     visual_pass: Probability = 0.98
     performance_sd: NonNegative = 8.0
     defect_penalty: Probability = 0.05
+    alert_margin: Probability = 0.15
 
 
-class TelemetrySpec(_Spec):
+class TelemetrySpec(_Spec, frozen=True):
     error_rate_per_hour: NonNegative = 0.05
     wear_error_factor: NonNegative = 4.0
     wear_per_hour: NonNegative = 0.06
@@ -135,7 +136,7 @@ class TelemetrySpec(_Spec):
     status_summary_s: Positive = 10.0
 
 
-class FactoryConfig(_Spec, dict=True):
+class FactoryConfig(_Spec, frozen=True, dict=True):
     """The whole factory. Built by :func:`load_config`; frozen once built."""
 
     component_types: dict[TypeName, ComponentTypeSpec]

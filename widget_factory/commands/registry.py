@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from widget_factory.commands import broker_command, setup_command
+from widget_factory.commands import broker_command, run_command, services_command, setup_command
 
 __all__ = ["REGISTRATIONS"]
 
 REGISTRATIONS = [
+    run_command.register,
     broker_command.register,
     setup_command.register,
+    services_command.register,
 ]

@@ -96,7 +96,9 @@ def parse_duration(text: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError(f"expected a duration like 3600, 90s, 30m, 8h or 1d, got {text!r}") from None
+        raise ValueError(
+            f"expected a duration like 3600, 90s, 30m, 8h or 1d, got {text!r}"
+        ) from None
     if number <= 0:
         raise ValueError(f"a duration must be positive, got {text!r}")
     return number * unit

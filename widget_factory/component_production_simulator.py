@@ -1,0 +1,128 @@
+"""Component production: every machine makes components on its own cycle.
+
+Run alone with ``widget-factory components`` or, from this folder, ``python
+component_production_simulator.py`` (same options). Machines follow their status on
+``machine-telemetry``: a machine in error, maintenance or shutdown produces nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run as a script from the package folder
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from widget_factory.core.ids import IdSource
+from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
+from widget_factory.kafka_io.status import StatusFollower
+from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
+from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+
+__all__ = ["ComponentProductionService", "main"]
+
+log = logging.getLogger("components")
+
+_BATCH = 2000
+"""Components generated per step when running as fast as possible."""
+_VIRTUAL_STEP = 600.0
+"""Simulated seconds a virtual clock moves per step (bounded by ``_BATCH``)."""
+
+
+class ComponentProductionService:
+    def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
+        self.options = options
+        self.lifecycle = lifecycle or Lifecycle()
+        self.clock = options.clock()
+        self.production = ComponentProduction(
+            options.config,
+            options.rng("components"),
+            IdSource(options.rng("component-ids")),
+            options.start,
+        )
+        self.health = BrokerHealth("components", options.settings.bootstrap_servers)
+        self.producer = EventProducer(options.settings, client_id="components", health=self.health)
+        self.status = StatusFollower(
+            options.settings, client_id="components-status", health=self.health
+        )
+        self._pacer = LogPacer(log, "components")
+
+    def _follow_status(self) -> None:
+        for machine_id, status, _at in self.status.poll():
+            before = (
+                self.production.status(machine_id)
+                if machine_id in self.options.config.machine_by_id
+                else None
+            )
+            self.production.set_status(machine_id, status, self.clock.now())
+            if before is not None and (before in PRODUCING_STATUSES) != (
+                status in PRODUCING_STATUSES
+            ):
+                if status in PRODUCING_STATUSES:
+                    log.info("%s is %s again: production resumes", machine_id, status.value)
+                else:
+                    log.warning(
+                        "%s is in %s: no components until it recovers", machine_id, status.value
+                    )
+
+    def run(self) -> int:
+        log.info(
+            "Component production on %s, %s",
+            self.options.settings.describe(),
+            describe_speed(self.options),
+        )
+        end = self.options.end
+        virtual = self.clock.virtual
+        try:
+            while self.lifecycle.running and not self.lifecycle.draining:
+                self._follow_status()
+                if virtual:
+                    self.clock.advance_to(self.production.next_time() + _VIRTUAL_STEP)
+                now = self.clock.now()
+                if end is not None and now >= end:
+                    now = end
+                events = self.production.produce_until(now, limit=_BATCH if virtual else None)
+                for event in events:
+                    self.producer.send(COMPONENT_PRODUCTION, event)
+                    if self._pacer.allow():
+                        log.info(
+                            "Component produced: %s (%s) on %s",
+                            event.component_id,
+                            event.component_type,
+                            event.machine_id,
+                        )
+                for stoppage in self.production.drain_stoppages():
+                    log.info(
+                        "%s stopped briefly for %.0f simulated minutes",
+                        stoppage.machine_id,
+                        (stoppage.end - stoppage.start) / 60,
+                    )
+                self.producer.poll(0)
+                if events:
+                    self.health.on_traffic()
+                if end is not None and self.production.next_time() > end:
+                    break
+                if not virtual:
+                    wait = self.clock.wall_seconds_until(self.production.next_time())
+                    self.lifecycle.sleep(min(wait, 0.1))
+        finally:
+            remaining = self.producer.flush(10)
+            self.status.close()
+            log.info(
+                "Component production stopped: %d components sent%s",
+                self.producer.sent,
+                f", {remaining} undelivered" if remaining else "",
+            )
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from widget_factory.cli import main as cli_main
+
+    return cli_main(["components", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Inventory: the stock ledger on ``inventory-updates``.
+
+Run alone with ``widget-factory inventory`` (``python inventory_simulator.py`` from this
+folder). Reads ``component-production``, ``widget-assembly`` and ``quality-control`` in
+group ``inventory`` and writes one InventoryUpdate per movement: a component produced
+(+1) or consumed by assembly (-1), a widget assembled (+1) or rejected by QC (-1).
+
+A restarted ledger first replays its own topic, so its running ``current_stock``
+continues exactly; movements it had already written are recognised and not repeated.
+Offsets are committed only behind records whose movements are written, and never past a
+record whose movement waits for an event from another topic (a widget read before its
+components): a crash re-reads them rather than losing them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Hashable
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run as a script from the package folder
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from widget_factory.core.ledger import InventoryLedger
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
+from widget_factory.kafka_io.reader import read_to_end
+from widget_factory.kafka_io.topics import (
+    COMPONENT_PRODUCTION,
+    INVENTORY_UPDATES,
+    QUALITY_CONTROL,
+    WIDGET_ASSEMBLY,
+)
+from widget_factory.runtime import Lifecycle, ServiceOptions, describe_speed
+from widget_factory.schemas import (
+    ComponentProduced,
+    InventoryUpdate,
+    QualityCheck,
+    SchemaError,
+    WidgetAssembled,
+    decode_as,
+)
+
+__all__ = ["InventoryService", "INVENTORY_GROUP", "main"]
+
+log = logging.getLogger("inventory")
+
+INVENTORY_GROUP = "inventory"
+_COMMIT_EVERY_S = 1.0
+_SUMMARY_EVERY_S = 10.0
+
+
+class InventoryService:
+    def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
+        self.options = options
+        self.lifecycle = lifecycle or Lifecycle()
+        self.ledger = InventoryLedger(options.config.assembly.warehouse)
+        self.health = BrokerHealth("inventory", options.settings.bootstrap_servers)
+        self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
+        self.dead_letters = DeadLetters(self.producer, "inventory")
+        self.offsets = OffsetTracker()
+        self.consumer: Consumer | None = None
+        self.updates = 0
+        self._pending: set[Hashable] = set()
+        self._last_input = time.monotonic()
+
+    def restore(self) -> None:
+        restored = 0
+        for message in read_to_end(
+            self.options.settings, [INVENTORY_UPDATES], client_id="inventory-restore"
+        ):
+            try:
+                self.ledger.restore(decode_as(message.value() or b"", InventoryUpdate))
+                restored += 1
+            except SchemaError:
+                continue
+        if restored:
+            log.info("Restored the ledger from %d updates: %s", restored, self._stock_line())
+
+    def _stock_line(self) -> str:
+        stock = self.ledger.stock()
+        return ", ".join(f"{sku} {n}" for sku, n in sorted(stock.items())) or "empty"
+
+    def _receive(self, message: Message) -> None:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        self.offsets.consumed(topic, partition, offset, open_=True)
+        source = (topic, partition, offset)
+        value = message.value() or b""
+        try:
+            if topic == COMPONENT_PRODUCTION:
+                updates = self.ledger.on_component(decode_as(value, ComponentProduced), source)
+            elif topic == WIDGET_ASSEMBLY:
+                updates = self.ledger.on_widget(decode_as(value, WidgetAssembled), source)
+            else:
+                updates = self.ledger.on_quality(decode_as(value, QualityCheck), source)
+        except SchemaError as exc:
+            self.dead_letters.route(message, str(exc))
+            updates = []
+        for update in updates:
+            self.producer.send(INVENTORY_UPDATES, update)
+        self.updates += len(updates)
+        self._pending.add(source)
+        for conflict in self.ledger.take_conflicts():
+            log.warning("Inventory conflict: %s", conflict)
+
+    def _settle_offsets(self) -> None:
+        """Close every consumed record whose movements are all written (none deferred)."""
+        waiting = self.ledger.pending_sources()
+        settled = self._pending - waiting
+        for topic, partition, offset in settled:  # type: ignore[misc]
+            self.offsets.close(topic, partition, offset)
+        self._pending = set(waiting) & self._pending
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._settle_offsets()
+        if self.producer.flush(5) == 0:
+            commit(consumer, self.offsets)
+        self.offsets.forget(partitions)
+
+    def run(self) -> int:
+        log.info(
+            "Inventory ledger on %s, %s",
+            self.options.settings.describe(),
+            describe_speed(self.options),
+        )
+        self.restore()
+        self.consumer = make_consumer(
+            self.options.settings,
+            INVENTORY_GROUP,
+            [COMPONENT_PRODUCTION, WIDGET_ASSEMBLY, QUALITY_CONTROL],
+            client_id="inventory",
+            health=self.health,
+            on_revoke=self._on_revoke,
+        )
+        last_commit = last_summary = time.monotonic()
+        try:
+            while self.lifecycle.running:
+                messages = self.consumer.consume(2000, 0.1)
+                for message in messages:
+                    if message.error() is None:
+                        self._receive(message)
+                if messages:
+                    self._last_input = time.monotonic()
+                    self.health.on_traffic()
+                self.producer.poll(0)
+                wall = time.monotonic()
+                if wall - last_commit >= _COMMIT_EVERY_S:
+                    last_commit = wall
+                    self._settle_offsets()
+                    if self.producer.flush(1.0) == 0:
+                        commit(self.consumer, self.offsets)
+                if wall - last_summary >= _SUMMARY_EVERY_S:
+                    last_summary = wall
+                    log.info("Stock: %s", self._stock_line())
+                if (
+                    self.lifecycle.draining
+                    and wall - self._last_input > 0.5
+                    and at_end(self.consumer)
+                ):
+                    break
+        finally:
+            self._shutdown()
+        return 0
+
+    def _shutdown(self) -> None:
+        self._settle_offsets()
+        remaining = self.producer.flush(10)
+        if self.consumer is not None:
+            if remaining == 0:
+                commit(self.consumer, self.offsets)
+            self.consumer.close()
+        log.info(
+            "Inventory stopped: %d updates written, %d movements waiting; stock: %s",
+            self.updates,
+            self.ledger.deferred,
+            self._stock_line(),
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from widget_factory.cli import main as cli_main
+
+    return cli_main(["inventory", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

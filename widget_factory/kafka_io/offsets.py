@@ -1,0 +1,100 @@
+"""Which input offsets are safe to commit: only those whose effects are recorded.
+
+A consumed record is "open" until the service has durably written what it caused (or
+knows it caused nothing). The committable offset of a partition is the lowest open
+offset, or one past the highest consumed: a crash then re-reads at most the open
+records, so nothing is lost; consumers downstream drop the duplicates by ``event_id``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+__all__ = ["OffsetTracker", "commit", "at_end"]
+
+Key = tuple[str, int]
+
+
+class OffsetTracker:
+    def __init__(self) -> None:
+        self._consumed: dict[Key, int] = {}
+        self._open: dict[Key, list[int]] = {}
+        self._closed: dict[Key, set[int]] = {}
+        self._committed: dict[Key, int] = {}
+
+    def consumed(self, topic: str, partition: int, offset: int, *, open_: bool = False) -> None:
+        key = (topic, partition)
+        if offset + 1 > self._consumed.get(key, -1):
+            self._consumed[key] = offset + 1
+        if open_:
+            heapq.heappush(self._open.setdefault(key, []), offset)
+
+    def close(self, topic: str, partition: int, offset: int) -> None:
+        """The open record at ``offset`` is now safely recorded."""
+        self._closed.setdefault((topic, partition), set()).add(offset)
+
+    def committable(self) -> dict[Key, int]:
+        result: dict[Key, int] = {}
+        for key, next_offset in self._consumed.items():
+            heap = self._open.get(key)
+            closed = self._closed.get(key)
+            while heap and closed and heap[0] in closed:
+                closed.discard(heapq.heappop(heap))
+            result[key] = heap[0] if heap else next_offset
+        return result
+
+    def pending_commits(self) -> list[TopicPartition]:
+        """Partitions whose committable offset moved since the last ``mark_committed``."""
+        return [
+            TopicPartition(topic, partition, offset)
+            for (topic, partition), offset in self.committable().items()
+            if self._committed.get((topic, partition)) != offset
+        ]
+
+    def mark_committed(self, partitions: Iterable[TopicPartition]) -> None:
+        for tp in partitions:
+            self._committed[(tp.topic, tp.partition)] = tp.offset
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """Partitions revoked in a rebalance: their bookkeeping goes with them."""
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            for table in (self._consumed, self._open, self._closed, self._committed):
+                table.pop(key, None)
+
+
+def commit(consumer: Consumer, tracker: OffsetTracker) -> int:
+    """Commit what the tracker allows; returns how many partitions moved. A failed
+    commit (a rebalance, a broker away) is retried at the next call."""
+    pending = tracker.pending_commits()
+    if not pending:
+        return 0
+    try:
+        consumer.commit(offsets=pending, asynchronous=False)
+    except KafkaException:
+        return 0
+    tracker.mark_committed(pending)
+    return len(pending)
+
+
+def at_end(consumer: Consumer) -> bool:
+    """True when every assigned partition has been read up to its high watermark, as
+    reported by the fetch responses (exact, unlike ListOffsets on some brokers)."""
+    assignment = consumer.assignment()
+    if not assignment:
+        return False
+    positions = consumer.position(assignment)
+    for tp in positions:
+        low, high = consumer.get_watermark_offsets(tp, cached=True)
+        if high < 0:
+            return False
+        if tp.offset < 0:
+            if high > max(low, 0):
+                return False
+            continue
+        if tp.offset < high:
+            return False
+    return True

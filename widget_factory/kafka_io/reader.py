@@ -1,0 +1,107 @@
+"""Read whole topics without a consumer group: restores, audits and ``tail``.
+
+``read_to_end`` assigns every partition from the beginning and stops once each is read
+up to the high watermark that the fetch responses report. That watermark is exact on
+every broker (ListOffsets, by contrast, under-reports on the embedded one), so "the end"
+here is the true end at the time of reading.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from widget_factory.errors import BrokerUnavailable
+from widget_factory.kafka_io.settings import KafkaSettings
+
+__all__ = ["read_to_end", "topic_partitions", "TopicReader"]
+
+
+def topic_partitions(
+    consumer: Consumer, topics: Sequence[str], timeout: float = 10.0
+) -> list[TopicPartition]:
+    """Every partition of ``topics`` (missing topics are skipped)."""
+    metadata = consumer.list_topics(timeout=timeout)
+    partitions: list[TopicPartition] = []
+    for topic in topics:
+        info = metadata.topics.get(topic)
+        if info is None or info.error is not None:
+            continue
+        partitions.extend(TopicPartition(topic, p) for p in sorted(info.partitions))
+    return partitions
+
+
+class TopicReader:
+    """A group-less reader of ``topics`` from the beginning (or given offsets)."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: Sequence[str],
+        *,
+        client_id: str = "widget-factory-reader",
+    ) -> None:
+        config = settings.consumer_config(
+            f"widget-factory-reader-{uuid.uuid4().hex[:8]}",
+            **{"client.id": client_id, "enable.partition.eof": True},
+        )
+        self.consumer = Consumer(config)
+        try:
+            self.partitions = topic_partitions(self.consumer, topics)
+        except Exception as exc:  # noqa: BLE001 - librdkafka raises KafkaException subclasses
+            self.consumer.close()
+            raise BrokerUnavailable(
+                f"cannot read {', '.join(topics)} from {settings.bootstrap_servers}: {exc}"
+            ) from None
+        for tp in self.partitions:
+            tp.offset = OFFSET_BEGINNING
+        self.consumer.assign(self.partitions)
+        self._eof: set[tuple[str, int]] = set()
+
+    def read(self, batch: int = 5000, timeout: float = 0.5) -> list[Message]:
+        """The next records (partition EOF markers are absorbed, errors raised)."""
+        records = []
+        for message in self.consumer.consume(batch, timeout):
+            error = message.error()
+            if error is None:
+                self._eof.discard((str(message.topic()), int(message.partition() or 0)))
+                records.append(message)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                self._eof.add((str(message.topic()), int(message.partition() or 0)))
+        return records
+
+    def at_end(self) -> bool:
+        """Every partition has reported EOF at its high watermark since its last record."""
+        return len(self._eof) >= len(self.partitions)
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def read_to_end(
+    settings: KafkaSettings,
+    topics: Sequence[str],
+    *,
+    idle_timeout: float = 30.0,
+    client_id: str = "widget-factory-reader",
+) -> Iterator[Message]:
+    """Every record of ``topics`` present now, partition by partition in offset order."""
+    reader = TopicReader(settings, topics, client_id=client_id)
+    try:
+        if not reader.partitions:
+            return
+        last_progress = time.monotonic()
+        while not reader.at_end():
+            records = reader.read()
+            if records:
+                last_progress = time.monotonic()
+                yield from records
+            elif time.monotonic() - last_progress > idle_timeout:
+                raise BrokerUnavailable(
+                    f"reading {', '.join(topics)} from {settings.bootstrap_servers} stalled for {idle_timeout:.0f} s"
+                )
+    finally:
+        reader.close()

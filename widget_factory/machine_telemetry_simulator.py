@@ -1,0 +1,212 @@
+"""Machine telemetry: every machine reports its status and readings on an interval.
+
+Run alone with ``widget-factory telemetry`` or, from this folder, ``python
+machine_telemetry_simulator.py``. This service owns machine status: breakdowns,
+maintenance and repairs follow the status model, and commands on ``factory-commands``
+(``inject_anomaly``, ``stop_machine``, ``start_machine``, ``maintenance``) change it.
+Production and assembly follow the reports, so a broken machine stops its output.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run as a script from the package folder
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from widget_factory.core.clock import to_datetime
+from widget_factory.core.ids import IdSource
+from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.offsets import OffsetTracker, commit
+from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
+from widget_factory.runtime import Lifecycle, ServiceOptions, describe_speed
+from widget_factory.schemas import (
+    FactoryAlert,
+    FactoryCommand,
+    MachineStatus,
+    MachineTelemetry,
+    SchemaError,
+    decode_as,
+)
+
+__all__ = ["MachineTelemetryService", "COMMANDS_GROUP", "main"]
+
+log = logging.getLogger("telemetry")
+
+COMMANDS_GROUP = "machine-telemetry"
+"""Consumer group of the telemetry service on ``factory-commands``."""
+
+STALE_COMMAND_S = 120.0
+"""Commands issued longer ago than this (wall clock) when read are ignored, so a new
+telemetry service does not replay yesterday's anomalies."""
+
+_VIRTUAL_STEP = 600.0
+
+
+class MachineTelemetryService:
+    def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
+        self.options = options
+        self.lifecycle = lifecycle or Lifecycle()
+        self.clock = options.clock()
+        self.ids = IdSource(options.rng("telemetry-ids"))
+        self.fleet = MachineFleet(options.config, options.rng("telemetry"), self.ids, options.start)
+        self.health = BrokerHealth("telemetry", options.settings.bootstrap_servers)
+        self.producer = EventProducer(options.settings, client_id="telemetry", health=self.health)
+        self.dead_letters = DeadLetters(self.producer, "telemetry")
+        self.commands = make_consumer(
+            options.settings,
+            COMMANDS_GROUP,
+            [FACTORY_COMMANDS],
+            client_id="telemetry",
+            health=self.health,
+        )
+        self.offsets = OffsetTracker()
+        self.reports = 0
+        self._last_summary = time.monotonic()
+
+    # --- the walkthrough's API -----------------------------------------------------------
+
+    def simulate_anomaly(self, machine_id: str) -> None:
+        """Drive ``machine_id`` into ERROR with anomalous readings, now."""
+        report, change = self.fleet.inject_anomaly(machine_id, self.clock.now())
+        self._publish([report], [change] if change else [])
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _publish(self, reports: list[MachineTelemetry], changes: list[StatusChange]) -> None:
+        for report in reports:
+            self.producer.send(MACHINE_TELEMETRY, report)
+        self.reports += len(reports)
+        for change in changes:
+            self._announce(change)
+
+    def _announce(self, change: StatusChange) -> None:
+        if change.current is MachineStatus.ERROR:
+            log.warning("Machine %s in ERROR state! (%s)", change.machine_id, change.reason)
+            alert = FactoryAlert(
+                event_id=self.ids.event_id(),
+                alert_id=self.ids.short_id("ALERT"),
+                severity="critical",
+                source_id=change.machine_id,
+                message=f"Machine {change.machine_id} in ERROR state ({change.reason})",
+                raised_at=to_datetime(change.at),
+                kind="machine_error",
+            )
+            self.producer.send(FACTORY_ALERTS, alert)
+        elif change.current is MachineStatus.MAINTENANCE:
+            log.info("Machine %s under maintenance", change.machine_id)
+        elif change.current is MachineStatus.SHUTDOWN:
+            log.info("Machine %s shut down", change.machine_id)
+        else:
+            log.info(
+                "Machine %s is %s (%s)", change.machine_id, change.current.value, change.reason
+            )
+
+    def _handle_commands(self) -> None:
+        for message in self.commands.consume(100, 0):
+            if message.error() is not None:
+                continue
+            self.offsets.consumed(message.topic(), message.partition(), message.offset())
+            try:
+                command = decode_as(message.value() or b"", FactoryCommand)
+            except SchemaError as exc:
+                self.dead_letters.route(message, str(exc))
+                continue
+            age = (datetime.now(UTC) - command.issued_at).total_seconds()
+            if age > STALE_COMMAND_S:
+                log.info(
+                    "Ignoring a stale %s command for %s (%.0f s old)",
+                    command.command,
+                    command.target_id,
+                    age,
+                )
+                continue
+            self._apply(command)
+
+    def _apply(self, command: FactoryCommand) -> None:
+        now = self.clock.now()
+        actions = {
+            "inject_anomaly": self.fleet.inject_anomaly,
+            "stop_machine": self.fleet.stop,
+            "start_machine": self.fleet.start,
+            "maintenance": self.fleet.maintain,
+        }
+        try:
+            report, change = actions[command.command](command.target_id, now)
+        except UnknownMachine as exc:
+            log.warning("Ignoring %s: %s", command.command, exc)
+            return
+        log.info("Command %s for %s", command.command, command.target_id)
+        self._publish([report], [change] if change else [])
+
+    def _summary(self) -> None:
+        counts = Counter(self.fleet.status(m).value for m in self.fleet.machine_ids())
+        troubled = [
+            f"{m} {self.fleet.status(m).value}"
+            for m in self.fleet.machine_ids()
+            if self.fleet.status(m) not in (MachineStatus.RUNNING, MachineStatus.IDLE)
+        ]
+        log.info(
+            "Machine status at %s: %s%s",
+            f"{to_datetime(self.clock.now()):%H:%M:%S}",
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+            f" ({'; '.join(troubled)})" if troubled else "",
+        )
+
+    def run(self) -> int:
+        for machine_id in self.fleet.machine_ids():
+            log.info("Starting telemetry simulation for %s", machine_id)
+        log.info(
+            "Telemetry on %s, %s", self.options.settings.describe(), describe_speed(self.options)
+        )
+        end = self.options.end
+        virtual = self.clock.virtual
+        summary_every = self.options.config.telemetry.status_summary_s
+        try:
+            while self.lifecycle.running and not self.lifecycle.draining:
+                self._handle_commands()
+                if virtual:
+                    self.clock.advance_to(self.fleet.next_time() + _VIRTUAL_STEP)
+                now = self.clock.now()
+                if end is not None:
+                    now = min(now, end)
+                reports, changes = self.fleet.report_until(now)
+                self._publish(reports, changes)
+                self.producer.poll(0)
+                if reports:
+                    self.health.on_traffic()
+                if time.monotonic() - self._last_summary >= summary_every:
+                    self._last_summary = time.monotonic()
+                    self._summary()
+                    commit(self.commands, self.offsets)
+                if end is not None and self.fleet.next_time() > end:
+                    break
+                if not virtual:
+                    wait = self.clock.wall_seconds_until(self.fleet.next_time())
+                    self.lifecycle.sleep(min(wait, 0.1))
+        finally:
+            remaining = self.producer.flush(10)
+            commit(self.commands, self.offsets)
+            self.commands.close()
+            log.info(
+                "Telemetry stopped: %d reports sent%s",
+                self.reports,
+                f", {remaining} undelivered" if remaining else "",
+            )
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from widget_factory.cli import main as cli_main
+
+    return cli_main(["telemetry", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

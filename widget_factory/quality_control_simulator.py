@@ -1,0 +1,252 @@
+"""Quality control: inspectors check every assembled widget against its type's standard.
+
+Run alone with ``widget-factory quality`` or, from this folder, ``python
+quality_control_simulator.py``. Consumer group ``quality-control`` reads
+``widget-assembly``; results go to ``quality-control``.
+
+Inspectors pull widgets only as fast as they can inspect them, so a slow quality
+control shows up as consumer lag on ``widget-assembly`` (back-pressure), not as a hidden
+queue. Offsets are committed only for widgets whose check is delivered; a re-inspection
+after a crash is deterministic and carries the same ``event_id``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import sys
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+if __name__ == "__main__" and not __package__:  # run as a script from the package folder
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import Consumer, Message, TopicPartition
+
+from widget_factory.core.ids import IdSource
+from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
+from widget_factory.kafka_io.topics import FACTORY_ALERTS, QUALITY_CONTROL, WIDGET_ASSEMBLY
+from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.schemas import (
+    FactoryAlert,
+    QualityCheck,
+    QualityStatus,
+    SchemaError,
+    WidgetAssembled,
+    decode_as,
+)
+
+__all__ = ["QualityControlService", "QUALITY_GROUP", "main"]
+
+log = logging.getLogger("quality")
+
+QUALITY_GROUP = "quality-control"
+_COMMIT_EVERY_S = 0.5
+_RECENT = 100_000
+"""Widget event ids remembered to drop duplicates (a re-sent widget keeps its id)."""
+
+
+class QualityControlService:
+    def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
+        self.options = options
+        self.lifecycle = lifecycle or Lifecycle()
+        self.clock = options.clock()
+        config = options.config
+        self.inspectors = list(options.inspectors or config.quality.inspectors)
+        self.inspection = QualityInspection(config, options.seed)
+        margin = config.quality.alert_margin
+        self.pass_rates = PassRateTracker(
+            config,
+            standards={
+                t: max(0.0, expected_pass_rate(config, t) - margin) for t in config.widget_types
+            },
+        )
+        self.ids = IdSource(options.rng("quality-ids"))
+        self.health = BrokerHealth("quality", options.settings.bootstrap_servers)
+        self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
+        self.dead_letters = DeadLetters(self.producer, "quality")
+        self.offsets = OffsetTracker()
+        self.consumer: Consumer | None = None
+        self._free_at = dict.fromkeys(self.inspectors, 0.0)
+        self._pending: list[tuple[float, int, QualityCheck, str, int, int]] = []
+        self._seq = 0
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._pacer = LogPacer(log, "quality checks")
+        self.checked = 0
+        self.duplicates = 0
+        self._last_input = time.monotonic()
+
+    @property
+    def _capacity(self) -> int:
+        """Widgets taken from Kafka ahead of inspection: a few in real time (back-pressure
+        stays visible as lag), a large batch when running as fast as possible."""
+        return 1000 if self.clock.virtual else 2 * len(self.inspectors)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        self._pending = [p for p in self._pending if (p[3], p[4]) not in revoked]
+        heapq.heapify(self._pending)
+        if self.producer.flush(5) == 0:
+            commit(consumer, self.offsets)
+        self.offsets.forget(partitions)
+
+    def _receive(self, message: Message) -> None:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        self.offsets.consumed(topic, partition, offset, open_=True)
+        try:
+            widget = decode_as(message.value() or b"", WidgetAssembled)
+            if widget.widget_type not in self.options.config.widget_types:
+                raise SchemaError(
+                    f"unknown widget type {widget.widget_type!r} - at `$.widget_type`"
+                )
+        except SchemaError as exc:
+            self.dead_letters.route(message, str(exc))
+            self.offsets.close(topic, partition, offset)
+            return
+        if widget.event_id in self._recent:
+            self.duplicates += 1
+            self.offsets.close(topic, partition, offset)
+            return
+        self._recent[widget.event_id] = None
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        inspector = min(self.inspectors, key=lambda i: self._free_at[i])
+        begins = max(widget.assembly_completed_at.timestamp(), self._free_at[inspector])
+        checked_at = begins + self.inspection.inspection_seconds(widget)
+        self._free_at[inspector] = checked_at
+        check = self.inspection.inspect(widget, inspector, checked_at)
+        self._seq += 1
+        heapq.heappush(self._pending, (checked_at, self._seq, check, topic, partition, offset))
+
+    def _emit_due(self, now: float) -> None:
+        while self._pending and (self.clock.virtual or self._pending[0][0] <= now):
+            checked_at, _, check, topic, partition, offset = heapq.heappop(self._pending)
+            self.clock.observe(checked_at)
+            self.producer.send(QUALITY_CONTROL, check)
+            self.offsets.close(topic, partition, offset)
+            self.checked += 1
+            self._log_check(check)
+
+    def _log_check(self, check: QualityCheck) -> None:
+        if check.status is QualityStatus.PASS:
+            if self._pacer.allow():
+                log.info("Quality check: %s - PASS", check.widget_id)
+        elif self._pacer.allow():
+            log.warning("Widget %s failed QC: %s", check.widget_id, check.defects_found)
+        alert = self.pass_rates.record(check)
+        if alert is not None:
+            message = (
+                f"{alert.widget_type} pass rate {alert.pass_rate:.0%} over the last {alert.window} "
+                f"checks is under its standard's alert level of {alert.standard:.0%}"
+            )
+            log.warning(message)
+            self.producer.send(
+                FACTORY_ALERTS,
+                FactoryAlert(
+                    event_id=self.ids.event_id(),
+                    alert_id=self.ids.short_id("ALERT"),
+                    severity="warning",
+                    source_id=alert.widget_type,
+                    message=message,
+                    raised_at=check.checked_at,
+                    kind="pass_rate_below_standard",
+                ),
+            )
+        if self.pass_rates.total % 10 == 0:
+            self._summary()
+
+    def _summary(self) -> None:
+        by_type = ", ".join(
+            f"{widget_type} {passed}/{total}"
+            for widget_type, (passed, total) in sorted(self.pass_rates.summary().items())
+        )
+        rate = self.pass_rates.passed / self.pass_rates.total if self.pass_rates.total else 0.0
+        log.info(
+            "QC summary: %d checked, pass rate %.1f%% (%s)",
+            self.pass_rates.total,
+            100 * rate,
+            by_type,
+        )
+
+    def _drained(self) -> bool:
+        assert self.consumer is not None
+        return (
+            not self._pending
+            and len(self.producer) == 0
+            and time.monotonic() - self._last_input > 0.5
+            and at_end(self.consumer)
+        )
+
+    def run(self) -> int:
+        log.info(
+            "Quality control with %s on %s, %s",
+            ", ".join(self.inspectors),
+            self.options.settings.describe(),
+            describe_speed(self.options),
+        )
+        self.consumer = make_consumer(
+            self.options.settings,
+            QUALITY_GROUP,
+            [WIDGET_ASSEMBLY],
+            client_id="quality",
+            health=self.health,
+            on_revoke=self._on_revoke,
+        )
+        last_commit = time.monotonic()
+        end = self.options.end
+        try:
+            while self.lifecycle.running:
+                room = self._capacity - len(self._pending)
+                messages = self.consumer.consume(room, 0.05) if room > 0 else []
+                if room <= 0:
+                    self.lifecycle.sleep(
+                        min(0.05, self.clock.wall_seconds_until(self._pending[0][0]))
+                    )
+                for message in messages:
+                    if message.error() is None:
+                        self._receive(message)
+                if messages:
+                    self._last_input = time.monotonic()
+                    self.health.on_traffic()
+                self._emit_due(self.clock.now())
+                self.producer.poll(0)
+                if time.monotonic() - last_commit >= _COMMIT_EVERY_S:
+                    last_commit = time.monotonic()
+                    if self.producer.flush(1.0) == 0:
+                        commit(self.consumer, self.offsets)
+                if end is not None and self.clock.now() >= end:
+                    self.lifecycle.drain()
+                if self.lifecycle.draining and self._drained():
+                    break
+        finally:
+            self._shutdown()
+        return 0
+
+    def _shutdown(self) -> None:
+        remaining = self.producer.flush(10)
+        if self.consumer is not None:
+            if remaining == 0:
+                commit(self.consumer, self.offsets)
+            self.consumer.close()
+        if self.pass_rates.total:
+            self._summary()
+        log.info(
+            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s",
+            self.checked,
+            self.duplicates,
+            len(self._pending),
+            f", {remaining} checks undelivered" if remaining else "",
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    from widget_factory.cli import main as cli_main
+
+    return cli_main(["quality", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""``widget-factory run``: the whole factory from one command.
+
+Starts the embedded broker unless bootstrap servers are given, creates the topics,
+then runs every service as its own process (they talk only through Kafka, as in the
+walkthrough's four terminals) with one shared simulated clock. Ctrl-C stops them all,
+each finishing its step, flushing and committing. A bounded run (``--duration``) ends
+with a drain: producers stop at the end time, then assembly, quality control and the
+inventory, in that order, finish what is in flight and exit once caught up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from widget_factory.kafka_io.broker import EmbeddedBroker, port_in_use
+from widget_factory.kafka_io.settings import KafkaSettings
+
+__all__ = ["FactoryRun", "Child", "embedded_or_given"]
+
+log = logging.getLogger("factory")
+
+PRODUCERS = ("telemetry", "components")
+CONSUMERS = ("assembly", "quality", "inventory")
+"""Drain order: each consumes what the one before it produced."""
+
+STOP_GRACE_S = 8.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+
+    def start(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            self.argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive:
+            assert self.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signum)
+
+
+@contextlib.contextmanager
+def embedded_or_given(
+    settings: KafkaSettings,
+) -> Iterator[tuple[KafkaSettings, EmbeddedBroker | None]]:
+    """The given cluster, or a fresh embedded broker (on 9092 when free, so other
+    terminals' commands find it by default) for as long as the block lasts."""
+    if settings.source in ("flag", "environment"):
+        yield settings, None
+        return
+    broker = EmbeddedBroker(9092 if not port_in_use(9092) else 0)
+    broker.start()
+    try:
+        yield settings.with_bootstrap(broker.bootstrap_servers, "embedded"), broker
+    finally:
+        broker.stop()
+
+
+@dataclass
+class FactoryRun:
+    """Runs the services as child processes until stopped or drained."""
+
+    service_args: dict[str, list[str]]
+    """Per service name, the arguments after ``widget-factory NAME``."""
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    bounded: bool = False
+    children: dict[str, Child] = field(default_factory=dict)
+    _stopping: bool = False
+
+    def _argv(self, name: str) -> list[str]:
+        base = name.split("#", 1)[0]
+        return [sys.executable, "-m", "widget_factory", base, *self.service_args[name]]
+
+    def start(self) -> None:
+        for name in self.service_args:
+            child = Child(name, self._argv(name))
+            child.start(self.env)
+            self.children[name] = child
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self._stopping:
+            for child in self.children.values():
+                child.signal(signal.SIGKILL)
+            raise KeyboardInterrupt
+        self._stopping = True
+
+    def wait(self) -> int:
+        """Supervise until Ctrl-C/SIGTERM, a service failing, or the end of a bounded run."""
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            status = self._watch()
+        finally:
+            self.stop()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        return status
+
+    def _watch(self) -> int:
+        while not self._stopping:
+            for child in self.children.values():
+                if child.process is None or child.alive:
+                    continue
+                code = child.process.returncode
+                if code != 0:
+                    log.error(
+                        "the %s service exited with status %s; stopping the factory",
+                        child.name,
+                        code,
+                    )
+                    return 1
+            if self.bounded and all(
+                not c.alive for n, c in self.children.items() if n.split("#")[0] in PRODUCERS
+            ):
+                return self._drain()
+            time.sleep(0.2)
+        return 0
+
+    def _drain(self, timeout: float = 120.0) -> int:
+        """Producers are done: let each consumer stage catch up and exit, in order."""
+        for stage in CONSUMERS:
+            members = [c for n, c in self.children.items() if n.split("#")[0] == stage]
+            for child in members:
+                child.signal(signal.SIGUSR1)
+            deadline = time.monotonic() + timeout
+            while (
+                any(c.alive for c in members) and time.monotonic() < deadline and not self._stopping
+            ):
+                time.sleep(0.1)
+            for child in members:
+                if child.alive:
+                    log.warning("%s did not drain within %.0f s; stopping it", child.name, timeout)
+                    child.signal(signal.SIGTERM)
+        codes = [c.process.wait() for c in self.children.values() if c.process is not None]
+        return 0 if all(code == 0 for code in codes) else 1
+
+    def stop(self) -> None:
+        """SIGTERM to every service, then SIGKILL for any still running after the grace."""
+        for child in self.children.values():
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in self.children.values():
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0f s; killing it", child.name, STOP_GRACE_S)
+                child.signal(signal.SIGKILL)
+                child.process.wait()
+
+
+def common_service_args(
+    *,
+    bootstrap: str,
+    speed: str,
+    seed: int | None,
+    duration: str | None,
+    start: float,
+    anchor_wall: float,
+    config: str | None,
+    kafka_config: str | None,
+    overrides: Sequence[str],
+    debug: bool,
+) -> list[str]:
+    args = [
+        "--bootstrap-servers",
+        bootstrap,
+        "--speed",
+        speed,
+        "--start",
+        repr(start),
+        "--anchor-wall",
+        repr(anchor_wall),
+    ]
+    if seed is not None:
+        args += ["--seed", str(seed)]
+    if duration:
+        args += ["--duration", duration]
+    if config:
+        args += ["--config", config]
+    if kafka_config:
+        args += ["--kafka-config", kafka_config]
+    for override in overrides:
+        args += ["-X", override]
+    if debug:
+        args.append("--debug")
+    return args
