@@ -97,6 +97,12 @@ class Lifecycle:
         if seconds > 0:
             self._stop.wait(seconds)
 
+    def ignore_drain_requests(self) -> None:
+        """Once the service has finished, a late SIGUSR1 must not kill the exiting process
+        (its default action) while the interpreter shuts down."""
+        if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
     def install_signal_handlers(self) -> None:
         """SIGINT/SIGTERM: stop (a second one exits at once); SIGUSR1: drain."""
 

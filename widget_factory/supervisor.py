@@ -151,8 +151,14 @@ class FactoryRun:
                 if child.alive:
                     log.warning("%s did not drain within %.0f s; stopping it", child.name, timeout)
                     child.signal(signal.SIGTERM)
-        codes = [c.process.wait() for c in self.children.values() if c.process is not None]
-        return 0 if all(code == 0 for code in codes) else 1
+        failed = {
+            name: child.process.wait()
+            for name, child in self.children.items()
+            if child.process is not None and child.process.wait() != 0
+        }
+        for name, code in failed.items():
+            log.error("the %s service ended with status %s", name, code)
+        return 1 if failed else 0
 
     def stop(self) -> None:
         """SIGTERM to every service, then SIGKILL for any still running after the grace."""

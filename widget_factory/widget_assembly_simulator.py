@@ -84,6 +84,11 @@ class WidgetAssemblyService:
         self._component_log = LogPacer(log, "widgets")
         self._shortage_log = LogPacer(log, "shortage notes", per_second=5)
         self.widgets_sent = 0
+        self._partition_time: dict[int, float] = {}
+        self._next_offsets: dict[int, int] = {}
+        self._orders_in_flight: dict[str, float] = {}
+        """Orders this process published and has not read back yet: virtual time waits
+        for them, so a station never runs ahead of an order it is about to receive."""
         self._last_commit = time.monotonic()
         self._last_input = time.monotonic()
 
@@ -148,6 +153,8 @@ class WidgetAssemblyService:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         self.offsets.consumed(topic, partition, offset)
         self.planner.record_position(topic, partition, offset + 1)
+        if topic == COMPONENT_PRODUCTION:
+            self._next_offsets[partition] = offset + 1
         value = message.value() or b""
         config = self.options.config
         try:
@@ -157,10 +164,15 @@ class WidgetAssemblyService:
                     raise SchemaError(
                         f"unknown component type {component.component_type!r} - at `$.component_type`"
                     )
-                self.clock.observe(component.produced_at.timestamp())
+                produced_at = component.produced_at.timestamp()
+                if self.clock.virtual:
+                    self._partition_time[partition] = produced_at
+                else:
+                    self.clock.observe(produced_at)
                 self.planner.receive_component(component)
             elif topic == PRODUCTION_ORDERS:
                 order = decode_as(value, ProductionOrder)
+                self._orders_in_flight.pop(order.order_id, None)
                 if order.widget_type not in config.widget_types:
                     raise SchemaError(
                         f"unknown widget type {order.widget_type!r} - at `$.widget_type`"
@@ -192,7 +204,12 @@ class WidgetAssemblyService:
             if high > 0:
                 return  # orders exist: a restart, or another instance already opened the books
         for order in self.orders.initial_orders(self.options.start):
-            self.producer.send(PRODUCTION_ORDERS, order)
+            self._publish_order(order)
+
+    def _publish_order(self, order: ProductionOrder) -> None:
+        self.producer.send(PRODUCTION_ORDERS, order)
+        if self.clock.virtual:
+            self._orders_in_flight[order.order_id] = order.created_at.timestamp()
 
     # --- outputs -------------------------------------------------------------------------
 
@@ -265,6 +282,49 @@ class WidgetAssemblyService:
 
     # --- the loop ------------------------------------------------------------------------
 
+    def _advance_virtual_time(self, draining: bool) -> None:
+        """Move virtual time to the component watermark, publishing the orders due by
+        then, but never past an order still on its way back from Kafka."""
+        watermark = self._watermark()
+        if watermark is None:
+            return
+        target = min(watermark, self.planner.cutoff)
+        if self.orders is not None:
+            for order in self.orders.orders_until(target):
+                self._publish_order(order)
+        if self._orders_in_flight:
+            target = min(target, min(self._orders_in_flight.values()))
+        self.clock.advance_to(target)
+        if draining and not self._orders_in_flight:
+            due = self.planner.next_completion()
+            if due != float("inf"):
+                self.clock.advance_to(due)
+
+    def _watermark(self) -> float | None:
+        """Virtual time: the event time every component partition has reached.
+
+        Each partition is in time order, so stations may act up to the slowest
+        partition's latest time without a component from the past turning up later.
+        Partitions read to their end do not hold time back."""
+        assert self.consumer is not None
+        held: list[float] = []
+        for tp in self.consumer.assignment():
+            if tp.topic != COMPONENT_PRODUCTION:
+                continue
+            seen = self._partition_time.get(tp.partition)
+            _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            position = self._next_offsets.get(tp.partition)
+            if high >= 0 and position is not None and position >= high:
+                continue
+            if seen is None:
+                if high > 0:
+                    return None  # data waiting there, none read yet: hold everything
+                continue
+            held.append(seen)
+        if held:
+            return min(held)
+        return max(self._partition_time.values(), default=None)
+
     def _drained(self) -> bool:
         assert self.consumer is not None
         return (
@@ -283,6 +343,8 @@ class WidgetAssemblyService:
             describe_speed(self.options),
         )
         self.restore()
+        if self.options.end is not None:
+            self.planner.cutoff = self.options.end
         self.consumer = make_consumer(
             self.options.settings,
             ASSEMBLY_GROUP,
@@ -312,15 +374,22 @@ class WidgetAssemblyService:
                 if end is not None and self.clock.now() >= end:
                     self.lifecycle.drain()
                 draining = self.lifecycle.draining
-                self.planner.draining = draining
-                if virtual and (draining or not messages):
-                    due = self.planner.next_completion()
-                    if due != float("inf"):
-                        self.clock.advance_to(due)
+                if draining and self.planner.cutoff == float("inf"):
+                    self.planner.cutoff = self.clock.now()
+                if virtual:
+                    self._advance_virtual_time(draining)
                 now = self.clock.now()
-                if self.orders is not None and not draining:
-                    for order in self.orders.orders_until(now):
-                        self.producer.send(PRODUCTION_ORDERS, order)
+                log.debug(
+                    "step: %d records, now %s, stock %d, orders %d, building %d",
+                    len(messages),
+                    to_datetime(now).isoformat(),
+                    len(self.planner.stocked_ids()),
+                    len(self.planner.orders),
+                    len(self.planner.in_progress()),
+                )
+                if self.orders is not None and not virtual:
+                    for order in self.orders.orders_until(min(now, self.planner.cutoff)):
+                        self._publish_order(order)
                 result = self.planner.step(now)
                 self._report(result)
                 self._write_changes(flush=False)

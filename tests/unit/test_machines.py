@@ -97,7 +97,7 @@ def test_high_error_rate_breaks_machines_then_repairs_them() -> None:
     assert (mine[0].previous, mine[0].current) == (MachineStatus.RUNNING, MachineStatus.ERROR)
     assert mine[1].reason == "repaired"
     assert (mine[1].previous, mine[1].current) == (MachineStatus.ERROR, MachineStatus.RUNNING)
-    assert 600 - 1e-6 <= mine[1].at - mine[0].at <= 900 + 1e-6
+    assert 600 - 1e-5 <= mine[1].at - mine[0].at <= 900 + 1e-5
     assert [c.at for c in changes] == sorted(c.at for c in changes)
     in_error = [r for r in _of(reports, FRAME) if mine[0].at <= to_epoch(r.timestamp) < mine[1].at]
     assert in_error and all(r.status is MachineStatus.ERROR for r in in_error)
@@ -118,7 +118,7 @@ def test_wear_triggers_maintenance_which_resets_it() -> None:
     mine = [c for c in changes if c.machine_id == FRAME]
     assert [c.reason for c in mine[:2]] == ["maintenance", "maintenance done"]
     assert mine[0].current is MachineStatus.MAINTENANCE
-    assert 900 - 1e-6 <= mine[1].at - mine[0].at <= 1000 + 1e-6
+    assert 900 - 1e-5 <= mine[1].at - mine[0].at <= 1000 + 1e-5
     maintained = [
         r for r in _of(reports, FRAME) if mine[0].at <= to_epoch(r.timestamp) < mine[1].at
     ]
@@ -126,12 +126,10 @@ def test_wear_triggers_maintenance_which_resets_it() -> None:
     assert all(r.metrics.efficiency_percent == 0 for r in maintained)
     # Replayed to the first report after maintenance (same seed, same run): the wear
     # starts again from zero there, at 0.01 per second.
-    first_after = next(
-        to_epoch(r.timestamp) for r in _of(reports, FRAME) if to_epoch(r.timestamp) >= mine[1].at
-    )
     replay = _fleet(config)
-    replay.report_until(first_after)
-    assert replay.wear(FRAME) <= 0.01 * (first_after - mine[1].at) + 1e-9
+    replay.report_until(mine[1].at + 15)
+    assert replay.status(FRAME) is MachineStatus.RUNNING
+    assert replay.wear(FRAME) <= 0.01 * 15 + 1e-9
 
 
 def test_maintain_command_resets_wear() -> None:
@@ -269,7 +267,7 @@ def test_same_seed_same_reports() -> None:
 
 
 def test_every_report_round_trips_through_the_schema() -> None:
-    fleet = _fleet(_config(error_rate_per_hour=3.0, wear_per_hour=1.0))
+    fleet = _fleet(_config(error_rate_per_hour=1.0, wear_per_hour=2.0))
     reports, changes = fleet.report_until(START + 6 * HOUR)
     reports.append(fleet.inject_anomaly(FRAME, START + 6 * HOUR)[0])
     reports.append(fleet.stop(STATION, START + 6 * HOUR)[0])

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from widget_factory.commands import broker_command, run_command, services_command, setup_command
+from widget_factory.commands import (
+    audit_command,
+    broker_command,
+    run_command,
+    services_command,
+    setup_command,
+)
 
 __all__ = ["REGISTRATIONS"]
 
@@ -11,4 +17,5 @@ REGISTRATIONS = [
     broker_command.register,
     setup_command.register,
     services_command.register,
+    audit_command.register,
 ]

@@ -162,7 +162,10 @@ def _run_service(name: str, args: argparse.Namespace) -> int:
     lifecycle = Lifecycle()
     lifecycle.install_signal_handlers()
     service = SERVICES[name][1](options, lifecycle)
-    return service.run()
+    try:
+        return service.run()
+    finally:
+        lifecycle.ignore_drain_requests()
 
 
 def _service_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,15 +8,16 @@ is rebuilt exactly by replaying its change sets: no component vanishes from stoc
 none is used twice.
 
 Each component goes to exactly one station, the one that needs it most; a station builds
-the highest-priority order it has every component for, FIFO from its stock, and takes
-the widget type's assembly time (simulated).
+the highest-priority order it has every component for, taking the earliest-made
+components of its stock first, and takes the widget type's assembly time (simulated).
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,9 @@ __all__ = [
 
 BUILDING_STATUSES = frozenset({MachineStatus.RUNNING, MachineStatus.IDLE})
 """A station starts new builds only in these statuses (as learnt from telemetry)."""
+
+_MAX_EVENTS_PER_STEP = 1_000_000
+"""A bound on the event loop of one step, so a bug can never hang a station."""
 
 UNPLACED = "UNPLACED"
 """Pseudo-station holding components no local station can use (in scaled-out runs)."""
@@ -95,6 +99,35 @@ class ChangeSet(msgspec.Struct, kw_only=True):
 # --- state -------------------------------------------------------------------------------
 
 
+class _Bin:
+    """One component type's stock at a station: earliest-made first, whatever order the
+    components arrived in (partitions are read one after another)."""
+
+    __slots__ = ("_heap", "_removed", "size")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str, Stocked]] = []
+        self._removed: set[str] = set()
+        self.size = 0
+
+    def add(self, item: Stocked) -> None:
+        heapq.heappush(self._heap, (item.produced_at, item.component_id, item))
+        self.size += 1
+
+    def _settle(self) -> None:
+        while self._heap and self._heap[0][1] in self._removed:
+            self._removed.discard(heapq.heappop(self._heap)[1])
+
+    def first(self) -> Stocked:
+        self._settle()
+        return self._heap[0][2]
+
+    def remove(self, component_id: str) -> None:
+        self._removed.add(component_id)
+        self.size -= 1
+        self._settle()
+
+
 @dataclass
 class _Order:
     record: OrderRecord
@@ -115,7 +148,7 @@ class _Station:
     spec: StationSpec
     recipes: dict[str, tuple[str, ...]]
     uses: frozenset[str]
-    stock: dict[str, deque[Stocked]] = field(default_factory=dict)
+    stock: dict[str, _Bin] = field(default_factory=dict)
     build: BuildRecord | None = None
     free_at: float = 0.0
     status: MachineStatus = MachineStatus.RUNNING
@@ -125,14 +158,20 @@ class _Station:
     built: int = 0
 
     def count(self, component_type: str) -> int:
-        queue = self.stock.get(component_type)
-        return len(queue) if queue else 0
+        stock = self.stock.get(component_type)
+        return stock.size if stock else 0
 
-    def missing(self, recipe: tuple[str, ...]) -> tuple[str, ...]:
+    def missing(self, recipe: tuple[str, ...], at: float = math.inf) -> tuple[str, ...]:
+        """Types of ``recipe`` this station lacks, counting only components made by ``at``."""
         need: dict[str, int] = {}
         for component_type in recipe:
             need[component_type] = need.get(component_type, 0) + 1
-        return tuple(t for t, n in need.items() if self.count(t) < n)
+        lacking = []
+        for component_type, n in need.items():
+            stock = self.stock.get(component_type)
+            if stock is None or stock.size < n or stock.first().produced_at > at:
+                lacking.append(component_type)
+        return tuple(lacking)
 
 
 @dataclass(frozen=True)
@@ -186,7 +225,7 @@ class AssemblyPlanner:
             uses = frozenset(c for recipe in station_recipes.values() for c in recipe)
             self.stations[station_id] = _Station(spec, station_recipes, uses)
         self.instance = instance or "+".join(sorted(self.stations))
-        self._unplaced: dict[str, deque[Stocked]] = {}
+        self._unplaced: dict[str, _Bin] = {}
         self.orders: dict[str, _Order] = {}
         self._finished_orders: OrderedDict[str, None] = OrderedDict()
         self._builds: dict[str, BuildRecord] = {}
@@ -194,7 +233,10 @@ class AssemblyPlanner:
         self._used: OrderedDict[str, None] = OrderedDict()
         self._recent_capacity = recent_capacity
         self._pending = ChangeSet(instance=self.instance)
-        self.draining = False
+        self._time = -math.inf
+        self.cutoff = math.inf
+        """No build starts at or after this simulated time (the end of a bounded run, or
+        the moment a drain was asked for); builds in progress still finish."""
         self.orders_completed: list[str] = []
         self._order_version = 0
         self._open_cache: dict[str, tuple[int, list[_Order]]] = {}
@@ -294,8 +336,39 @@ class AssemblyPlanner:
         )
 
     def step(self, now: float) -> StepResult:
-        """Finish builds due by ``now`` and start new ones, in simulated-time order."""
+        """Finish builds due by ``now`` and start new ones, in simulated-time order.
+
+        Time moves from one event to the next (a build completing, an order's creation,
+        a component's production), so a station only ever sees the orders and components
+        that existed at that moment, however far ``now`` jumps (virtual time).
+        """
         result = StepResult()
+        t = self._time
+        for _ in range(_MAX_EVENTS_PER_STEP):
+            t = min(self._next_event_after(t), now) if t < now else now
+            self._step_at(t, result)
+            if t >= now:
+                break
+        self._time = max(self._time, now)
+        return result
+
+    def _next_event_after(self, t: float) -> float:
+        upcoming = math.inf
+        for station in self.stations.values():
+            if station.build is not None and t < station.build.completes_at < upcoming:
+                upcoming = station.build.completes_at
+            for stock in station.stock.values():
+                if stock.size:
+                    made = stock.first().produced_at
+                    if t < made < upcoming:
+                        upcoming = made
+        for order in self.orders.values():
+            created = order.record.created_at
+            if t < created < upcoming and order.open_units > 0:
+                upcoming = created
+        return upcoming
+
+    def _step_at(self, now: float, result: StepResult) -> None:
         for station in self.stations.values():
             while True:
                 if station.build is not None:
@@ -305,13 +378,12 @@ class AssemblyPlanner:
                     station.free_at = station.build.completes_at
                     station.build = None
                     station.built += 1
-                if self.draining or station.status not in BUILDING_STATUSES:
+                if station.status not in BUILDING_STATUSES or station.free_at >= self.cutoff:
                     break
                 build = self._try_start(station, now, result)
                 if build is None:
                     break
                 result.started.append(build)
-        return result
 
     # --- decisions -----------------------------------------------------------------------
 
@@ -355,7 +427,7 @@ class AssemblyPlanner:
         return candidates[0] if candidates else None
 
     def _try_start(self, station: _Station, now: float, result: StepResult) -> BuildRecord | None:
-        candidates = self._open_orders(station)
+        candidates = [o for o in self._open_orders(station) if o.record.created_at <= now]
         if not candidates:
             station.starved_since = None
             station.starvation_reported = False
@@ -363,11 +435,11 @@ class AssemblyPlanner:
             return None
         for order in candidates:
             recipe = station.recipes[order.record.widget_type]
-            if station.missing(recipe):
+            if station.missing(recipe, now):
                 continue
             return self._start(station, order, recipe, now)
         top = candidates[0]
-        missing = station.missing(station.recipes[top.record.widget_type])
+        missing = station.missing(station.recipes[top.record.widget_type], now)
         shortage_key = (top.record.widget_type, missing)
         if station.shortage != shortage_key:
             station.shortage = shortage_key
@@ -384,10 +456,12 @@ class AssemblyPlanner:
 
     def _start(
         self, station: _Station, order: _Order, recipe: tuple[str, ...], now: float
-    ) -> BuildRecord:
-        components = [station.stock[t][0] for t in recipe]
+    ) -> BuildRecord | None:
+        components = _pick(station, recipe)
         ready_at = max(c.produced_at for c in components)
         started_at = min(now, max(station.free_at, ready_at, order.record.created_at))
+        if started_at >= self.cutoff:
+            return None
         spec = self._config.widget_types[order.record.widget_type]
         jitter = self._config.simulation.assembly_jitter
         duration = spec.assembly_time_s * self._rng.uniform(1 - jitter, 1 + jitter)
@@ -422,7 +496,7 @@ class AssemblyPlanner:
             return  # replayed twice: applying a change set is idempotent
         station = self.stations.get(stocked.station_id)
         stock = station.stock if station is not None else self._unplaced
-        stock.setdefault(stocked.component_type, deque()).append(stocked)
+        stock.setdefault(stocked.component_type, _Bin()).add(stocked)
         self._placed.add(stocked.component_id)
 
     def _apply_order(self, record: OrderRecord) -> None:
@@ -448,15 +522,9 @@ class AssemblyPlanner:
             self._order_version += 1
 
     def _take_from_stock(self, station: _Station, component_id: str) -> None:
-        component_type = _type_of(component_id)
-        queue = station.stock.get(component_type)
-        if queue and queue[0].component_id == component_id:
-            queue.popleft()
-        elif queue:
-            for item in list(queue):
-                if item.component_id == component_id:
-                    queue.remove(item)
-                    break
+        stock = station.stock.get(_type_of(component_id))
+        if stock is not None and component_id in self._placed:
+            stock.remove(component_id)
         self._placed.discard(component_id)
         self._used[component_id] = None
         if len(self._used) > self._recent_capacity:
@@ -487,9 +555,10 @@ class AssemblyPlanner:
     def stock_levels(self) -> dict[str, dict[str, int]]:
         """Per station (and ``UNPLACED``), component type → units in stock."""
         levels = {
-            sid: {t: len(q) for t, q in s.stock.items() if q} for sid, s in self.stations.items()
+            sid: {t: b.size for t, b in s.stock.items() if b.size}
+            for sid, s in self.stations.items()
         }
-        unplaced = {t: len(q) for t, q in self._unplaced.items() if q}
+        unplaced = {t: b.size for t, b in self._unplaced.items() if b.size}
         if unplaced:
             levels[UNPLACED] = unplaced
         return levels
@@ -499,6 +568,26 @@ class AssemblyPlanner:
 
     def orders_waiting(self) -> int:
         return sum(o.open_units for o in self.orders.values())
+
+
+def _pick(station: _Station, recipe: tuple[str, ...]) -> list[Stocked]:
+    """The earliest-made components for ``recipe`` (which may name a type twice)."""
+    picked: list[Stocked] = []
+    for component_type in recipe:
+        stock = station.stock[component_type]
+        if component_type in recipe[: len(picked)]:
+            taken = {c.component_id for c in picked}
+            candidates = sorted(
+
+                    entry
+                    for entry in stock._heap
+                    if entry[1] not in stock._removed and entry[1] not in taken
+
+            )
+            picked.append(candidates[0][2])
+        else:
+            picked.append(stock.first())
+    return picked
 
 
 def _type_of(component_id: str) -> str:

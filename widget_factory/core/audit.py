@@ -1,0 +1,248 @@
+"""The audit: does what the topics hold satisfy every invariant of the contract?
+
+Fed every event of ``component-production``, ``widget-assembly``, ``quality-control``
+and ``inventory-updates`` (each partition in offset order), it counts what happened and
+lists every violation with the ids involved. Duplicates on the wire (the same
+``event_id`` twice) are counted and dropped first, as any consumer would.
+
+Invariants (CONTRACT.md): 1 every used component was produced; 2 no component is used
+twice; 3 a widget's components match its recipe; 4 at the end every produced component
+is in exactly one widget or in stock; 5 every widget has exactly one quality check;
+6 replaying inventory-updates gives the stock levels (each ``current_stock`` equals the
+previous plus ``quantity_change``, never below zero).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from widget_factory.schemas import (
+    ComponentProduced,
+    InventoryUpdate,
+    QualityCheck,
+    QualityStatus,
+    WidgetAssembled,
+)
+
+__all__ = ["Audit", "AuditReport", "Violation", "INVARIANTS"]
+
+INVARIANTS: dict[int, str] = {
+    1: "every component used in a widget was produced",
+    2: "no component is used in more than one widget",
+    3: "a widget's components match its type's recipe",
+    4: "every produced component is in exactly one widget or still in stock",
+    5: "every assembled widget has exactly one quality check",
+    6: "replaying inventory-updates gives the current stock levels",
+}
+
+_MAX_IDS = 20
+"""Ids listed per violation; the count says how many there are in all."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: int
+    message: str
+    ids: tuple[str, ...] = ()
+    count: int = 1
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "invariant": self.invariant,
+            "rule": INVARIANTS[self.invariant],
+            "message": self.message,
+            "count": self.count,
+            "ids": list(self.ids),
+        }
+
+
+@dataclass
+class AuditReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "counts": self.counts,
+            "duplicates_dropped": self.duplicates,
+            "stock": self.stock,
+            "violations": [v.to_dict() for v in self.violations],
+            "invariants": {str(k): v for k, v in INVARIANTS.items()},
+        }
+
+
+def _type_of(component_id: str) -> str:
+    return component_id[5:-9].lower()
+
+
+class Audit:
+    """Accumulates events, then :meth:`report` checks the invariants."""
+
+    def __init__(self, recipes: Mapping[str, tuple[str, ...]]) -> None:
+        self._recipes = recipes
+        self._seen: set[str] = set()
+        self.duplicates: Counter[str] = Counter()
+        self.components: dict[str, str] = {}
+        self._component_repeats: list[str] = []
+        self.widgets: dict[str, WidgetAssembled] = {}
+        self._widget_repeats: list[str] = []
+        self.checks: dict[str, list[QualityCheck]] = defaultdict(list)
+        self._stock_running: dict[str, int] = {}
+        self._ledger_breaks: list[str] = []
+        self._negative: list[str] = []
+        self._ledger_items: Counter[tuple[str, str]] = Counter()
+        self.updates = 0
+
+    def _first_time(self, topic: str, event_id: str) -> bool:
+        if event_id in self._seen:
+            self.duplicates[topic] += 1
+            return False
+        self._seen.add(event_id)
+        return True
+
+    def add_component(self, event: ComponentProduced) -> None:
+        if not self._first_time("component-production", event.event_id):
+            return
+        if event.component_id in self.components:
+            self._component_repeats.append(event.component_id)
+            return
+        self.components[event.component_id] = event.component_type
+
+    def add_widget(self, event: WidgetAssembled) -> None:
+        if not self._first_time("widget-assembly", event.event_id):
+            return
+        if event.widget_id in self.widgets:
+            self._widget_repeats.append(event.widget_id)
+            return
+        self.widgets[event.widget_id] = event
+
+    def add_check(self, event: QualityCheck) -> None:
+        if not self._first_time("quality-control", event.event_id):
+            return
+        self.checks[event.widget_id].append(event)
+
+    def add_update(self, event: InventoryUpdate) -> None:
+        """Updates of one sku must arrive in their partition's order (they share a key)."""
+        if not self._first_time("inventory-updates", event.event_id):
+            return
+        self.updates += 1
+        previous = self._stock_running.get(event.sku, 0)
+        if event.current_stock != previous + event.quantity_change:
+            self._ledger_breaks.append(
+                f"{event.sku}: {previous} {event.quantity_change:+d} recorded as {event.current_stock} ({event.event_id})"
+            )
+        if event.current_stock < 0:
+            self._negative.append(event.event_id)
+        self._stock_running[event.sku] = event.current_stock
+        self._ledger_items[(event.item_id, event.reason)] += 1
+
+    # --- the checks ----------------------------------------------------------------------
+
+    def report(self) -> AuditReport:
+        report = AuditReport()
+        violations = report.violations
+
+        def violation(invariant: int, message: str, ids: list[str]) -> None:
+            if ids:
+                violations.append(Violation(invariant, message, tuple(ids[:_MAX_IDS]), len(ids)))
+
+        usage: defaultdict[str, list[str]] = defaultdict(list)
+        unknown: list[str] = []
+        wrong_recipe: list[str] = []
+        for widget in self.widgets.values():
+            for component_id in widget.component_ids:
+                usage[component_id].append(widget.widget_id)
+                if component_id not in self.components:
+                    unknown.append(f"{component_id} in {widget.widget_id}")
+            recipe = self._recipes.get(widget.widget_type)
+            types = sorted(self.components.get(c, _type_of(c)) for c in widget.component_ids)
+            if recipe is None or types != sorted(recipe):
+                wrong_recipe.append(widget.widget_id)
+        violation(1, "components used but never produced", unknown)
+        violation(1, "component ids produced more than once", self._component_repeats)
+        used_twice = [f"{c} in {', '.join(w)}" for c, w in usage.items() if len(w) > 1]
+        violation(2, "components used in more than one widget", used_twice)
+        violation(2, "widget ids assembled more than once", self._widget_repeats)
+        violation(3, "widgets whose components do not match their recipe", wrong_recipe)
+
+        produced_by_type: Counter[str] = Counter(self.components.values())
+        used_by_type: Counter[str] = Counter(
+            self.components.get(c, _type_of(c)) for c in usage if c in self.components
+        )
+        widgets_by_type: Counter[str] = Counter(w.widget_type for w in self.widgets.values())
+        rejected_by_type: Counter[str] = Counter()
+        passed = failed = 0
+        uninspected: list[str] = []
+        inspected_twice: list[str] = []
+        for widget_id, widget in self.widgets.items():
+            checks = self.checks.get(widget_id, [])
+            if not checks:
+                uninspected.append(widget_id)
+            elif len(checks) > 1:
+                inspected_twice.append(widget_id)
+            if checks:
+                if checks[0].status is QualityStatus.PASS:
+                    passed += 1
+                else:
+                    failed += 1
+                    rejected_by_type[widget.widget_type] += 1
+        orphan_checks = [w for w in self.checks if w not in self.widgets]
+        violation(5, "widgets without a quality check", uninspected)
+        violation(5, "widgets with more than one distinct quality check", inspected_twice)
+        violation(5, "quality checks of widgets never assembled", orphan_checks)
+
+        # 4: what the ledger holds must account for every component not in a widget.
+        stock = dict(self._stock_running)
+        mismatched = []
+        for sku in sorted(set(produced_by_type) | {s for s in stock if s in produced_by_type}):
+            expected = produced_by_type[sku] - used_by_type[sku]
+            if stock.get(sku, 0) != expected:
+                mismatched.append(f"{sku}: in stock {stock.get(sku, 0)}, expected {expected}")
+        for sku in sorted(widgets_by_type):
+            expected = widgets_by_type[sku] - rejected_by_type[sku]
+            if stock.get(sku, 0) != expected:
+                mismatched.append(f"{sku}: in stock {stock.get(sku, 0)}, expected {expected}")
+        violation(4, "stock levels that do not account for every unit", mismatched)
+        missing_production = [
+            c for c in self.components if (c, "production") not in self._ledger_items
+        ]
+        missing_use = [
+            c
+            for c in usage
+            if c in self.components and (c, "assembly_consumption") not in self._ledger_items
+        ]
+        repeated = [
+            f"{item} ({reason}) x{n}" for (item, reason), n in self._ledger_items.items() if n > 1
+        ]
+        violation(4, "produced components the ledger never booked", missing_production)
+        violation(4, "used components the ledger never took out of stock", missing_use)
+        violation(6, "movements booked more than once", repeated)
+        violation(
+            6,
+            "updates whose current_stock is not the previous plus quantity_change",
+            self._ledger_breaks,
+        )
+        violation(6, "updates with negative stock", self._negative)
+
+        report.counts = {
+            "components_produced": len(self.components),
+            "components_used": sum(1 for c in usage if c in self.components),
+            "components_in_stock": sum(stock.get(t, 0) for t in produced_by_type),
+            "widgets_assembled": len(self.widgets),
+            "widgets_inspected": passed + failed,
+            "widgets_passed": passed,
+            "widgets_failed": failed,
+            "inventory_updates": self.updates,
+        }
+        report.duplicates = dict(self.duplicates)
+        report.stock = dict(sorted(stock.items()))
+        return report
