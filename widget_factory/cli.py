@@ -148,7 +148,7 @@ def _extensions() -> list[Callable[[Callable[..., argparse.ArgumentParser]], Non
     """Subcommands defined next to the code they run (services, tools)."""
     from widget_factory.commands import registry
 
-    return registry.REGISTRATIONS
+    return registry.registrations()
 
 
 # re-exported for command modules, so flag definitions stay in one place

@@ -32,6 +32,8 @@ from widget_factory.schemas import (
     decode_as,
 )
 
+ORDER = 90
+
 __all__ = ["register", "audit_topics", "print_report"]
 
 _TOPICS = {

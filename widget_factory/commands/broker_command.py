@@ -11,6 +11,8 @@ from types import FrameType
 from widget_factory.cli import positive_int
 from widget_factory.kafka_io.broker import EmbeddedBroker
 
+ORDER = 20
+
 __all__ = ["register", "run_broker"]
 
 

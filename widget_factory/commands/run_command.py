@@ -12,6 +12,8 @@ from widget_factory.commands.services_command import SERVICES, options_from_args
 from widget_factory.runtime import describe_speed
 from widget_factory.supervisor import FactoryRun, common_service_args, embedded_or_given
 
+ORDER = 10
+
 __all__ = ["register", "run_factory"]
 
 log = logging.getLogger("factory")

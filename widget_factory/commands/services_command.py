@@ -19,6 +19,8 @@ from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import connect_admin, create_topics
 from widget_factory.runtime import Lifecycle, ServiceOptions
 
+ORDER = 40
+
 __all__ = ["register", "options_from_args", "parse_speed", "SERVICES", "prepare_cluster"]
 
 log = logging.getLogger("widget_factory")

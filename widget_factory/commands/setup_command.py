@@ -9,6 +9,8 @@ from widget_factory.cli import common_options, positive_int, settings_from_args
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import TOPICS, create_topics
 
+ORDER = 30
+
 __all__ = ["register", "run_setup"]
 
 

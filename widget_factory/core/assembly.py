@@ -578,11 +578,9 @@ def _pick(station: _Station, recipe: tuple[str, ...]) -> list[Stocked]:
         if component_type in recipe[: len(picked)]:
             taken = {c.component_id for c in picked}
             candidates = sorted(
-
-                    entry
-                    for entry in stock._heap
-                    if entry[1] not in stock._removed and entry[1] not in taken
-
+                entry
+                for entry in stock._heap
+                if entry[1] not in stock._removed and entry[1] not in taken
             )
             picked.append(candidates[0][2])
         else:
