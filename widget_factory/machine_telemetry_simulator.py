@@ -68,7 +68,8 @@ class MachineTelemetryService:
         )
         self.offsets = OffsetTracker()
         self.reports = 0
-        self._last_summary = time.monotonic()
+        # the first status summary comes 2 s after start, then every status_summary_s
+        self._last_summary = time.monotonic() - options.config.telemetry.status_summary_s + 2.0
 
     # --- the walkthrough's API -----------------------------------------------------------
 
@@ -153,8 +154,9 @@ class MachineTelemetryService:
             if self.fleet.status(m) not in (MachineStatus.RUNNING, MachineStatus.IDLE)
         ]
         log.info(
-            "Machine status at %s: %s%s",
+            "Machine status at %s (%d reports so far): %s%s",
             f"{to_datetime(self.clock.now()):%H:%M:%S}",
+            self.reports,
             ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
             f" ({'; '.join(troubled)})" if troubled else "",
         )
