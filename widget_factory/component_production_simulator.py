@@ -17,6 +17,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from widget_factory.core.ids import IdSource
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
 from widget_factory.kafka_io.client import BrokerHealth, EventProducer
+from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
 from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
@@ -100,16 +101,17 @@ class ComponentProductionService:
                         (stoppage.end - stoppage.start) / 60,
                     )
                 self.producer.poll(0)
-                if events:
-                    self.health.on_traffic()
+                self.health.check(self.producer)
                 if end is not None and self.production.next_time() > end:
                     break
                 if not virtual:
                     wait = self.clock.wall_seconds_until(self.production.next_time())
                     self.lifecycle.sleep(min(wait, 0.1))
         finally:
-            remaining = self.producer.flush(10)
-            self.status.close()
+            stop = Shutdown("components")
+            stop.flush(self.producer, share=0.8)
+            remaining = len(self.producer)
+            stop.close(self.status.close)
             log.info(
                 "Component production stopped: %d components sent%s",
                 self.producer.sent,

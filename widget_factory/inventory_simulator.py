@@ -29,6 +29,7 @@ from widget_factory.core.ledger import InventoryLedger
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.reader import read_to_end
+from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
     INVENTORY_UPDATES,
@@ -147,11 +148,12 @@ class InventoryService:
                     self._last_input = time.monotonic()
                     self.health.on_traffic()
                 self.producer.poll(0)
+                self.health.check(self.producer)
                 wall = time.monotonic()
                 if wall - last_commit >= _COMMIT_EVERY_S:
                     last_commit = wall
                     self._settle_offsets()
-                    if self.producer.flush(1.0) == 0:
+                    if not self.health.unresponsive and self.producer.flush(1.0) == 0:
                         commit(self.consumer, self.offsets)
                 if wall - last_summary >= _SUMMARY_EVERY_S:
                     last_summary = wall
@@ -168,11 +170,10 @@ class InventoryService:
 
     def _shutdown(self) -> None:
         self._settle_offsets()
-        remaining = self.producer.flush(10)
+        stop = Shutdown("inventory")
+        flushed = stop.flush(self.producer)
         if self.consumer is not None:
-            if remaining == 0:
-                commit(self.consumer, self.offsets)
-            self.consumer.close()
+            stop.finish_consumer(self.consumer, self.offsets if flushed else None)
         log.info(
             "Inventory stopped: %d updates written, %d movements waiting; stock: %s",
             self.updates,

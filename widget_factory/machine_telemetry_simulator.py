@@ -24,6 +24,7 @@ from widget_factory.core.ids import IdSource
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
+from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
 from widget_factory.runtime import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import (
@@ -181,21 +182,22 @@ class MachineTelemetryService:
                 reports, changes = self.fleet.report_until(now)
                 self._publish(reports, changes)
                 self.producer.poll(0)
-                if reports:
-                    self.health.on_traffic()
+                self.health.check(self.producer)
                 if time.monotonic() - self._last_summary >= summary_every:
                     self._last_summary = time.monotonic()
                     self._summary()
-                    commit(self.commands, self.offsets)
+                    if not self.health.unresponsive:
+                        commit(self.commands, self.offsets)
                 if end is not None and self.fleet.next_time() > end:
                     break
                 if not virtual:
                     wait = self.clock.wall_seconds_until(self.fleet.next_time())
                     self.lifecycle.sleep(min(wait, 0.1))
         finally:
-            remaining = self.producer.flush(10)
-            commit(self.commands, self.offsets)
-            self.commands.close()
+            stop = Shutdown("telemetry")
+            flushed = stop.flush(self.producer)
+            remaining = len(self.producer)
+            stop.finish_consumer(self.commands, self.offsets if flushed else None)
             log.info(
                 "Telemetry stopped: %d reports sent%s",
                 self.reports,

@@ -28,6 +28,7 @@ from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
+from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, QUALITY_CONTROL, WIDGET_ASSEMBLY
 from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
@@ -213,9 +214,10 @@ class QualityControlService:
                     self.health.on_traffic()
                 self._emit_due(self.clock.now())
                 self.producer.poll(0)
+                self.health.check(self.producer)
                 if time.monotonic() - last_commit >= _COMMIT_EVERY_S:
                     last_commit = time.monotonic()
-                    if self.producer.flush(1.0) == 0:
+                    if not self.health.unresponsive and self.producer.flush(1.0) == 0:
                         commit(self.consumer, self.offsets)
                 if end is not None and self.clock.now() >= end:
                     self.lifecycle.drain()
@@ -226,11 +228,11 @@ class QualityControlService:
         return 0
 
     def _shutdown(self) -> None:
-        remaining = self.producer.flush(10)
+        stop = Shutdown("quality")
+        flushed = stop.flush(self.producer)
+        remaining = len(self.producer)
         if self.consumer is not None:
-            if remaining == 0:
-                commit(self.consumer, self.offsets)
-            self.consumer.close()
+            stop.finish_consumer(self.consumer, self.offsets if flushed else None)
         if self.pass_rates.total:
             self._summary()
         log.info(

@@ -8,6 +8,13 @@ Crash safety: every change of the stations' state is written to the changelog to
 (``assembly-stations-changelog``) *before* the widgets it causes are sent, together with
 the input positions it covers. A restarted process replays its changelog: stock, orders
 and builds in progress come back, and reading resumes right after what was recorded.
+
+Scale-out: ``--station ID`` runs one station per process, all in group
+``assembly-stations``. A component or an order that belongs to another process's
+station (its home, :mod:`widget_factory.core.routing`) is forwarded to that station's
+inbox on ``assembly-handoffs``, stored there before the changelog records the input
+position past it; each process reads its stations' inboxes and records those positions
+in its changelog too. docs/scaling.md tells the whole story.
 """
 
 from __future__ import annotations
@@ -27,12 +34,16 @@ from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, ChangeSet
 from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.ids import IdSource
 from widget_factory.core.orders import OrderGenerator
+from widget_factory.core.routing import StationRouter
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.handoffs import Forwarder, HandoffInbox
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.reader import read_to_end
+from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import (
     ASSEMBLY_CHANGELOG,
+    ASSEMBLY_HANDOFFS,
     COMPONENT_PRODUCTION,
     FACTORY_ALERTS,
     PRODUCTION_ORDERS,
@@ -44,6 +55,7 @@ from widget_factory.schemas import (
     FactoryAlert,
     ProductionOrder,
     SchemaError,
+    decode,
     decode_as,
 )
 
@@ -53,6 +65,12 @@ log = logging.getLogger("assembly")
 
 ASSEMBLY_GROUP = "assembly-stations"
 _COMMIT_EVERY_S = 1.0
+_HANDOFF_KEY = ASSEMBLY_HANDOFFS + ":"
+"""Changelog positions of inbox partitions are per instance (each station process reads
+its inbox alone); group input positions are shared by every instance."""
+_DRAIN_QUIET_S = 0.5
+_SCALED_DRAIN_QUIET_S = 1.5
+"""Scaled out, a process waits a little longer for late handoffs before it exits."""
 _changeset_decoder = msgspec.json.Decoder(ChangeSet)
 _encoder = msgspec.json.Encoder()
 
@@ -66,6 +84,12 @@ class WidgetAssemblyService:
         stations = options.stations or tuple(s.id for s in config.stations)
         self.ids = IdSource(options.rng("assembly-ids:" + "+".join(sorted(stations))))
         self.planner = AssemblyPlanner(config, stations, options.rng("assembly"), self.ids)
+        self.router = StationRouter(config, stations)
+        self.inbox: HandoffInbox | None = None
+        self.forwarder: Forwarder | None = None
+        self._handoff_positions: dict[int, int] = {}
+        self._handoff_time: float | None = None
+        self._order_partitions: dict[str, int] = {}
         self.orders = (
             OrderGenerator(
                 config, options.rng("orders"), IdSource(options.rng("order-ids")), options.start
@@ -108,10 +132,16 @@ class WidgetAssemblyService:
                     "skipping an unreadable changelog record at offset %d", message.offset()
                 )
                 continue
+            ours = message.key() == instance
             for key, offset in changes.positions.items():
-                if offset > self.positions.get(key, -1):
+                if key.startswith(_HANDOFF_KEY):
+                    if ours and replay:
+                        partition = int(key[len(_HANDOFF_KEY) :])
+                        if offset > self._handoff_positions.get(partition, -1):
+                            self._handoff_positions[partition] = offset
+                elif offset > self.positions.get(key, -1):
                     self.positions[key] = offset
-            if replay and message.key() == instance:
+            if replay and ours:
                 self.planner.replay(changes)
                 replayed += 1
         return replayed
@@ -130,6 +160,29 @@ class WidgetAssemblyService:
         )
         self._resend.extend(self.planner.recovered_completions())
 
+    def _open_inbox(self) -> None:
+        """Scaled out: read this process's stations' handoff partitions from where the
+        changelog says, and forward what belongs to other stations."""
+        self.inbox = HandoffInbox(
+            self.options.settings,
+            self.planner.stations,
+            self.router.partition_of,
+            self._handoff_positions,
+            health=self.health,
+        )
+        total = self.inbox.partitions_total
+        self.forwarder = Forwarder(
+            self.producer,
+            lambda station_id: self.router.partition_of(station_id, total),
+            on_stalled=lambda: not self.lifecycle.running,
+        )
+        log.info(
+            "Scaled out: stations of other processes get their components and orders through "
+            "%s; this process reads partition %s",
+            ASSEMBLY_HANDOFFS,
+            ", ".join(str(p) for p in self.inbox.partitions),
+        )
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         try:  # another instance may have recorded these partitions since we last looked
             self._read_changelog(replay=False)
@@ -139,6 +192,8 @@ class WidgetAssemblyService:
             recorded = self.positions.get(f"{tp.topic}:{tp.partition}")
             if recorded is not None:
                 tp.offset = recorded
+                if tp.topic == COMPONENT_PRODUCTION:
+                    self._next_offsets[tp.partition] = recorded
         consumer.assign(partitions)
         log.info("Assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
@@ -151,42 +206,80 @@ class WidgetAssemblyService:
 
     def _receive(self, message: Message) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
-        self.offsets.consumed(topic, partition, offset)
         self.planner.record_position(topic, partition, offset + 1)
+        handoff = topic == ASSEMBLY_HANDOFFS
+        if handoff:
+            assert self.inbox is not None
+            if not self.inbox.is_ours(message):
+                return  # another station's record in a shared partition
+        else:
+            self.offsets.consumed(topic, partition, offset)
         if topic == COMPONENT_PRODUCTION:
             self._next_offsets[partition] = offset + 1
         value = message.value() or b""
-        config = self.options.config
         try:
             if topic == COMPONENT_PRODUCTION:
-                component = decode_as(value, ComponentProduced)
-                if component.component_type not in config.component_types:
-                    raise SchemaError(
-                        f"unknown component type {component.component_type!r} - at `$.component_type`"
-                    )
-                produced_at = component.produced_at.timestamp()
-                if self.clock.virtual:
-                    self._partition_time[partition] = produced_at
-                else:
-                    self.clock.observe(produced_at)
-                self.planner.receive_component(component)
+                self._take_component(decode_as(value, ComponentProduced), message)
             elif topic == PRODUCTION_ORDERS:
-                order = decode_as(value, ProductionOrder)
-                self._orders_in_flight.pop(order.order_id, None)
-                if order.widget_type not in config.widget_types:
-                    raise SchemaError(
-                        f"unknown widget type {order.widget_type!r} - at `$.widget_type`"
-                    )
-                if self.planner.add_order(order):
-                    log.info(
-                        "Added production order: %dx %s (%s, priority %d)",
-                        order.quantity,
-                        order.widget_type,
-                        order.order_id,
-                        order.priority,
-                    )
+                self._take_order(decode_as(value, ProductionOrder), message)
+            elif handoff:
+                event = decode(value)
+                if isinstance(event, ComponentProduced):
+                    self._take_component(event, None)
+                elif isinstance(event, ProductionOrder):
+                    self._take_order(event, None)
+                else:
+                    raise SchemaError(f"a {event.event_type} event is not a handoff")
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
+
+    def _take_component(self, component: ComponentProduced, source: Message | None) -> None:
+        """A component from a group partition (``source``) or from this process's inbox."""
+        if component.component_type not in self.options.config.component_types:
+            raise SchemaError(
+                f"unknown component type {component.component_type!r} - at `$.component_type`"
+            )
+        produced_at = component.produced_at.timestamp()
+        if not self.clock.virtual:
+            self.clock.observe(produced_at)
+        elif source is not None:
+            self._partition_time[int(source.partition() or 0)] = produced_at
+        elif self._handoff_time is None or produced_at > self._handoff_time:
+            self._handoff_time = produced_at
+        if source is not None:
+            target = self.router.component_target(component.component_id, component.component_type)
+            if target is not None:
+                assert self.forwarder is not None
+                self.forwarder.forward(target, source)
+                return
+        self.planner.receive_component(component)
+
+    def _take_order(self, order: ProductionOrder, source: Message | None) -> None:
+        """An order from a group partition (``source``) or from this process's inbox."""
+        self._orders_in_flight.pop(order.order_id, None)
+        if order.widget_type not in self.options.config.widget_types:
+            raise SchemaError(f"unknown widget type {order.widget_type!r} - at `$.widget_type`")
+        if source is not None:
+            target = self.router.order_target(order.order_id, order.widget_type)
+            if target is not None:
+                assert self.forwarder is not None
+                self.forwarder.forward(target, source)
+                log.info(
+                    "Production order %s (%dx %s) goes to %s",
+                    order.order_id,
+                    order.quantity,
+                    order.widget_type,
+                    target,
+                )
+                return
+        if self.planner.add_order(order):
+            log.info(
+                "Added production order: %dx %s (%s, priority %d)",
+                order.quantity,
+                order.widget_type,
+                order.order_id,
+                order.priority,
+            )
 
     def _publish_initial_orders(self) -> None:
         if self.orders is None:
@@ -207,13 +300,41 @@ class WidgetAssemblyService:
             self._publish_order(order)
 
     def _publish_order(self, order: ProductionOrder) -> None:
-        self.producer.send(PRODUCTION_ORDERS, order)
+        order_id = order.order_id
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            self.producer.count_delivery(error, message)
+            if error is None:
+                self._order_partitions[order_id] = int(message.partition() or 0)
+
+        self.producer.send(PRODUCTION_ORDERS, order, on_delivery=on_delivery)
         if self.clock.virtual:
-            self._orders_in_flight[order.order_id] = order.created_at.timestamp()
+            self._orders_in_flight[order_id] = order.created_at.timestamp()
+
+    def _orders_awaited(self) -> list[float]:
+        """Times of published orders this process will read back itself: those stored in
+        a partition assigned to another process reach their station without us."""
+        if not self._orders_in_flight:
+            return []
+        assert self.consumer is not None
+        ours = {tp.partition for tp in self.consumer.assignment() if tp.topic == PRODUCTION_ORDERS}
+        awaited = []
+        for order_id, at in list(self._orders_in_flight.items()):
+            partition = self._order_partitions.get(order_id)
+            if partition is not None and partition not in ours:
+                del self._orders_in_flight[order_id]
+                self._order_partitions.pop(order_id, None)
+            else:
+                awaited.append(at)
+        return awaited
 
     # --- outputs -------------------------------------------------------------------------
 
-    def _write_changes(self, *, flush: bool) -> None:
+    def _write_changes(self, *, flush: bool) -> bool:
+        """Write the planner's changes to the changelog and wait until they are durable.
+        False when a stop came first: then nothing they caused may be sent."""
+        if self.forwarder is not None and len(self.forwarder) and not self.forwarder.settle():
+            return False  # handoffs unstored: the positions past them must not be recorded
         changes = self.planner.take_changes()
         if changes:
             self.producer.send_raw(
@@ -224,9 +345,10 @@ class WidgetAssemblyService:
             )
         if flush or changes:
             while self.producer.flush(1.0) > 0:
-                if not self.lifecycle.running and self.health.down_since is not None:
-                    log.error("stopping with changelog records unacknowledged: the broker is away")
-                    return
+                self.health.check(self.producer)
+                if not self.lifecycle.running:
+                    return False  # stopping: nothing unacknowledged is acted upon
+        return True
 
     def _send_widget(self, build: BuildRecord) -> None:
         widget = build.widget
@@ -287,15 +409,20 @@ class WidgetAssemblyService:
         then, but never past an order still on its way back from Kafka."""
         watermark = self._watermark()
         if watermark is None:
-            return
+            # Nothing read that tells the time (a process whose partitions others had
+            # already consumed): once everything is in, draining goes to the end.
+            if not (draining and self.planner.cutoff != float("inf") and self._inputs_at_end()):
+                return
+            watermark = self.planner.cutoff
         target = min(watermark, self.planner.cutoff)
         if self.orders is not None:
             for order in self.orders.orders_until(target):
                 self._publish_order(order)
-        if self._orders_in_flight:
-            target = min(target, min(self._orders_in_flight.values()))
+        awaited = self._orders_awaited()
+        if awaited:
+            target = min(target, min(awaited))
         self.clock.advance_to(target)
-        if draining and not self._orders_in_flight:
+        if draining and not awaited:
             due = self.planner.next_completion()
             if due != float("inf"):
                 self.clock.advance_to(due)
@@ -323,7 +450,14 @@ class WidgetAssemblyService:
             held.append(seen)
         if held:
             return min(held)
-        return max(self._partition_time.values(), default=None)
+        seen = list(self._partition_time.values())
+        if self._handoff_time is not None:
+            seen.append(self._handoff_time)
+        return max(seen, default=None)
+
+    def _inputs_at_end(self) -> bool:
+        assert self.consumer is not None
+        return at_end(self.consumer) and (self.inbox is None or self.inbox.at_end())
 
     def _drained(self) -> bool:
         assert self.consumer is not None
@@ -331,8 +465,10 @@ class WidgetAssemblyService:
             not self.planner.in_progress()
             and not self._resend
             and len(self.producer) == 0
-            and time.monotonic() - self._last_input > 0.5
-            and at_end(self.consumer)
+            and (self.forwarder is None or not len(self.forwarder))
+            and time.monotonic() - self._last_input
+            > (_SCALED_DRAIN_QUIET_S if self.router.scaled_out else _DRAIN_QUIET_S)
+            and self._inputs_at_end()
         )
 
     def run(self) -> int:
@@ -345,6 +481,8 @@ class WidgetAssemblyService:
         self.restore()
         if self.options.end is not None:
             self.planner.cutoff = self.options.end
+        if self.router.scaled_out:
+            self._open_inbox()
         self.consumer = make_consumer(
             self.options.settings,
             ASSEMBLY_GROUP,
@@ -363,6 +501,8 @@ class WidgetAssemblyService:
         try:
             while self.lifecycle.running:
                 messages = self.consumer.consume(1000, 0.05)
+                if self.inbox is not None:
+                    messages += self.inbox.poll()
                 for message in messages:
                     if message.error() is None:
                         self._receive(message)
@@ -392,11 +532,13 @@ class WidgetAssemblyService:
                         self._publish_order(order)
                 result = self.planner.step(now)
                 self._report(result)
-                self._write_changes(flush=False)
+                if not self._write_changes(flush=False):
+                    break
                 completed = self._resend + result.completed
                 self._resend = []
                 for build in completed:
                     self._send_widget(build)
+                self.health.check(self.producer)
                 self.producer.poll(0)
                 if time.monotonic() - self._last_commit >= _COMMIT_EVERY_S:
                     self._last_commit = time.monotonic()
@@ -408,12 +550,22 @@ class WidgetAssemblyService:
         return 0
 
     def _shutdown(self) -> None:
-        self._write_changes(flush=True)
+        self.lifecycle.stop()
+        stop = Shutdown("assembly")
+        self._write_changes(flush=False)
+        flushed = stop.flush(self.producer)
         if self.consumer is not None:
-            commit(self.consumer, self.offsets)
-            self.consumer.close()
+            stop.finish_consumer(self.consumer, self.offsets if flushed else None)
         if self.status is not None:
-            self.status.close()
+            stop.close(self.status.close)
+        if self.inbox is not None:
+            stop.close(self.inbox.close)
+        if self.forwarder is not None and self.forwarder.forwarded:
+            log.info(
+                "Handed off %d records to other stations (%s)",
+                self.forwarder.forwarded,
+                ", ".join(f"{s} {n}" for s, n in sorted(self.forwarder.by_station.items())),
+            )
         levels = self.planner.stock_levels()
         stock = sum(n for station in levels.values() for n in station.values())
         log.info(

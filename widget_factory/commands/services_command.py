@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +17,7 @@ from widget_factory.core.clock import parse_duration
 from widget_factory.errors import UsageError
 from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.kafka_io.shutdown import hard_exit_needed
 from widget_factory.kafka_io.topics import connect_admin, create_topics
 from widget_factory.runtime import Lifecycle, ServiceOptions
 
@@ -165,9 +167,14 @@ def _run_service(name: str, args: argparse.Namespace) -> int:
     lifecycle.install_signal_handlers()
     service = SERVICES[name][1](options, lifecycle)
     try:
-        return service.run()
+        status = service.run()
     finally:
         lifecycle.ignore_drain_requests()
+    if hard_exit_needed():
+        # librdkafka's destructors would wait for the unanswering broker: exit now
+        logging.shutdown()
+        os._exit(status)
+    return status
 
 
 def _service_arguments(parser: argparse.ArgumentParser) -> None:

@@ -44,11 +44,15 @@ class BrokerHealth:
     going, since librdkafka reconnects by itself with backoff.
     """
 
+    STALL_S = 10.0
+    """Records unacknowledged this long mean the broker is not answering (paused, cut off)."""
+
     def __init__(self, name: str, bootstrap: str) -> None:
         self.name = name
         self.bootstrap = bootstrap
         self.down_since: float | None = None
         self.fatal: KafkaError | None = None
+        self.unresponsive = False
 
     def on_error(self, error: KafkaError) -> None:
         code = error.code()
@@ -67,6 +71,25 @@ class BrokerHealth:
             log.debug("%s: %s", self.name, error.str())
         else:
             log.warning("%s: Kafka: %s", self.name, error.str())
+
+    def check(self, producer: EventProducer) -> None:
+        """Say once when the broker stops acknowledging records, and when it is back."""
+        stalled = producer.stalled_for()
+        if stalled >= self.STALL_S and not self.unresponsive:
+            self.unresponsive = True
+            if self.down_since is None:
+                self.down_since = time.monotonic() - stalled
+            log.warning(
+                "%s: the Kafka broker at %s has not acknowledged anything for %.0f s "
+                "(%d records waiting); still retrying (Ctrl-C to stop)",
+                self.name,
+                self.bootstrap,
+                stalled,
+                len(producer),
+            )
+        elif stalled == 0.0 and self.unresponsive:
+            self.unresponsive = False
+            self.on_traffic()
 
     def on_traffic(self) -> None:
         """Called when records flow again: reports the end of an outage."""
@@ -99,8 +122,11 @@ class EventProducer:
         self.delivered = 0
         self.failed = 0
         self.last_error: KafkaError | None = None
+        self._last_ack = time.monotonic()
+        self._waiting_since = self._last_ack
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        self._last_ack = time.monotonic()
         if error is None:
             self.delivered += 1
             return
@@ -146,6 +172,8 @@ class EventProducer:
     ) -> None:
         """Queue pre-serialized bytes; waits (serving callbacks) only when the queue is full."""
         callback = on_delivery or self._on_delivery
+        if not len(self._producer):
+            self._waiting_since = time.monotonic()
         kwargs: dict[str, Any] = {"on_delivery": callback}
         if timestamp:
             kwargs["timestamp"] = timestamp
@@ -160,6 +188,12 @@ class EventProducer:
             except BufferError:
                 self._producer.poll(0.05)
         self.sent += 1
+
+    def stalled_for(self) -> float:
+        """Seconds the oldest waiting record has gone unacknowledged (0 when none wait)."""
+        if not len(self._producer):
+            return 0.0
+        return time.monotonic() - max(self._last_ack, self._waiting_since)
 
     def count_delivery(self, error: KafkaError | None, message: Message) -> None:
         """The default delivery bookkeeping, for callers that wrap their own callback."""
