@@ -31,6 +31,7 @@ __all__ = [
     "FACTORY_METRICS",
     "FACTORY_DEADLETTER",
     "ASSEMBLY_CHANGELOG",
+    "ASSEMBLY_HANDOFFS",
     "TopicSpec",
     "TOPICS",
     "TopicOutcome",
@@ -52,6 +53,7 @@ FACTORY_COMMANDS = "factory-commands"
 FACTORY_METRICS = "factory-metrics"
 FACTORY_DEADLETTER = "factory-deadletter"
 ASSEMBLY_CHANGELOG = "assembly-stations-changelog"
+ASSEMBLY_HANDOFFS = "assembly-handoffs"
 
 _DAY_MS = 24 * 60 * 60 * 1000
 
@@ -79,6 +81,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(FACTORY_DEADLETTER, 1, 30 * _DAY_MS, "original key", "original bytes"),
     # Internal: the assembly stations' write-ahead log (their stock survives a crash).
     TopicSpec(ASSEMBLY_CHANGELOG, 1, 30 * _DAY_MS, "station id", "station state changes", True),
+    # Internal: scaled-out assembly processes forward components and orders that belong
+    # to another process's station (docs/scaling.md); one partition per station.
+    TopicSpec(ASSEMBLY_HANDOFFS, 6, 7 * _DAY_MS, "station id", "forwarded records", True),
 )
 """Every topic ``setup`` creates, with the contract's partitions and retention."""
 
