@@ -1,0 +1,91 @@
+"""``widget-factory analytics``: windowed factory metrics on ``factory-metrics``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from widget_factory.cli import common_options, settings_from_args
+from widget_factory.core.clock import parse_duration
+from widget_factory.errors import UsageError
+
+ORDER = 60
+
+__all__ = ["register", "run_analytics", "parse_time_option"]
+
+
+def parse_time_option(flag: str, text: str, *, allow_zero: bool = False) -> float:
+    """Simulated seconds from ``60``, ``90s``, ``5m``...; a :class:`UsageError` otherwise."""
+    if allow_zero and text.strip() in {"0", "0s", "0m"}:
+        return 0.0
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None
+
+
+def run_analytics(args: argparse.Namespace) -> int:
+    from widget_factory.analytics.service import AnalyticsOptions, AnalyticsService
+    from widget_factory.commands.services_command import prepare_cluster
+    from widget_factory.factory_config import load_config
+    from widget_factory.runtime import Lifecycle
+
+    window = parse_time_option("--window", args.window)
+    lateness = parse_time_option("--lateness", args.lateness, allow_zero=True)
+    idle = parse_time_option("--idle", args.idle)
+    config = load_config(args.config)
+    settings = settings_from_args(args)
+    prepare_cluster(settings)
+    lifecycle = Lifecycle()
+    lifecycle.install_signal_handlers()
+    service = AnalyticsService(
+        AnalyticsOptions(
+            settings=settings,
+            config=config,
+            window_s=window,
+            lateness_s=lateness,
+            until_idle=args.until_idle,
+            idle_s=idle,
+        ),
+        lifecycle,
+    )
+    try:
+        return service.run()
+    finally:
+        lifecycle.ignore_drain_requests()
+
+
+def register(command: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = command(
+        "analytics",
+        "windowed metrics in simulated time (throughput, assembly times, pass rates, OEE, "
+        "stock) on factory-metrics",
+        run_analytics,
+    )
+    parser.add_argument(
+        "--window",
+        default="60s",
+        metavar="D",
+        help="tumbling window length in simulated time: 60, 90s, 5m (default 60s)",
+    )
+    parser.add_argument(
+        "--lateness",
+        default="120s",
+        metavar="D",
+        help="how far behind its partition's newest event an event may arrive and still "
+        "count, in simulated time (default 120s; 0 for none)",
+    )
+    parser.add_argument(
+        "--idle",
+        default="2",
+        metavar="SECONDS",
+        help="wall seconds without new records after which a fully read input counts as "
+        "quiet (default 2)",
+    )
+    parser.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="close the last windows and exit once every input is read and quiet "
+        "(for a drained, bounded run)",
+    )
+    common_options(parser)
