@@ -19,6 +19,10 @@ NAMESPACE = uuid.UUID("6f1b9e52-5d3a-4c1e-9a57-0c2f3b8e7d41")
 
 _MASK = 0xFFFFFFFF
 
+_UUID4_CLEAR = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
+_UUID4_SET = 0x00000000_0000_4000_8000_000000000000
+"""Version 4 and the RFC 4122 variant, as ``uuid.UUID(int=n, version=4)`` sets them."""
+
 
 def scramble32(n: int) -> int:
     """A bijection on 32-bit integers (odd multipliers and xorshifts are invertible)."""
@@ -39,19 +43,33 @@ class IdSource:
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
         self._counters: dict[str, int] = {}
+        self._prefixes: dict[str, str] = {}
 
     def event_id(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        """A random (version 4) UUID string drawn from the generator.
+
+        The same text as ``str(uuid.UUID(int=rng.getrandbits(128), version=4))`` for the
+        same draw, at a third of the cost (it is minted for every event).
+        """
+        h = "%032x" % (self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _next(self, prefix: str) -> int:
         counter = self._counters.get(prefix)
         if counter is None:
             counter = self._rng.getrandbits(32)
         self._counters[prefix] = counter + 1
-        return scramble32(counter)
+        # scramble32, inlined: this runs once per component and widget
+        n = counter & _MASK
+        n = ((n ^ (n >> 16)) * 0x45D9F3B) & _MASK
+        n = ((n ^ (n >> 16)) * 0x45D9F3B) & _MASK
+        return n ^ (n >> 16)
 
     def component_id(self, component_type: str) -> str:
-        return f"COMP_{component_type.upper()}_{self._next('C' + component_type):08x}"
+        prefix = self._prefixes.get(component_type)
+        if prefix is None:
+            prefix = self._prefixes[component_type] = f"COMP_{component_type.upper()}_"
+        return f"{prefix}{self._next('C' + component_type):08x}"
 
     def widget_id(self, widget_type: str) -> str:
         return f"WIDGET_{widget_type.upper()}_{self._next('W' + widget_type):08x}"

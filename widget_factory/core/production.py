@@ -24,9 +24,9 @@ import heapq
 import math
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
-from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machines import UnknownMachine
 from widget_factory.factory_config import FactoryConfig, MachineSpec
@@ -82,6 +82,7 @@ class _Machine:
         "status",
         "batch_id",
         "batch_left",
+        "produced",
     )
 
     def __init__(self, index: int, spec: MachineSpec, config: FactoryConfig) -> None:
@@ -98,6 +99,7 @@ class _Machine:
         self.status = MachineStatus.RUNNING
         self.batch_id = ""
         self.batch_left = 0
+        self.produced = 0
 
 
 class ComponentProduction:
@@ -123,7 +125,6 @@ class ComponentProduction:
         self._stoppages: list[Stoppage] = []
         self._last = start
         """Time of the latest component produced: a resumed machine never goes behind it."""
-        self.produced: dict[str, int] = {m.id: 0 for m in self._machines}
         self._heap: list[tuple[float, int]] = [
             (start + rng.random() * self._cycle(m), m.index) for m in self._machines
         ]
@@ -163,6 +164,11 @@ class ComponentProduction:
 
     # --- production -----------------------------------------------------------------------
 
+    @property
+    def produced(self) -> dict[str, int]:
+        """Components made so far, per machine id."""
+        return {m.id: m.produced for m in self._machines}
+
     def next_time(self) -> float:
         """Simulated time of the next component any machine will produce (math.inf if none can)."""
         return self._heap[0][0] if self._heap else math.inf
@@ -187,9 +193,12 @@ class ComponentProduction:
         rand = rng.random
         event_id = self._ids.event_id
         component_id = self._ids.component_id
-        produced = self.produced
         append = out.append
         heapreplace = heapq.heapreplace
+        fromtimestamp = datetime.fromtimestamp
+        produced_event = ComponentProduced
+        metrics = QualityMetrics
+        dimensions = Dimensions
         jitter_low = self._jitter_low
         jitter_span = self._jitter_span
         p = self._stoppage_p
@@ -198,7 +207,7 @@ class ComponentProduction:
         while heap and heap[0][0] <= now:
             t, index = heap[0]
             m = machines[index]
-            produced_at = to_datetime(t)
+            produced_at = fromtimestamp(t, UTC)
             eid = event_id()
             cid = component_id(m.component_type)
             if m.batch_left == 0:
@@ -218,37 +227,27 @@ class ComponentProduction:
                 weight = _MIN_WEIGHT_G
             u = rand()
             append(
-                ComponentProduced(
+                produced_event(
                     event_id=eid,
                     component_id=cid,
                     component_type=m.component_type,
                     machine_id=m.id,
                     batch_id=m.batch_id,
                     produced_at=produced_at,
-                    quality_metrics=QualityMetrics(
-                        weight_grams=round(weight, 2),
-                        dimensions_mm=Dimensions(
+                    quality_metrics=metrics(
+                        round(weight, 2),
+                        dimensions(
                             round(m.length * (1.0 + _DIMENSION_SD * n_length), 2),
                             round(m.width * (1.0 + _DIMENSION_SD * n_width), 2),
                             round(m.height * (1.0 + _DIMENSION_SD * n_height), 2),
                         ),
-                        temperature_celsius=round(
-                            _TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature, 1
-                        ),
-                        defect_count=(
-                            0
-                            if u < _DEFECT_1
-                            else 1
-                            if u < _DEFECT_2
-                            else 2
-                            if u < _DEFECT_3
-                            else 3
-                        ),
+                        round(_TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature, 1),
+                        0 if u < _DEFECT_1 else 1 if u < _DEFECT_2 else 2 if u < _DEFECT_3 else 3,
                     ),
                     production_line=m.production_line,
                 )
             )
-            produced[m.id] += 1
+            m.produced += 1
             due = t + (m.cycle_low + m.cycle_span * rand()) * (jitter_low + jitter_span * rand())
             if p and rand() < p:
                 pause = self._stoppage_low + self._stoppage_span * rand()
