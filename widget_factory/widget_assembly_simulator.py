@@ -73,6 +73,40 @@ _SCALED_DRAIN_QUIET_S = 1.5
 """Scaled out, a process waits a little longer for late handoffs before it exits."""
 _changeset_decoder = msgspec.json.Decoder(ChangeSet)
 _encoder = msgspec.json.Encoder()
+_MAX_CHANGELOG_RECORD = 512 * 1024
+"""Bytes above which one step's changes are written as several records (brokers refuse
+records over ~1 MB; a step catching up on a backlog can start thousands of builds)."""
+
+
+def _changelog_records(changes: ChangeSet) -> list[bytes]:
+    """``changes`` as changelog values: one record, or when too large, several that replay
+    in the same order (stock and orders, then the builds in parts, then deliveries and
+    input positions last, so positions never run ahead of what is stored); each part
+    carries the id counters, so no id minted in it can be minted again after a crash."""
+    value = _encoder.encode(changes)
+    if len(value) <= _MAX_CHANGELOG_RECORD or len(changes.started) < 2:
+        return [value]
+    parts = -(-len(value) // _MAX_CHANGELOG_RECORD)
+    size = -(-len(changes.started) // parts)
+    instance, counters = changes.instance, changes.counters
+    records = [
+        ChangeSet(
+            instance=instance, stocked=changes.stocked, orders=changes.orders, counters=counters
+        )
+    ]
+    for at in range(0, len(changes.started), size):
+        records.append(
+            ChangeSet(instance=instance, started=changes.started[at : at + size], counters=counters)
+        )
+    records.append(
+        ChangeSet(
+            instance=instance,
+            delivered=changes.delivered,
+            positions=changes.positions,
+            counters=counters,
+        )
+    )
+    return [_encoder.encode(record) for record in records]
 
 
 class WidgetAssemblyService:
@@ -337,12 +371,13 @@ class WidgetAssemblyService:
             return False  # handoffs unstored: the positions past them must not be recorded
         changes = self.planner.take_changes()
         if changes:
-            self.producer.send_raw(
-                ASSEMBLY_CHANGELOG,
-                self.planner.instance.encode(),
-                _encoder.encode(changes),
-                int(self.clock.now() * 1000),
-            )
+            for value in _changelog_records(changes):
+                self.producer.send_raw(
+                    ASSEMBLY_CHANGELOG,
+                    self.planner.instance.encode(),
+                    value,
+                    int(self.clock.now() * 1000),
+                )
         if flush or changes:
             while self.producer.flush(1.0) > 0:
                 self.health.check(self.producer)
