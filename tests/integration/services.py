@@ -1,0 +1,119 @@
+"""Services as separate processes, for fault drills: start, kill, restart, drain, audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from tests.conftest import ROOT, run_cli
+
+PRODUCERS = ("telemetry", "components")
+CONSUMERS = ("assembly", "quality", "inventory")
+
+
+@dataclass
+class Service:
+    """One service process; its output goes to a temporary file (read with ``output``)."""
+
+    name: str
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] = field(default_factory=lambda: tempfile.TemporaryFile())  # noqa: SIM115
+    starts: int = 0
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "widget_factory", self.name, *self.args],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.starts += 1
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive:
+            assert self.process is not None
+            self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(10)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+class Factory:
+    """The five services as separate processes against ``bootstrap``."""
+
+    def __init__(self, bootstrap: str, *, speed: str = "600", extra: Sequence[str] = ()) -> None:
+        self.bootstrap = bootstrap
+        common = ["--bootstrap-servers", bootstrap, "--speed", speed, *extra]
+        self.services = {name: Service(name, list(common)) for name in (*CONSUMERS, *PRODUCERS)}
+
+    def __getitem__(self, name: str) -> Service:
+        return self.services[name]
+
+    def start(self) -> None:
+        for service in self.services.values():
+            service.start()
+
+    def drain(self, timeout: float = 90.0) -> None:
+        """Stop the producers, then let each consumer catch up and exit, in pipeline order."""
+        for name in PRODUCERS:
+            self[name].signal(signal.SIGINT)
+        for name in PRODUCERS:
+            assert self[name].wait(15) == 0, self[name].output()[-3000:]
+        for name in CONSUMERS:
+            service = self[name]
+            service.signal(signal.SIGUSR1)
+            try:
+                code = service.wait(timeout)
+            except subprocess.TimeoutExpired:
+                service.kill()
+                raise AssertionError(f"{name} did not drain:\n{service.output()[-3000:]}") from None
+            assert code == 0, service.output()[-3000:]
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.signal(signal.SIGTERM)
+        for service in self.services.values():
+            if service.process is not None:
+                try:
+                    service.wait(10)
+                except subprocess.TimeoutExpired:
+                    service.kill()
+
+
+def audit(bootstrap: str) -> dict:
+    result = run_cli("audit", "--json", "--bootstrap-servers", bootstrap, timeout=120)
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
