@@ -22,6 +22,7 @@ from widget_factory.schemas import (
     FactoryAlert,
     MachineTelemetry,
     ProductionOrder,
+    WidgetAssembled,
     decode_as,
 )
 
@@ -258,3 +259,67 @@ def test_bad_options_and_configs_exit_2_with_one_line(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and needle in lines[0], (args, result.stderr)
+
+
+def test_a_widget_type_added_by_config_runs_end_to_end(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    text = (ROOT / "widget_factory" / "factory.toml").read_text()
+    text += """
+[widget_types.mini_widget]
+recipe = ["metal_frame", "battery"]
+assembly_time_s = 120
+min_performance = 70
+pass_rate = 0.97
+
+[[stations]]
+id = "ASSEMBLY_STATION_D"
+builds = ["mini_widget"]
+location = { building = "A", floor = 2, line = "D" }
+
+[[assembly.initial_orders]]
+widget_type = "mini_widget"
+quantity = 20
+priority = 3
+"""
+    config = tmp_path / "factory.toml"
+    config.write_text(text)
+    bootstrap = own_broker.bootstrap_servers
+    result = run_cli(
+        "run",
+        "--bootstrap-servers",
+        bootstrap,
+        "--config",
+        str(config),
+        "--speed",
+        "max",
+        "--duration",
+        "4h",
+        "--seed",
+        "3",
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(mini_widget) at ASSEMBLY_STATION_D" in result.stderr
+    report = audit(bootstrap, "--config", str(config))
+    assert report["ok"], report["violations"]
+    settings = KafkaSettings(bootstrap, source="flag")
+    minis = [
+        w
+        for w in (
+            decode_as(m.value(), WidgetAssembled)
+            for m in read_to_end(settings, ["widget-assembly"])
+        )
+        if w.widget_type == "mini_widget"
+    ]
+    assert len(minis) >= 10
+    assert {w.assembly_station_id for w in minis} == {"ASSEMBLY_STATION_D"}
+    assert all(
+        sorted(c[5:-9].lower() for c in w.component_ids) == ["battery", "metal_frame"]
+        for w in minis
+    )
+    telemetry = {
+        decode_as(m.value(), MachineTelemetry).machine_id
+        for m in read_to_end(settings, ["machine-telemetry"])
+    }
+    assert "ASSEMBLY_STATION_D" in telemetry
