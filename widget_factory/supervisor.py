@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from widget_factory.kafka_io.broker import EmbeddedBroker, port_in_use
 from widget_factory.kafka_io.settings import KafkaSettings
 
-__all__ = ["FactoryRun", "Child", "embedded_or_given"]
+__all__ = ["FactoryRun", "Child", "embedded_or_given", "deal", "service_layout"]
 
 log = logging.getLogger("factory")
 
@@ -174,6 +174,43 @@ class FactoryRun:
                 log.warning("%s did not stop within %.0f s; killing it", child.name, STOP_GRACE_S)
                 child.signal(signal.SIGKILL)
                 child.process.wait()
+
+
+def deal(items: Sequence[str], hands: int) -> list[list[str]]:
+    """``items`` dealt round-robin into ``hands`` non-empty lists (in order)."""
+    return [list(items[i::hands]) for i in range(hands)]
+
+
+def service_layout(
+    services: Sequence[str],
+    shared: Sequence[str],
+    *,
+    stations: Sequence[str] = (),
+    station_processes: int = 1,
+    inspectors: Sequence[str] = (),
+    inspector_processes: int = 1,
+) -> dict[str, list[str]]:
+    """Per child name (``assembly#2`` for the second of several), its arguments.
+
+    With ``station_processes`` > 1 the stations are dealt among that many assembly
+    processes (``--station``, repeated), one group ``assembly-stations``; only the first
+    publishes production orders. Quality control is dealt out likewise by inspector.
+    One process of a kind gets no such flags: it runs every station (or inspector)."""
+    layout: dict[str, list[str]] = {}
+    for name in services:
+        if name == "assembly" and station_processes > 1:
+            for index, hand in enumerate(deal(stations, station_processes), start=1):
+                args = [*shared, *(a for s in hand for a in ("--station", s))]
+                layout[f"assembly#{index}"] = args + (["--no-orders"] if index > 1 else [])
+        elif name == "quality" and inspector_processes > 1:
+            for index, hand in enumerate(deal(inspectors, inspector_processes), start=1):
+                layout[f"quality#{index}"] = [
+                    *shared,
+                    *(a for i in hand for a in ("--inspector", i)),
+                ]
+        else:
+            layout[name] = list(shared)
+    return layout
 
 
 def common_service_args(

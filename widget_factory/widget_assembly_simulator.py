@@ -36,7 +36,13 @@ from widget_factory.core.ids import IdSource
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.routing import StationRouter
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
-from widget_factory.kafka_io.handoffs import Forwarder, HandoffInbox
+from widget_factory.kafka_io.handoffs import (
+    Forwarder,
+    HandoffInbox,
+    Progress,
+    decode_progress,
+    is_progress,
+)
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.shutdown import Shutdown
@@ -124,6 +130,19 @@ class WidgetAssemblyService:
         self._handoff_positions: dict[int, int] = {}
         self._handoff_time: float | None = None
         self._order_partitions: dict[str, int] = {}
+        self._read_pos: dict[str, int] = {}
+        """``topic:partition`` -> next offset, for the group partitions read here."""
+        self._remote: Progress = {}
+        """Scaled out in virtual time: how far other processes have read their partitions."""
+        self._group_partitions: list[tuple[str, int]] = []
+        self._progress_sent: tuple[float, Progress] = (0.0, {})
+        self._published_until = options.start
+        """The publisher: every order created by this time is published..."""
+        self._published_confirmed = options.start
+        """...and, by this time, stored, at offsets below ``_order_ends``."""
+        self._order_ends: dict[int, int] = {}
+        self._orders_unacked = 0
+        self._orders_wm: float | None = None
         self.orders = (
             OrderGenerator(
                 config, options.rng("orders"), IdSource(options.rng("order-ids")), options.start
@@ -226,6 +245,7 @@ class WidgetAssemblyService:
             recorded = self.positions.get(f"{tp.topic}:{tp.partition}")
             if recorded is not None:
                 tp.offset = recorded
+                self._read_pos[f"{tp.topic}:{tp.partition}"] = recorded
                 if tp.topic == COMPONENT_PRODUCTION:
                     self._next_offsets[tp.partition] = recorded
         consumer.assign(partitions)
@@ -242,12 +262,18 @@ class WidgetAssemblyService:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         self.planner.record_position(topic, partition, offset + 1)
         handoff = topic == ASSEMBLY_HANDOFFS
+        if not (handoff and is_progress(message)):
+            self._last_input = time.monotonic()
         if handoff:
             assert self.inbox is not None
             if not self.inbox.is_ours(message):
                 return  # another station's record in a shared partition
+            if is_progress(message):
+                self._merge_progress(message.value() or b"")
+                return  # not an input: it must not keep a draining process waiting
         else:
             self.offsets.consumed(topic, partition, offset)
+            self._read_pos[f"{topic}:{partition}"] = offset + 1
         if topic == COMPONENT_PRODUCTION:
             self._next_offsets[partition] = offset + 1
         value = message.value() or b""
@@ -338,8 +364,14 @@ class WidgetAssemblyService:
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             self.producer.count_delivery(error, message)
+            self._orders_unacked -= 1
             if error is None:
-                self._order_partitions[order_id] = int(message.partition() or 0)
+                partition = int(message.partition() or 0)
+                self._order_partitions[order_id] = partition
+                end = int(message.offset() or 0) + 1
+                self._order_ends[partition] = max(self._order_ends.get(partition, 0), end)
+
+        self._orders_unacked += 1
 
         self.producer.send(PRODUCTION_ORDERS, order, on_delivery=on_delivery)
         if self.clock.virtual:
@@ -453,6 +485,9 @@ class WidgetAssemblyService:
         if self.orders is not None:
             for order in self.orders.orders_until(target):
                 self._publish_order(order)
+            self._published_until = max(self._published_until, target)
+        if self.forwarder is not None:
+            target = min(target, self._orders_watermark())
         awaited = self._orders_awaited()
         if awaited:
             target = min(target, min(awaited))
@@ -469,6 +504,8 @@ class WidgetAssemblyService:
         partition's latest time without a component from the past turning up later.
         Partitions read to their end do not hold time back."""
         assert self.consumer is not None
+        if self.forwarder is not None:
+            return self._global_watermark()
         held: list[float] = []
         for tp in self.consumer.assignment():
             if tp.topic != COMPONENT_PRODUCTION:
@@ -492,7 +529,136 @@ class WidgetAssemblyService:
 
     def _inputs_at_end(self) -> bool:
         assert self.consumer is not None
-        return at_end(self.consumer) and (self.inbox is None or self.inbox.at_end())
+        if not at_end(self.consumer):
+            return False
+        if self.inbox is None:
+            return True
+        if not self.inbox.at_end():
+            return False
+        if not self.clock.virtual:
+            return True
+        # Every group partition read to its end, here or (as reported) elsewhere: all
+        # the handoffs for this process's stations are then in its inbox.
+        local = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        for topic, partition in self._group_partitions:
+            if (topic, partition) in local:
+                continue
+            report = self._remote.get(f"{topic}:{partition}")
+            if report is None or report[1] < 0 or report[0] < report[1]:
+                return False
+        return True
+
+    # --- progress between processes (scaled out, virtual time) ----------------------------
+
+    def _merge_progress(self, value: bytes) -> None:
+        try:
+            progress = decode_progress(value)
+        except msgspec.DecodeError:
+            log.warning("skipping an unreadable progress record")
+            return
+        for key, report in progress.items():
+            known = self._remote.get(key)
+            if known is None or report[0] >= known[0]:
+                self._remote[key] = report
+
+    def _send_progress(self) -> None:
+        """Tell the other stations how far this process has read (virtual time only;
+        called after the forwards it covers are stored)."""
+        if self.forwarder is None or not self.clock.virtual:
+            return
+        assert self.consumer is not None
+        progress: Progress = {}
+        for tp in self.consumer.assignment():
+            key = f"{tp.topic}:{tp.partition}"
+            position = self._read_pos.get(key)
+            if position is None:
+                continue
+            _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            seen = (
+                self._partition_time.get(tp.partition) if tp.topic == COMPONENT_PRODUCTION else None
+            )
+            progress[key] = (position, high, seen)
+        if self.orders is not None:
+            # The publisher: orders created by this time are stored below these offsets.
+            if self._orders_unacked == 0:
+                self._published_confirmed = self._published_until
+            progress["@orders"] = (0, 0, self._published_confirmed)
+            for partition, end in self._order_ends.items():
+                progress[f"@orders:{partition}"] = (end, 0, None)
+            for key in progress:
+                if key.startswith("@"):
+                    self._remote[key] = progress[key]
+        last_sent, last = self._progress_sent
+        if progress == last and time.monotonic() - last_sent < 1.0:
+            return
+        self._progress_sent = (time.monotonic(), progress)
+        if not progress:
+            return
+        for station_id in self.router.station_ids:
+            if station_id not in self.router.local:
+                self.forwarder.send_progress(station_id, progress)
+
+    def _orders_watermark(self) -> float:
+        """Scaled out, virtual time: the time by which every order the publisher has
+        created is read from its partition (so forwarded, if it belongs elsewhere).
+        Infinite when no process has said it publishes orders."""
+        published = self._remote.get("@orders")
+        if published is None or published[2] is None:
+            return float("inf")
+        assert self.consumer is not None
+        local = {tp.partition for tp in self.consumer.assignment() if tp.topic == PRODUCTION_ORDERS}
+        for key, (end, _high, _time) in self._remote.items():
+            if not key.startswith("@orders:"):
+                continue
+            partition = int(key.rsplit(":", 1)[1])
+            if partition in local:
+                have = self._read_pos.get(f"{PRODUCTION_ORDERS}:{partition}", -1)
+            else:
+                report = self._remote.get(f"{PRODUCTION_ORDERS}:{partition}")
+                have = report[0] if report is not None else -1
+            if have < end:
+                break
+        else:
+            self._orders_wm = published[2]
+        return self._orders_wm if self._orders_wm is not None else self.options.start
+
+    def _global_watermark(self) -> float | None:
+        """Scaled out, virtual time: the event time every component partition has
+        reached, whichever process reads it (see ``_watermark``)."""
+        assert self.consumer is not None
+        local = {
+            tp.partition for tp in self.consumer.assignment() if tp.topic == COMPONENT_PRODUCTION
+        }
+        held: list[float] = []
+        latest: list[float] = []
+        for topic, partition in self._group_partitions:
+            if topic != COMPONENT_PRODUCTION:
+                continue
+            if partition in local:
+                seen = self._partition_time.get(partition)
+                _low, high = self.consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), cached=True
+                )
+                position = self._next_offsets.get(partition)
+            else:
+                report = self._remote.get(f"{topic}:{partition}")
+                if report is None:
+                    return None  # nobody has said how far it is: hold
+                position, high, seen = report
+            if seen is not None:
+                latest.append(seen)
+            if high >= 0 and position is not None and position >= high:
+                continue
+            if seen is None:
+                if high != 0:
+                    return None
+                continue
+            held.append(seen)
+        if held:
+            return min(held)
+        if self._handoff_time is not None:
+            latest.append(self._handoff_time)
+        return max(latest, default=None)
 
     def _drained(self) -> bool:
         assert self.consumer is not None
@@ -530,6 +696,12 @@ class WidgetAssemblyService:
         self.status = StatusFollower(
             self.options.settings, client_id="assembly-status", health=self.health
         )
+        if self.inbox is not None:
+            metadata = self.consumer.list_topics(timeout=10)
+            for topic in (COMPONENT_PRODUCTION, PRODUCTION_ORDERS):
+                info = metadata.topics.get(topic)
+                if info is not None:
+                    self._group_partitions += [(topic, p) for p in sorted(info.partitions)]
         self._publish_initial_orders()
         virtual = self.clock.virtual
         end = self.options.end
@@ -542,7 +714,6 @@ class WidgetAssemblyService:
                     if message.error() is None:
                         self._receive(message)
                 if messages:
-                    self._last_input = time.monotonic()
                     self.health.on_traffic()
                 for machine_id, status, _at in self.status.poll():
                     self.planner.set_status(machine_id, status)
@@ -569,6 +740,7 @@ class WidgetAssemblyService:
                 self._report(result)
                 if not self._write_changes(flush=False):
                     break
+                self._send_progress()
                 completed = self._resend + result.completed
                 self._resend = []
                 for build in completed:

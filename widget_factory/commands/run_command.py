@@ -7,10 +7,16 @@ import logging
 import time
 from collections.abc import Callable
 
-from widget_factory.cli import common_options, settings_from_args, simulation_options
+from widget_factory.cli import common_options, positive_int, settings_from_args, simulation_options
 from widget_factory.commands.services_command import SERVICES, options_from_args, prepare_cluster
-from widget_factory.runtime import describe_speed
-from widget_factory.supervisor import FactoryRun, common_service_args, embedded_or_given
+from widget_factory.errors import UsageError
+from widget_factory.runtime import ServiceOptions, describe_speed
+from widget_factory.supervisor import (
+    FactoryRun,
+    common_service_args,
+    embedded_or_given,
+    service_layout,
+)
 
 ORDER = 10
 
@@ -19,8 +25,27 @@ __all__ = ["register", "run_factory"]
 log = logging.getLogger("factory")
 
 
+def _scale(args: argparse.Namespace, options: ServiceOptions) -> tuple[int, int]:
+    """``--stations N`` and ``--inspectors M``: how many assembly and QC processes."""
+    config = options.config
+    stations = args.stations or 1
+    inspectors = args.inspectors or 1
+    if stations > len(config.stations):
+        raise UsageError(
+            f"--stations {stations}: the factory has {len(config.stations)} stations, and "
+            "each station runs in exactly one process"
+        )
+    if inspectors > len(config.quality.inspectors):
+        raise UsageError(
+            f"--inspectors {inspectors}: the factory has {len(config.quality.inspectors)} "
+            "inspectors, and each process needs at least one"
+        )
+    return stations, inspectors
+
+
 def run_factory(args: argparse.Namespace) -> int:
     options = options_from_args(args)  # validates every option before anything starts
+    station_processes, inspector_processes = _scale(args, options)
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
         prepare_cluster(settings)
         start = options.start
@@ -52,10 +77,22 @@ def run_factory(args: argparse.Namespace) -> int:
                 "--bootstrap-servers %s",
                 settings.bootstrap_servers,
             )
-        run = FactoryRun(
-            {name: list(shared) for name in SERVICES},
-            bounded=options.duration is not None,
+        layout = service_layout(
+            list(SERVICES),
+            shared,
+            stations=[s.id for s in options.config.stations],
+            station_processes=station_processes,
+            inspectors=options.config.quality.inspectors,
+            inspector_processes=inspector_processes,
         )
+        if station_processes > 1 or inspector_processes > 1:
+            log.info(
+                "Scaled out: %d assembly processes in group assembly-stations, %d quality "
+                "control processes in group quality-control",
+                station_processes,
+                inspector_processes,
+            )
+        run = FactoryRun(layout, bounded=options.duration is not None)
         run.start()
         status = run.wait()
         log.info("Widget Factory stopped.")
@@ -69,4 +106,18 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         run_factory,
     )
     simulation_options(parser)
+    scale = parser.add_argument_group("scale-out (docs/scaling.md)")
+    scale.add_argument(
+        "--stations",
+        type=positive_int,
+        metavar="N",
+        help="run the assembly stations in N processes sharing group assembly-stations "
+        "(default 1: one process hosts every station)",
+    )
+    scale.add_argument(
+        "--inspectors",
+        type=positive_int,
+        metavar="M",
+        help="run quality control in M processes sharing group quality-control (default 1)",
+    )
     common_options(parser)

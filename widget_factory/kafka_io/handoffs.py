@@ -12,6 +12,13 @@ sends again any that failed: :meth:`Forwarder.settle` returns only once all are 
 The assembly service calls it before writing the changelog record that moves its input
 positions past the forwarded records, so a crash leaves at worst a duplicate in an
 inbox, never a record that is neither forwarded nor re-readable.
+
+In virtual time (``--speed max``) each process also sends every other station a
+*progress* record after its forwards: how far it has read each of its group partitions
+(position, high watermark, event time reached). A station's clock then waits for every
+component partition, wherever it is read, as the single process waits for its own; and
+a draining station knows when every partition is read to its end with all its handoffs
+already in its inbox (records to one partition keep their order).
 """
 
 from __future__ import annotations
@@ -21,17 +28,47 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 
+import msgspec
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import ASSEMBLY_HANDOFFS
 
-__all__ = ["Forwarder", "HandoffInbox", "handoff_partitions"]
+__all__ = [
+    "Forwarder",
+    "HandoffInbox",
+    "handoff_partitions",
+    "Progress",
+    "PROGRESS_HEADER",
+    "encode_progress",
+    "decode_progress",
+    "is_progress",
+]
 
 log = logging.getLogger(__name__)
 
 Headers = list[tuple[str, bytes]]
+
+PROGRESS_HEADER = ("kind", b"progress")
+
+Progress = dict[str, tuple[int, int, float | None]]
+"""``topic:partition`` -> (next offset read, high watermark seen, event time reached)."""
+
+_progress_encoder = msgspec.json.Encoder()
+_progress_decoder = msgspec.json.Decoder(Progress)
+
+
+def encode_progress(progress: Progress) -> bytes:
+    return _progress_encoder.encode(progress)
+
+
+def decode_progress(value: bytes) -> Progress:
+    return _progress_decoder.decode(value)
+
+
+def is_progress(message: Message) -> bool:
+    return PROGRESS_HEADER in [(k, v) for k, v in (message.headers() or [])]
 
 
 def handoff_partitions(consumer: Consumer, timeout: float = 10.0) -> int:
@@ -109,6 +146,16 @@ class Forwarder:
             partition=self._partition_of(station_id),
             headers=headers,
             on_delivery=on_delivery,
+        )
+
+    def send_progress(self, station_id: str, progress: Progress) -> None:
+        """Tell ``station_id`` how far this process has read (after its forwards)."""
+        self._producer.send_raw(
+            ASSEMBLY_HANDOFFS,
+            station_id.encode(),
+            encode_progress(progress),
+            partition=self._partition_of(station_id),
+            headers=[PROGRESS_HEADER],
         )
 
     def settle(self) -> bool:
