@@ -8,7 +8,7 @@ garbage) still get one line, never an exception.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import msgspec
@@ -137,8 +137,12 @@ def _preview(value: bytes) -> str:
     return text + ("..." if len(value) > _PREVIEW else "")
 
 
-def _header_text(headers: Sequence[tuple[str, bytes | str | None]], name: str) -> str | None:
-    for key, value in headers:
+Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None]
+
+
+def _header_text(headers: Headers, name: str) -> str | None:
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in pairs:
         if key == name:
             if value is None:
                 return ""
@@ -149,7 +153,7 @@ def _header_text(headers: Sequence[tuple[str, bytes | str | None]], name: str) -
 def format_record(
     value: bytes | None,
     *,
-    headers: Sequence[tuple[str, bytes | str | None]] = (),
+    headers: Headers = (),
     where: str = "",
 ) -> str:
     """A line for any record: a factory event, a dead letter, other JSON, or garbage.
