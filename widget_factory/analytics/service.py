@@ -42,6 +42,7 @@ from widget_factory.kafka_io.topics import (
 from widget_factory.runtime import Lifecycle
 from widget_factory.schemas import (
     ComponentProduced,
+    Event,
     InventoryUpdate,
     MachineTelemetry,
     QualityCheck,
@@ -91,14 +92,13 @@ class AnalyticsService:
         self.published: set[str] = set()
         self.sent = 0
         self.skipped = 0
-        self._adders: dict[str, Callable[[bytes], None]] = {
-            COMPONENT_PRODUCTION: lambda v: self.engine.add_component(
-                decode_as(v, ComponentProduced)
-            ),
-            WIDGET_ASSEMBLY: lambda v: self.engine.add_widget(decode_as(v, WidgetAssembled)),
-            QUALITY_CONTROL: lambda v: self.engine.add_check(decode_as(v, QualityCheck)),
-            MACHINE_TELEMETRY: lambda v: self.engine.add_telemetry(decode_as(v, MachineTelemetry)),
-            INVENTORY_UPDATES: lambda v: self.engine.add_inventory(decode_as(v, InventoryUpdate)),
+        e = self.engine
+        self._adders: dict[str, tuple[type[Event], Callable[[Any], None]]] = {
+            COMPONENT_PRODUCTION: (ComponentProduced, e.add_component),
+            WIDGET_ASSEMBLY: (WidgetAssembled, e.add_widget),
+            QUALITY_CONTROL: (QualityCheck, e.add_check),
+            MACHINE_TELEMETRY: (MachineTelemetry, e.add_telemetry),
+            INVENTORY_UPDATES: (InventoryUpdate, e.add_inventory),
         }
 
     def _already_published(self) -> None:
@@ -168,13 +168,17 @@ class AnalyticsService:
         try:
             while self.lifecycle.running:
                 for message in follower.poll(5000, 0.1):
-                    add = self._adders.get(str(message.topic()))
-                    if add is None:
+                    adder = self._adders.get(str(message.topic()))
+                    if adder is None:
                         continue
+                    event_type, add = adder
                     try:
-                        add(message.value() or b"")
+                        event = decode_as(message.value() or b"", event_type)
                     except SchemaError as exc:
                         self.dead_letters.route(message, str(exc))
+                        continue
+                    add(event)
+                    follower.observe(message, event.occurred_at.timestamp())
                 now = time.monotonic()
                 if now - last_advance >= 0.2:
                     last_advance = now

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from widget_factory.cli import common_options, positive_int, settings_from_args, simulation_options
 from widget_factory.commands.services_command import SERVICES, options_from_args, prepare_cluster
+from widget_factory.dashboard.in_run import add_run_options, run_extras
 from widget_factory.errors import UsageError
 from widget_factory.runtime import ServiceOptions, describe_speed
 from widget_factory.supervisor import (
@@ -93,8 +94,9 @@ def run_factory(args: argparse.Namespace) -> int:
                 inspector_processes,
             )
         run = FactoryRun(layout, bounded=options.duration is not None)
-        run.start()
-        status = run.wait()
+        with run_extras(args, settings, options):
+            run.start()
+            status = run.wait()
         log.info("Widget Factory stopped.")
         return status
 
@@ -120,4 +122,5 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         metavar="M",
         help="run quality control in M processes sharing group quality-control (default 1)",
     )
+    add_run_options(parser)
     common_options(parser)

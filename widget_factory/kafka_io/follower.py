@@ -1,11 +1,12 @@
 """Follow whole topics from the beginning, without joining a group, knowing how far each
 partition has been read.
 
-Analytics and the dashboard read every partition of their topics (a restart recomputes
-from the retained history instead of restoring state) and need, per partition, the
-newest event time read and whether records are still waiting. "Waiting" compares the
-position with the high watermark of the fetch responses (exact on every broker, unlike
-ListOffsets on the embedded one). Record timestamps are the events' simulated times.
+Analytics, the dashboard and the warehouse sink read every partition of their topics
+(analytics recomputes from the retained history instead of restoring state) and need,
+per partition, whether records are still waiting and (analytics) the newest event time
+read, which the caller reports with ``observe``. "Waiting" compares the position with
+the high watermark of the fetch responses (exact on every broker, unlike ListOffsets on
+the embedded one).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
@@ -33,7 +34,8 @@ _Key = tuple[str, int]
 class TopicFollower:
     """Every partition of ``topics``, from the beginning, as they grow.
 
-    ``group_id`` is only used to publish progress (commits) so that lag tools show the
+    ``start_offsets`` resumes partitions from given offsets (the rest start at the
+    beginning). ``group_id`` is only used to publish progress (commits) so that lag tools show the
     follower; positions are never restored from it.
     """
 
@@ -45,8 +47,10 @@ class TopicFollower:
         client_id: str,
         group_id: str | None = None,
         health: BrokerHealth | None = None,
+        start_offsets: Mapping[tuple[str, int], int] | None = None,
     ) -> None:
         self.topics = list(topics)
+        self._start = dict(start_offsets or {})
         self.health = health or BrokerHealth(client_id, settings.bootstrap_servers)
         overrides: dict[str, Any] = {"client.id": client_id, "enable.partition.eof": False}
         config = settings.consumer_config(
@@ -83,7 +87,10 @@ class TopicFollower:
             for partition in info.partitions:
                 key = (topic, partition)
                 if key not in self.partitions:
-                    self.partitions[key] = TopicPartition(topic, partition, OFFSET_BEGINNING)
+                    start = self._start.get(key, OFFSET_BEGINNING)
+                    self.partitions[key] = TopicPartition(topic, partition, start)
+                    if start >= 0:
+                        self.next_offset[key] = start
                     added = True
         if added:
             self.consumer.assign(list(self.partitions.values()))
@@ -104,11 +111,6 @@ class TopicFollower:
             key = (topic, partition)
             self.next_offset[key] = offset + 1
             self._tracker.consumed(topic, partition, offset)
-            kind, stamp = message.timestamp()
-            if kind and stamp > 0:
-                t = stamp / 1000.0
-                if t > self.newest.get(key, float("-inf")):
-                    self.newest[key] = t
             self.last_record_at[topic] = now
             out.append(message)
         self.records += len(out)
@@ -117,6 +119,13 @@ class TopicFollower:
         return out
 
     # --- progress ----------------------------------------------------------------------
+
+    def observe(self, message: Message, event_time: float) -> None:
+        """Note the event time of a record read (the caller decoded it: record timestamps
+        are not relied on, since a producer may not have set them)."""
+        key = (str(message.topic()), int(message.partition() or 0))
+        if event_time > self.newest.get(key, float("-inf")):
+            self.newest[key] = event_time
 
     def high_watermark(self, topic: str, partition: int) -> int:
         """The partition's end from the last fetch response; -1 when none came yet."""

@@ -1,0 +1,62 @@
+"""``widget-factory dashboard``: the live web page of a running factory, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+from widget_factory.cli import common_options, settings_from_args
+from widget_factory.dashboard.in_run import DEFAULT_PORT
+from widget_factory.dashboard.in_run import _port as dashboard_port
+
+ORDER = 65
+
+__all__ = ["register", "run_dashboard"]
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from widget_factory.dashboard.server import DashboardServer
+    from widget_factory.factory_config import load_config
+    from widget_factory.kafka_io.topics import connect_admin
+
+    config = load_config(args.config)
+    settings = settings_from_args(args)
+    connect_admin(settings)
+    done = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    server = DashboardServer(settings, config, args.port)
+    server.start()
+    try:
+        print(
+            f"Dashboard: {server.url} (factory at {settings.bootstrap_servers}); Ctrl-C stops it",
+            flush=True,
+        )
+        done.wait()
+    finally:
+        server.stop()
+    return 0
+
+
+def register(command: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = command(
+        "dashboard",
+        "a live web page of the factory on 127.0.0.1: machines, stock, orders, pass rates, "
+        "lag, and controls",
+        run_dashboard,
+    )
+    parser.add_argument(
+        "--port",
+        type=dashboard_port,
+        default=DEFAULT_PORT,
+        metavar="PORT",
+        help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    common_options(parser)
