@@ -1,0 +1,94 @@
+"""The dashboard's state and its server-side validation of controls, without a broker."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.test_analytics import check, component, report, stock, widget
+from widget_factory.analytics.metrics import make_metric
+from widget_factory.dashboard.feed import CommandRejected, DashboardFeed
+from widget_factory.dashboard.state import DashboardState
+from widget_factory.factory_config import default_config
+from widget_factory.kafka_io.settings import KafkaSettings
+
+
+def test_state_counts_each_event_once_and_follows_the_latest_report() -> None:
+    state = DashboardState(default_config())
+    first = component(10)
+    state.add(first)
+    state.add(first)  # a duplicate on the wire
+    state.add(component(20, defects=1))
+    state.add(widget(30, widget_id="WIDGET_BASIC_WIDGET_000000a1"))
+    state.add(check(40, ["visual_defect"]))
+    state.add(check(41))
+    state.add(stock(50, 3))
+    state.add(report(60, "error"))
+    state.add(report(45, "running"))  # older than the last report: ignored
+    snap = state.snapshot()
+    assert snap["totals"]["components"] == 2
+    assert snap["totals"]["widgets"] == 1
+    assert snap["totals"]["checks"] == 2 and snap["totals"]["pass_rate"] == 0.5
+    machines = {m["id"]: m for m in snap["machines"]}
+    assert len(machines) == len(default_config().all_machine_ids)
+    assert machines["FRAME_MACHINE_01"]["status"] == "error"
+    assert machines["FRAME_MACHINE_01"]["made"] == 2
+    assert machines["PLASTIC_MOLD_01"]["status"] == "unknown"
+    assert snap["stock"] == [{"sku": "metal_frame", "kind": "component", "level": 3}]
+    assert snap["sim_time"].startswith("2026-11-25T08:01:00")
+    assert sum(snap["throughput"]["components_per_minute"]) == 2
+
+
+def test_state_aggregates_oee_over_recent_windows() -> None:
+    state = DashboardState(default_config())
+    for start, made, good in ((0.0, 1, 1), (60.0, 1, 0)):
+        state.add(
+            make_metric(
+                "machine_oee",
+                "FRAME_MACHINE_01",
+                start,
+                start + 60,
+                {
+                    "running_s": 60.0,
+                    "observed_s": 60.0,
+                    "shutdown_s": 0.0,
+                    "nominal_s": 60.0 * made,
+                    "inspected": made,
+                    "good": good,
+                },
+            )
+        )
+    machine = next(m for m in state.snapshot()["machines"] if m["id"] == "FRAME_MACHINE_01")
+    assert machine["oee"] == {"availability": 1.0, "performance": 1.0, "quality": 0.5, "oee": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("widget_type", "quantity", "priority", "reason"),
+    [
+        ("gold_widget", 1, 1, "unknown widget type"),
+        ("basic_widget", 0, 1, "quantity must be between 1 and 1000"),
+        ("basic_widget", "many", 1, "quantity must be a whole number"),
+        ("basic_widget", 5, 101, "priority must be between 0 and 100"),
+        ("basic_widget", True, 1, "quantity must be a whole number"),
+    ],
+)
+def test_orders_are_validated_before_anything_is_sent(
+    widget_type: object, quantity: object, priority: object, reason: str
+) -> None:
+    config = default_config()
+    # no broker at this address: a request that passed validation would fail to send
+    feed = DashboardFeed(
+        KafkaSettings("127.0.0.1:1", source="flag"), config, DashboardState(config)
+    )
+    with pytest.raises(CommandRejected, match=reason):
+        feed.add_order(widget_type, quantity, priority)
+
+
+def test_machine_commands_are_validated() -> None:
+    config = default_config()
+    feed = DashboardFeed(
+        KafkaSettings("127.0.0.1:1", source="flag"), config, DashboardState(config)
+    )
+    with pytest.raises(CommandRejected, match="unknown machine"):
+        feed.machine_command("NO_SUCH_MACHINE", "stop")
+    with pytest.raises(CommandRejected, match="unknown action"):
+        feed.machine_command("FRAME_MACHINE_01", "explode")
