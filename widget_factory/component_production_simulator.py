@@ -85,9 +85,10 @@ class ComponentProductionService:
                 if end is not None and now >= end:
                     now = end
                 events = self.production.produce_until(now, limit=_BATCH if virtual else None)
+                self.producer.send_all(COMPONENT_PRODUCTION, events)
+                allow = self._pacer.allow
                 for event in events:
-                    self.producer.send(COMPONENT_PRODUCTION, event)
-                    if self._pacer.allow():
+                    if allow():
                         log.info(
                             "Component produced: %s (%s) on %s",
                             event.component_id,

@@ -82,8 +82,7 @@ class MachineTelemetryService:
     # --- the loop ------------------------------------------------------------------------
 
     def _publish(self, reports: list[MachineTelemetry], changes: list[StatusChange]) -> None:
-        for report in reports:
-            self.producer.send(MACHINE_TELEMETRY, report)
+        self.producer.send_all(MACHINE_TELEMETRY, reports)
         self.reports += len(reports)
         for change in changes:
             self._announce(change)

@@ -26,7 +26,13 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.client import (
+    BrokerHealth,
+    DeadLetters,
+    EventProducer,
+    consume_available,
+    make_consumer,
+)
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, QUALITY_CONTROL, WIDGET_ASSEMBLY
@@ -201,7 +207,7 @@ class QualityControlService:
         try:
             while self.lifecycle.running:
                 room = self._capacity - len(self._pending)
-                messages = self.consumer.consume(room, 0.05) if room > 0 else []
+                messages = consume_available(self.consumer, room, 0.05) if room > 0 else []
                 if room <= 0:
                     self.lifecycle.sleep(
                         min(0.05, self.clock.wall_seconds_until(self._pending[0][0]))

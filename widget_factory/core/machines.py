@@ -21,10 +21,10 @@ import heapq
 import math
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Final
 
-from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import IdSource
 from widget_factory.errors import FactoryError
 from widget_factory.factory_config import FactoryConfig, LocationSpec
@@ -209,15 +209,19 @@ class MachineFleet:
         units = self._units
         interval = self._interval
         reports: list[MachineTelemetry] = []
+        append = reports.append
+        advance = self._advance
+        report = self._report
+        heapreplace = heapq.heapreplace
         changes, self._pending = self._pending, []
         while heap and heap[0][0] <= now:
             t, index = heap[0]
             unit = units[index]
-            self._advance(unit, t, changes)
+            advance(unit, t, changes)
             if unit.status is _IDLE:
                 self._set(unit, _RUNNING, t, "started", changes)
-            reports.append(self._report(unit, t))
-            heapq.heapreplace(heap, (t + interval, index))
+            append(report(unit, t))
+            heapreplace(heap, (t + interval, index))
         changes.sort(key=attrgetter("at"))
         return reports, changes
 
@@ -368,14 +372,18 @@ class MachineFleet:
             event_id=self._ids.event_id(),
             machine_id=unit.id,
             machine_type=unit.machine_type,
-            timestamp=to_datetime(t),
+            timestamp=datetime.fromtimestamp(t, UTC),
             status=status,
             metrics=TelemetryMetrics(
-                temperature_celsius=round(temperature, 2),
-                vibration_level=round(max(vibration, 0.0), 2),
-                power_consumption_watts=round(max(power, 0.0), 2),
-                cycle_count=int(unit.cycles),
-                efficiency_percent=round(min(max(efficiency, 0.0), 100.0), 2),
+                round(temperature, 2),
+                round(vibration, 2) if vibration > 0.0 else 0.0,
+                round(power, 2) if power > 0.0 else 0.0,
+                int(unit.cycles),
+                0.0
+                if efficiency <= 0.0
+                else 100.0
+                if efficiency >= 100.0
+                else round(efficiency, 2),
             ),
             location=unit.location,
         )

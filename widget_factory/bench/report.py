@@ -1,0 +1,101 @@
+"""The bench's results as a table for people (``--json`` prints the document itself)."""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+__all__ = ["print_report"]
+
+
+def _n(value: float | None, unit: str = "/s") -> str:
+    return "-" if value is None else f"{value:,.0f}{unit}"
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f} x raw"
+
+
+def _met(doc: dict[str, Any], name: str) -> str:
+    target = doc.get("targets", {}).get(name)
+    if not target or target["met"] is None:
+        return ""
+    sign = ">=" if name.endswith("ratio") else "<="
+    return f"target {sign} {target['target']:g}: {'met' if target['met'] else 'NOT met'}"
+
+
+def print_report(doc: dict[str, Any], out: TextIO) -> None:
+    rows: list[tuple[str, str, str, str]] = []
+    raw = doc.get("raw")
+    if raw:
+        rows.append(
+            ("raw producer", _n(raw["per_s"]), "1.000 x raw", f"{raw['record_bytes']} B records")
+        )
+        rows.append(
+            (
+                "walkthrough (blocking)",
+                _n(raw["blocking_per_s"]),
+                _ratio(raw["blocking_per_s"] / raw["per_s"]),
+                "one send, one ack",
+            )
+        )
+    generation = doc.get("generation")
+    if generation:
+        rows.append(
+            (
+                "generation",
+                _n(generation["per_s"]),
+                _ratio(doc["generation_ratio"]),
+                _met(doc, "generation_ratio"),
+            )
+        )
+        rows.append(("  components", _n(generation["components_per_s"]), "", ""))
+        rows.append(("  telemetry", _n(generation["telemetry_per_s"]), "", ""))
+    pipeline = doc.get("pipeline")
+    if pipeline:
+        rows.append(
+            (
+                "pipeline (components)",
+                _n(pipeline["components_per_s"]),
+                _ratio(doc["pipeline_ratio"]),
+                _met(doc, "pipeline_ratio"),
+            )
+        )
+    latency = doc.get("latency")
+    if latency:
+        for hop, stats in latency["hops"].items():
+            rows.append(
+                (
+                    f"latency {hop}",
+                    f"p50 {stats['p50_ms']:.1f} ms",
+                    f"p99 {stats['p99_ms']:.1f} ms",
+                    f"{stats['count']} samples at {latency['components_per_s']:,.0f} components/s",
+                )
+            )
+        rows.append(("", "", "", _met(doc, "hop_p99_ms")))
+    day = doc.get("virtual_day")
+    if day:
+        rows.append(
+            ("virtual day (24 h)", f"{day['wall_s']:.1f} s", "", _met(doc, "virtual_day_s"))
+        )
+    for service, mb in doc.get("rss_mb", {}).items():
+        rows.append((f"peak RSS {service}", f"{mb:.0f} MB", "", ""))
+    if doc.get("max_rss_mb") is not None:
+        rows.append(("", "", "", _met(doc, "max_rss_mb")))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    out.write(f"Widget Factory bench: {doc['broker']}; {doc['machine']['cpus']} CPUs\n")
+    for name, value, ratio, note in rows:
+        out.write(
+            f"  {name:<{widths[0]}}  {value:>{widths[1]}}  {ratio:<{widths[2]}}  {note}".rstrip()
+            + "\n"
+        )
+    if pipeline:
+        out.write(
+            f"Pipeline: {pipeline['components_end_to_end']:,} components produced, assembled, "
+            f"inspected and booked in {pipeline['flowing_s']:.1f} s (from the first widget to the "
+            f"last stage drained), on {pipeline['config']}; max lag {pipeline['max_lag']}\n"
+        )
+    audits = doc.get("audits", {})
+    if audits:
+        verdict = "every invariant holds" if doc.get("audit_ok") else "FAILED"
+        out.write(f"Audit of each factory run ({', '.join(audits)}): {verdict}\n")
+    out.write(f"Service logs: {doc['logs']}\n")

@@ -1,0 +1,276 @@
+"""The bench's phases, in order, each on a clean cluster; the results as one document."""
+
+from __future__ import annotations
+
+import logging
+import math
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from widget_factory.bench import bench_config_path
+from widget_factory.bench.cluster import BenchCluster
+from widget_factory.bench.factory_run import FactoryRunResult, run_factory
+from widget_factory.bench.generation import START, measure_components, measure_telemetry
+from widget_factory.bench.latency import (
+    HOPS,
+    LatencyProbe,
+    components_per_sim_second,
+    hop_stats,
+)
+from widget_factory.bench.raw import measure_blocking, measure_raw
+from widget_factory.factory_config import default_config, load_config
+from widget_factory.kafka_io.settings import KafkaSettings
+
+__all__ = ["BenchOptions", "run_bench", "PHASES", "TARGETS"]
+
+log = logging.getLogger("bench")
+
+PHASES = ("raw", "generation", "pipeline", "latency", "virtual_day")
+
+TARGETS = {
+    "generation_ratio": 0.6,
+    "pipeline_ratio": 0.1,
+    "hop_p99_ms": 25.0,
+    "virtual_day_s": 60.0,
+    "max_rss_mb": 150.0,
+}
+"""The issue's targets (2 cores, broker on the same machine)."""
+
+LATENCY_RATE = 1000.0
+"""Components per second of the latency measurement."""
+
+WARMUP_S = 8.0
+"""Wall seconds between starting the services and the first simulated second of the
+latency run: every process has started and every consumer group has joined."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    seconds: float = 10.0
+    """Wall seconds of each throughput measurement (and of the latency run)."""
+    seed: int = 1
+    settings: KafkaSettings | None = None
+    """The broker to measure against; None: a fresh embedded broker per phase."""
+    reset: bool = False
+    phases: tuple[str, ...] = PHASES
+    workdir: Path | None = None
+    """Where the services' logs go (a temporary folder when None)."""
+
+
+def _round(value: float, digits: int = 1) -> float:
+    return round(value, digits) if math.isfinite(value) else value
+
+
+def _pipeline_duration(seconds: float, rate_guess: float = 25_000.0) -> str:
+    """Simulated time for about ``seconds`` of flowing pipeline on the bench factory."""
+    per_sim_s = components_per_sim_second(load_config(bench_config_path()))
+    return f"{max(60, int(seconds * rate_guess / per_sim_s))}s"
+
+
+def _factory_summary(result: FactoryRunResult) -> dict[str, Any]:
+    return {
+        "wall_s": _round(result.wall_s, 2),
+        "audit_ok": result.audit_ok,
+        "counts": result.counts,
+        "rss_mb": {k: _round(v) for k, v in sorted(result.rss_mb.items())},
+        "max_lag": result.max_lag,
+        "log": str(result.log),
+    }
+
+
+def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info) -> dict[str, Any]:
+    """Run the phases; returns the results document (``--json`` prints it as is)."""
+    cluster = BenchCluster(options.settings, reset=options.reset)
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="widget-factory-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    seconds = options.seconds
+    doc: dict[str, Any] = {
+        "machine": {
+            "cpus": _cpus(),
+            "python": platform.python_version(),
+            "platform": platform.platform(terse=True),
+        },
+        "broker": cluster.description,
+        "seconds_per_measurement": seconds,
+        "seed": options.seed,
+        "logs": str(workdir),
+    }
+    rss: dict[str, float] = {}
+    audits: dict[str, bool] = {}
+
+    def keep_rss(phase: str, result: FactoryRunResult) -> None:
+        for service, mb in result.rss_mb.items():
+            rss[service] = max(rss.get(service, 0.0), mb)
+        audits[phase] = result.audit_ok
+
+    raw_per_s = 0.0
+    if "raw" in options.phases:
+        progress(f"raw: a bare producer for {seconds:g} s")
+        with cluster.phase() as settings:
+            raw = measure_raw(settings, seconds)
+            blocking = measure_blocking(settings, min(2.0, seconds))
+        raw_per_s = raw.per_s
+        doc["raw"] = {
+            "records": raw.records,
+            "seconds": _round(raw.seconds, 2),
+            "record_bytes": raw.record_bytes,
+            "per_s": _round(raw.per_s),
+            "blocking_per_s": _round(blocking.per_s),
+        }
+
+    if "generation" in options.phases:
+        progress(
+            f"generation: component and telemetry services at unlimited speed, {seconds:g} s each"
+        )
+        with cluster.phase() as settings:
+            components = measure_components(settings, default_config(), seconds, options.seed)
+        with cluster.phase() as settings:
+            telemetry = measure_telemetry(settings, default_config(), seconds, options.seed)
+        doc["generation"] = {
+            "components_per_s": _round(components.per_s),
+            "telemetry_per_s": _round(telemetry.per_s),
+            "per_s": _round(min(components.per_s, telemetry.per_s)),
+        }
+
+    if "pipeline" in options.phases:
+        duration = _pipeline_duration(seconds)
+        progress(f"pipeline: the bench factory for {duration} simulated, at unlimited speed")
+        with cluster.phase() as settings:
+            result = run_factory(
+                settings,
+                duration=duration,
+                log_path=workdir / "pipeline.log",
+                config=str(bench_config_path()),
+                seed=options.seed,
+                start=START,
+            )
+        keep_rss("pipeline", result)
+        used = result.counts.get("components_used", 0)
+        flowing = result.flowing_s or result.wall_s
+        doc["pipeline"] = {
+            "config": "bench_factory.toml (stations and demand consume what is produced)",
+            "simulated": duration,
+            "components_end_to_end": used,
+            "flowing_s": _round(flowing, 2),
+            "components_per_s": _round(used / flowing if flowing > 0 else 0.0),
+            **_factory_summary(result),
+        }
+
+    if "latency" in options.phases:
+        config = load_config(bench_config_path())
+        speed = LATENCY_RATE / components_per_sim_second(config)
+        progress(f"latency: the bench factory at {LATENCY_RATE:g} components/s for {seconds:g} s")
+        with cluster.phase() as settings:
+            anchor = time.time() + WARMUP_S
+            with LatencyProbe(settings) as probe:
+                result = run_factory(
+                    settings,
+                    duration=f"{seconds * speed:g}s",
+                    log_path=workdir / "latency.log",
+                    config=str(bench_config_path()),
+                    seed=options.seed,
+                    speed=repr(speed),
+                    start=START,
+                    anchor_wall=anchor,
+                    lag_every=0.0,
+                )
+                time.sleep(0.5)  # the probe reads the last records
+        keep_rss("latency", result)
+        stats, rate = hop_stats(
+            probe, start=START, anchor=anchor, speed=speed, skip_s=min(1.0, seconds / 4)
+        )
+        doc["latency"] = {
+            "target_components_per_s": LATENCY_RATE,
+            "components_per_s": _round(rate),
+            "speed": _round(speed, 3),
+            "hops": {
+                hop: {
+                    "count": s.count,
+                    "p50_ms": _round(s.p50_ms, 2),
+                    "p99_ms": _round(s.p99_ms, 2),
+                    "max_ms": _round(s.max_ms, 2),
+                }
+                for hop, s in stats.items()
+            },
+            **_factory_summary(result),
+        }
+
+    if "virtual_day" in options.phases:
+        progress("virtual day: 24 simulated hours of the reference factory at unlimited speed")
+        with cluster.phase() as settings:
+            result = run_factory(
+                settings,
+                duration="24h",
+                log_path=workdir / "virtual_day.log",
+                seed=options.seed,
+                start=START,
+            )
+        keep_rss("virtual_day", result)
+        doc["virtual_day"] = _factory_summary(result)
+
+    return _summarize(doc, raw_per_s, rss, audits)
+
+
+def _summarize(
+    doc: dict[str, Any], raw_per_s: float, rss: dict[str, float], audits: dict[str, bool]
+) -> dict[str, Any]:
+    """The headline keys, ratios to raw and targets, next to the details."""
+
+    def ratio(value: float | None) -> float | None:
+        return round(value / raw_per_s, 3) if value is not None and raw_per_s > 0 else None
+
+    generation = doc.get("generation", {}).get("per_s")
+    pipeline = doc.get("pipeline", {}).get("components_per_s")
+    hops = doc.get("latency", {}).get("hops", {})
+    hop_p99 = max((h["p99_ms"] for h in hops.values()), default=None)
+    day = doc.get("virtual_day", {}).get("wall_s")
+    max_rss = max(rss.values(), default=None)
+    headline: dict[str, Any] = {
+        "raw_per_s": doc.get("raw", {}).get("per_s"),
+        "generation_per_s": generation,
+        "generation_ratio": ratio(generation),
+        "pipeline_components_per_s": pipeline,
+        "pipeline_ratio": ratio(pipeline),
+        "hop_p50_ms": {h: v["p50_ms"] for h, v in hops.items()},
+        "hop_p99_ms": hop_p99,
+        "virtual_day_s": day,
+        "max_rss_mb": _round(max_rss) if max_rss is not None else None,
+        "rss_mb": {k: _round(v) for k, v in sorted(rss.items())},
+        "audit_ok": all(audits.values()) if audits else None,
+        "audits": audits,
+    }
+    measured = {
+        "generation_ratio": headline["generation_ratio"],
+        "pipeline_ratio": headline["pipeline_ratio"],
+        "hop_p99_ms": hop_p99,
+        "virtual_day_s": day,
+        "max_rss_mb": headline["max_rss_mb"],
+    }
+    headline["targets"] = {
+        name: {
+            "target": target,
+            "measured": measured[name],
+            "met": None
+            if measured[name] is None
+            else (measured[name] >= target if name.endswith("ratio") else measured[name] <= target),
+        }
+        for name, target in TARGETS.items()
+    }
+    return {**headline, **doc}
+
+
+def _cpus() -> int:
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 0
+
+
+__all__ += ["HOPS"]
