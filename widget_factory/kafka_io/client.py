@@ -185,7 +185,7 @@ class EventProducer:
             key = event.kafka_key.encode()
             timestamp = int(event.occurred_at.timestamp() * 1000)
             try:
-                produce(topic, value, key, -1, callback, timestamp)
+                produce(topic, value, key, on_delivery=callback, timestamp=timestamp)
             except BufferError:
                 self._produce_when_room(topic, value, key, timestamp, callback)
         self.sent += len(events)
@@ -199,7 +199,7 @@ class EventProducer:
         callback: DeliveryCallback,
     ) -> None:
         try:
-            self._producer.produce(topic, value, key, -1, callback, timestamp)
+            self._producer.produce(topic, value, key, on_delivery=callback, timestamp=timestamp)
         except BufferError:
             self._produce_when_room(topic, value, key, timestamp, callback)
         self.sent += 1
@@ -216,7 +216,7 @@ class EventProducer:
         while True:
             self._producer.poll(0.05)
             try:
-                self._producer.produce(topic, value, key, -1, callback, timestamp)
+                self._producer.produce(topic, value, key, on_delivery=callback, timestamp=timestamp)
                 return
             except BufferError:
                 continue
