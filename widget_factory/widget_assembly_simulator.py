@@ -35,7 +35,13 @@ from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.ids import IdSource
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.routing import StationRouter
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.client import (
+    BrokerHealth,
+    DeadLetters,
+    EventProducer,
+    consume_available,
+    make_consumer,
+)
 from widget_factory.kafka_io.handoffs import (
     Forwarder,
     HandoffInbox,
@@ -707,7 +713,7 @@ class WidgetAssemblyService:
         end = self.options.end
         try:
             while self.lifecycle.running:
-                messages = self.consumer.consume(1000, 0.05)
+                messages = consume_available(self.consumer, 1000, 0.05)
                 if self.inbox is not None:
                     messages += self.inbox.poll()
                 for message in messages:
