@@ -107,8 +107,7 @@ class InventoryService:
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
             updates = []
-        for update in updates:
-            self.producer.send(INVENTORY_UPDATES, update)
+        self.producer.send_all(INVENTORY_UPDATES, updates)
         self.updates += len(updates)
         self._pending.add(source)
         for conflict in self.ledger.take_conflicts():

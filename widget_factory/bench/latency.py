@@ -102,7 +102,7 @@ class LatencyProbe:
 
     def _run(self) -> None:
         config = self.settings.consumer_config(
-            None, **{"client.id": "bench-latency-probe", "fetch.wait.max.ms": 1}
+            None, **{"client.id": "bench-latency-probe", "fetch.wait.max.ms": 5}
         )
         consumer = Consumer(config)
         partitions = topic_partitions(

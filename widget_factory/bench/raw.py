@@ -89,7 +89,7 @@ def measure_raw(settings: KafkaSettings, seconds: float) -> RawResult:
             for key, value, timestamp in records:
                 while True:
                     try:
-                        produce(topic, value, key, -1, None, timestamp)
+                        produce(topic, value, key, timestamp=timestamp)
                         break
                     except BufferError:
                         poll(0.005)

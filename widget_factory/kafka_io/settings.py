@@ -51,10 +51,10 @@ _PRODUCER_DEFAULTS: dict[str, Any] = {
     "batch.num.messages": 10_000,
     "compression.type": "none",
     # A bound on what waits in librdkafka's queue (records and bytes): at unlimited
-    # speed a producer outruns any broker, and the queue is process memory. 100,000
-    # records is well over a second of the fastest producer here (docs/performance.md).
+    # speed a producer outruns any broker, and the queue is process memory. 32 MiB is
+    # over half a second of the fastest producer here (docs/performance.md).
     "queue.buffering.max.messages": 100_000,
-    "queue.buffering.max.kbytes": 65_536,
+    "queue.buffering.max.kbytes": 32_768,
     "message.timeout.ms": 300_000,
 }
 
