@@ -32,7 +32,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, ChangeSet, StepResult
 from widget_factory.core.clock import format_sim_duration, to_datetime
-from widget_factory.core.ids import IdSource
+from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.routing import StationRouter
 from widget_factory.kafka_io.client import (
@@ -49,7 +49,7 @@ from widget_factory.kafka_io.handoffs import (
     decode_progress,
     is_progress,
 )
-from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
+from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
@@ -258,6 +258,10 @@ class WidgetAssemblyService:
         log.info("Assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info(
+            "Rebalance: giving up %s",
+            ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing",
+        )
         self._write_changes(flush=True)
         commit(consumer, self.offsets)
         self.offsets.forget(partitions)
@@ -459,11 +463,12 @@ class WidgetAssemblyService:
                 f"for {format_sim_duration(self.clock.now() - starvation.since)} with orders waiting"
             )
             log.warning(message)
+            alert_id = self.ids.short_id("ALERT")
             self.producer.send(
                 FACTORY_ALERTS,
                 FactoryAlert(
-                    event_id=self.ids.event_id(),
-                    alert_id=self.ids.short_id("ALERT"),
+                    event_id=event_id_from("factory_alert", self.planner.instance, alert_id),
+                    alert_id=alert_id,
                     severity="warning",
                     source_id=starvation.station_id,
                     message=message,
@@ -533,9 +538,29 @@ class WidgetAssemblyService:
             seen.append(self._handoff_time)
         return max(seen, default=None)
 
+    def _group_at_end(self) -> bool:
+        """Every assigned partition read to its high watermark. A partition assigned at a
+        recorded position that another process had read to the end yields no record, so
+        librdkafka reports no position for it: the position we assigned from counts."""
+        assert self.consumer is not None
+        assignment = self.consumer.assignment()
+        if not assignment:
+            return False
+        for tp in self.consumer.position(assignment):
+            low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            if high < 0:
+                return False
+            position = max(tp.offset, self._read_pos.get(f"{tp.topic}:{tp.partition}", -1))
+            if position < 0:
+                if high > max(low, 0):
+                    return False
+            elif position < high:
+                return False
+        return True
+
     def _inputs_at_end(self) -> bool:
         assert self.consumer is not None
-        if not at_end(self.consumer):
+        if not self._group_at_end():
             return False
         if self.inbox is None:
             return True

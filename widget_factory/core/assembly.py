@@ -25,7 +25,7 @@ from datetime import datetime
 import msgspec
 
 from widget_factory.core.clock import to_datetime
-from widget_factory.core.ids import IdSource
+from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.factory_config import FactoryConfig, StationSpec
 from widget_factory.schemas import (
     ComponentProduced,
@@ -467,9 +467,12 @@ class AssemblyPlanner:
         duration = spec.assembly_time_s * self._rng.uniform(1 - jitter, 1 + jitter)
         completes_at = started_at + duration
         widget_type = order.record.widget_type
+        widget_id = self._ids.widget_id(widget_type)
         widget = WidgetAssembled(
-            event_id=self._ids.event_id(),
-            widget_id=self._ids.widget_id(widget_type),
+            # From the widget id, whose counter the changelog restores: a restarted
+            # station never reissues an event id (its random stream starts over).
+            event_id=event_id_from("widget_assembled", widget_id),
+            widget_id=widget_id,
             widget_type=widget_type,
             assembly_station_id=station.spec.id,
             component_ids=[c.component_id for c in components],
