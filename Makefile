@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration bench clean
+.PHONY: run test lint typecheck unit integration bench clean compose-check
 
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ integration: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/widget-factory bench $(ARGS)
+
+# docker-compose.yml parses, for the default single broker and the 3-broker profile.
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+	docker-compose -f docker-compose.yml --profile cluster config -q
+	@echo "docker-compose.yml: both profiles valid"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
