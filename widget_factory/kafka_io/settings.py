@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ __all__ = [
     "parse_properties",
     "parse_overrides",
     "redact",
+    "is_secret",
+    "split_secret_overrides",
+    "validate_client_settings",
     "SECRET_KEYS",
 ]
 
@@ -51,10 +55,10 @@ _PRODUCER_DEFAULTS: dict[str, Any] = {
     "batch.num.messages": 10_000,
     "compression.type": "none",
     # A bound on what waits in librdkafka's queue (records and bytes): at unlimited
-    # speed a producer outruns any broker, and the queue is process memory. 32 MiB is
-    # over half a second of the fastest producer here (docs/performance.md).
+    # speed a producer outruns any broker, and the queue is process memory. 16 MiB is
+    # a third of a second of the fastest producer here (docs/performance.md).
     "queue.buffering.max.messages": 100_000,
-    "queue.buffering.max.kbytes": 32_768,
+    "queue.buffering.max.kbytes": 16_384,
     "message.timeout.ms": 300_000,
 }
 
@@ -66,9 +70,11 @@ _CONSUMER_DEFAULTS: dict[str, Any] = {
     "auto.offset.reset": "earliest",
     "partition.assignment.strategy": "range",
     "fetch.wait.max.ms": 50,
-    # Records prefetched ahead of the service (librdkafka's default is 64 MiB): a lagging
-    # consumer holds this much in memory; 16 MiB is tens of thousands of events.
-    "queued.max.messages.kbytes": 16_384,
+    # Records prefetched ahead of the service, and the most one fetch may bring
+    # (librdkafka's defaults: 64 MiB and 50 MiB): a lagging consumer holds this much in
+    # memory; 8 MiB is some 17,000 events, plenty to keep a service busy.
+    "queued.max.messages.kbytes": 8_192,
+    "fetch.max.bytes": 8 * 1024 * 1024,
 }
 
 _LOCAL_GROUP_DEFAULTS: dict[str, Any] = {
@@ -101,6 +107,64 @@ def _is_loopback(bootstrap: str) -> bool:
         except ValueError:
             return False
     return True
+
+
+def is_secret(key: str) -> bool:
+    """True for settings whose values must never be printed (passwords, keys, tokens)."""
+    return any(s in key.lower() for s in SECRET_KEYS)
+
+
+def split_secret_overrides(pairs: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """``-X`` pairs for child processes: public ones stay flags; secret ones become
+    ``KAFKA_*`` environment variables, which ``ps`` does not show to other users."""
+    public: list[str] = []
+    secret: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if sep and is_secret(key.strip()):
+            secret[_ENV_PREFIX + key.strip().upper().replace(".", "_")] = value.strip()
+        else:
+            public.append(pair)
+    return public, secret
+
+
+_JAAS_FIELD = re.compile(r'(username|password)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _from_jaas(extra: dict[str, Any]) -> None:
+    """Java clients' ``sasl.jaas.config`` (PlainLoginModule, ScramLoginModule), as
+    managed clusters hand it out, becomes librdkafka's sasl.username and sasl.password."""
+    jaas = extra.pop("sasl.jaas.config", None)
+    if not jaas:
+        return
+    fields = {k: v.replace('\\"', '"') for k, v in _JAAS_FIELD.findall(str(jaas))}
+    if "username" not in fields or "password" not in fields:
+        raise ConfigError(
+            'sasl.jaas.config: expected username="..." and password="..." '
+            "(or give sasl.username and sasl.password instead)"
+        )
+    extra.setdefault("sasl.username", fields["username"])
+    extra.setdefault("sasl.password", fields["password"])
+
+
+def validate_client_settings(extra: Mapping[str, Any]) -> None:
+    """Refuse settings librdkafka does not accept, in one line naming the setting (the
+    value only when it is not a secret). No connection is made."""
+    if not extra:
+        return
+    from confluent_kafka import KafkaException, Producer
+
+    try:
+        Producer({**extra, "logger": logging.getLogger("widget_factory.librdkafka")})
+    except KafkaException as exc:
+        error = exc.args[0]
+        message = error.str() if hasattr(error, "str") else str(error)
+        for key, value in extra.items():
+            if is_secret(key) and str(value):
+                message = message.replace(str(value), "***")
+        raise ConfigError(f"Kafka client settings: {message}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"Kafka client settings: {exc}") from None
 
 
 def redact(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,7 +229,8 @@ def parse_properties(text: str, source: str) -> dict[str, str]:
         if not sep:
             key, sep, value = line.partition(":")
         if not sep or not key.strip():
-            raise ConfigError(f"{source}:{number}: expected key=value, got {line!r}")
+            shown = "a line naming a secret (not shown)" if is_secret(line) else repr(line)
+            raise ConfigError(f"{source}:{number}: expected key=value, got {shown}")
         result[key.strip()] = value.strip()
     return result
 
@@ -207,6 +272,8 @@ def resolve_settings(
     extra.update(_from_environment(environ))
     extra.update(parse_overrides(overrides))
     extra.pop("bootstrap.servers", None)
+    _from_jaas(extra)
+    validate_client_settings(extra)
     if bootstrap_servers:
         return KafkaSettings(bootstrap_servers.strip(), extra, "flag")
     env_bootstrap = environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
