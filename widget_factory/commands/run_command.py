@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ from widget_factory.cli import common_options, positive_int, settings_from_args,
 from widget_factory.commands.services_command import SERVICES, options_from_args, prepare_cluster
 from widget_factory.dashboard.in_run import add_run_options, run_extras
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.settings import split_secret_overrides
 from widget_factory.runtime import ServiceOptions, describe_speed
 from widget_factory.supervisor import (
     FactoryRun,
@@ -47,6 +49,7 @@ def _scale(args: argparse.Namespace, options: ServiceOptions) -> tuple[int, int]
 def run_factory(args: argparse.Namespace) -> int:
     options = options_from_args(args)  # validates every option before anything starts
     station_processes, inspector_processes = _scale(args, options)
+    public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
         prepare_cluster(settings)
         start = options.start
@@ -60,7 +63,7 @@ def run_factory(args: argparse.Namespace) -> int:
             anchor_wall=anchor_wall,
             config=args.config,
             kafka_config=args.kafka_config,
-            overrides=args.kafka_overrides,
+            overrides=public_overrides,
             debug=args.debug,
         )
         where = (
@@ -93,7 +96,11 @@ def run_factory(args: argparse.Namespace) -> int:
                 station_processes,
                 inspector_processes,
             )
-        run = FactoryRun(layout, bounded=options.duration is not None)
+        # Secret -X values reach the services as KAFKA_* variables, not on their command
+        # lines (which any user of the machine can read with ps).
+        run = FactoryRun(
+            layout, env={**os.environ, **secret_env}, bounded=options.duration is not None
+        )
         with run_extras(args, settings, options):
             run.start()
             status = run.wait()
