@@ -82,7 +82,13 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
     if doc.get("max_rss_mb") is not None:
         rows.append(("", "", "", _met(doc, "max_rss_mb")))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    out.write(f"Widget Factory bench: {doc['broker']}; {doc['machine']['cpus']} CPUs\n")
+    machine = doc["machine"]
+    load = machine.get("load_average_at_start")
+    out.write(
+        f"Widget Factory bench: {doc['broker']}; {machine['cpus']} CPUs"
+        + (f", load average {load[0]:.1f} at start" if load else "")
+        + "\n"
+    )
     for name, value, ratio, note in rows:
         out.write(
             f"  {name:<{widths[0]}}  {value:>{widths[1]}}  {ratio:<{widths[2]}}  {note}".rstrip()

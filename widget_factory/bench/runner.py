@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import platform
 import tempfile
 import time
@@ -94,6 +95,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
             "cpus": _cpus(),
             "python": platform.python_version(),
             "platform": platform.platform(terse=True),
+            "load_average_at_start": _load(),
         },
         "broker": cluster.description,
         "seconds_per_measurement": seconds,
@@ -225,7 +227,16 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
         keep_rss("virtual_day", result)
         doc["virtual_day"] = _factory_summary(result)
 
+    doc["machine"]["load_average_at_end"] = _load()
     return _summarize(doc, raw_per_s, rss, audits)
+
+
+def _load() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _summarize(
@@ -277,8 +288,6 @@ def _summarize(
 
 
 def _cpus() -> int:
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
