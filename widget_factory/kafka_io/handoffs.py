@@ -68,7 +68,7 @@ def decode_progress(value: bytes) -> Progress:
 
 
 def is_progress(message: Message) -> bool:
-    return PROGRESS_HEADER in [(k, v) for k, v in (message.headers() or [])]
+    return any(tuple(header) == PROGRESS_HEADER for header in message.headers() or [])
 
 
 def handoff_partitions(consumer: Consumer, timeout: float = 10.0) -> int:
