@@ -44,7 +44,9 @@ class ComponentProductionService:
             options.start,
         )
         self.health = BrokerHealth("components", options.settings.bootstrap_servers)
-        self.producer = EventProducer(options.settings, client_id="components", health=self.health)
+        self.producer = EventProducer(
+            options.settings, client_id="components", health=self.health, report_successes=False
+        )
         self.status = StatusFollower(
             options.settings, client_id="components-status", health=self.health
         )

@@ -58,7 +58,9 @@ class MachineTelemetryService:
         self.ids = IdSource(options.rng("telemetry-ids"))
         self.fleet = MachineFleet(options.config, options.rng("telemetry"), self.ids, options.start)
         self.health = BrokerHealth("telemetry", options.settings.bootstrap_servers)
-        self.producer = EventProducer(options.settings, client_id="telemetry", health=self.health)
+        self.producer = EventProducer(
+            options.settings, client_id="telemetry", health=self.health, report_successes=False
+        )
         self.dead_letters = DeadLetters(self.producer, "telemetry")
         self.commands = make_consumer(
             options.settings,
