@@ -10,6 +10,7 @@ A scenario is a TOML file in the factory config's style::
     speed = 1200                # simulated seconds per wall second
     duration = "9h"             # simulated
     first_phase = "normal"      # label of the phase before the first step that starts one
+    settle = "15m"              # left out at the start of each phase's per-hour rates
 
     [factory.simulation]        # optional: overrides merged into the factory config
     order_interval_s = 900
@@ -73,6 +74,11 @@ __all__ = [
     "merge_overrides",
     "dump_toml",
 ]
+
+DEFAULT_SETTLE_S: Final = 900.0
+"""Simulated seconds left out at the start of each phase's rates in real time: commands
+travel through Kafka (telemetry applies them, production and assembly follow telemetry),
+which at 1200x takes a few simulated minutes."""
 
 ACTIONS: Final = ("order", *COMMANDS, "note")
 """What a step can do: an order, a machine command (``anomaly``, ``stop-machine``,
@@ -164,6 +170,7 @@ class _Meta(_Strict, frozen=True):
     speed: float | str = 1200.0
     duration: str | float = "8h"
     first_phase: str = "start"
+    settle: str | float | None = None
     config: str | None = None
     reports: list[str] = []
 
@@ -194,6 +201,9 @@ class Scenario(msgspec.Struct, frozen=True):
     duration: float
     """Simulated seconds."""
     first_phase: str
+    settle: float
+    """Simulated seconds at the start of each phase left out of its per-hour rates, while
+    the phase's commands take effect (default 15 minutes in real time, 0 in virtual)."""
     config: str | None
     """A factory config file for this scenario (relative to the scenario file)."""
     reports: list[str]
@@ -346,6 +356,11 @@ def parse_scenario(text: str, source: str) -> Scenario:
         speed=speed,
         duration=duration,
         first_phase=meta.first_phase,
+        settle=(
+            parse_time(meta.settle, f"{source}: scenario.settle")
+            if meta.settle is not None
+            else (0.0 if speed is None else DEFAULT_SETTLE_S)
+        ),
         config=meta.config,
         reports=list(meta.reports),
         factory=dict(parsed.factory),

@@ -57,10 +57,15 @@ class Outcome:
 class Observations:
     """Everything a scenario run produced, by simulated time since its start."""
 
-    def __init__(self, start: float, duration: float, config: FactoryConfig) -> None:
+    def __init__(
+        self, start: float, duration: float, config: FactoryConfig, settle: float = 0.0
+    ) -> None:
         self.start = start
         self.duration = duration
         self.config = config
+        self.settle = settle
+        """Simulated seconds at the start of each phase left out of its rates: a command
+        takes a moment to travel through Kafka and take effect."""
         self._seen: set[str] = set()
         self.components: list[tuple[float, str]] = []
         self.widgets: dict[str, _Widget] = {}
@@ -141,10 +146,12 @@ class Observations:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _span(self, phase: Phase) -> float:
-        """Hours of the phase during which the factory produced."""
-        end = min(phase.end, self.duration)
-        return max(0.0, end - phase.start) / 3600.0
+    def _rate_window(self, phase: Phase) -> tuple[Phase, float]:
+        """The part of the phase rates are counted over (after ``settle``), and its
+        length in hours while the factory produced."""
+        window = Phase(phase.label, min(phase.start + self.settle, phase.end), phase.end)
+        end = min(window.end, self.duration)
+        return window, max(0.0, end - window.start) / 3600.0
 
     @staticmethod
     def _within(t: float, phase: Phase) -> bool:
@@ -199,19 +206,19 @@ class Observations:
         widget_type = selector.get("widget_type")
         sku = selector.get("sku")
         group = selector.get("group") or DEFAULT_GROUP
-        hours = self._span(phase)
+        window, hours = self._rate_window(phase)
         if name == "components_per_hour":
-            n = sum(1 for t, c in self.components if self._within(t, phase) and sku in (None, c))
+            n = sum(1 for t, c in self.components if self._within(t, window) and sku in (None, c))
             return n / hours if hours else None
         if name == "widgets_per_hour":
             n = sum(
                 1
                 for w in self.widgets.values()
-                if self._within(w.t, phase) and widget_type in (None, w.widget_type)
+                if self._within(w.t, window) and widget_type in (None, w.widget_type)
             )
             return n / hours if hours else None
         if name == "checks_per_hour":
-            n = sum(1 for c in self.checks if self._within(c[0], phase))
+            n = sum(1 for c in self.checks if self._within(c[0], window))
             return n / hours if hours else None
         if name == "pass_rate":
             return self._pass_rate(phase, widget_type, selector.get("defects"))

@@ -70,6 +70,10 @@ class TopicWatcher:
         )
         self.consumer = Consumer(config)
         self.partitions: list[Key] = [(tp.topic, tp.partition) for tp in assignment]
+        self.start_offsets: dict[Key, int] = {
+            (tp.topic, tp.partition): tp.offset for tp in assignment if tp.offset >= 0
+        }
+        """Where reading started, for partitions that started at a known offset."""
         self.consumer.assign(assignment)
         self._eof: set[Key] = set()
         self.read_count: dict[str, int] = dict.fromkeys(self.topics, 0)
