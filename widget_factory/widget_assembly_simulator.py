@@ -756,14 +756,15 @@ class WidgetAssemblyService:
                 if virtual:
                     self._advance_virtual_time(draining)
                 now = self.clock.now()
-                log.debug(
-                    "step: %d records, now %s, stock %d, orders %d, building %d",
-                    len(messages),
-                    to_datetime(now).isoformat(),
-                    len(self.planner.stocked_ids()),
-                    len(self.planner.orders),
-                    len(self.planner.in_progress()),
-                )
+                if log.isEnabledFor(logging.DEBUG):  # the stock count copies the whole stock
+                    log.debug(
+                        "step: %d records, now %s, stock %d, orders %d, building %d",
+                        len(messages),
+                        to_datetime(now).isoformat(),
+                        len(self.planner.stocked_ids()),
+                        len(self.planner.orders),
+                        len(self.planner.in_progress()),
+                    )
                 if self.orders is not None and not virtual:
                     for order in self.orders.orders_until(min(now, self.planner.cutoff)):
                         self._publish_order(order)
