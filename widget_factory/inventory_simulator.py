@@ -58,6 +58,9 @@ log = logging.getLogger("inventory")
 
 INVENTORY_GROUP = "inventory"
 _COMMIT_EVERY_S = 1.0
+_END_IDLE_S = 10.0
+"""Run alone with --duration, the ledger stops this long after its last record past the
+end time (``run`` drains it explicitly instead)."""
 _SUMMARY_EVERY_S = 10.0
 
 
@@ -65,6 +68,7 @@ class InventoryService:
     def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
         self.options = options
         self.lifecycle = lifecycle or Lifecycle()
+        self.clock = options.clock()
         self.ledger = InventoryLedger(options.config.assembly.warehouse)
         self.health = BrokerHealth("inventory", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
@@ -109,6 +113,8 @@ class InventoryService:
             updates = []
         self.producer.send_all(INVENTORY_UPDATES, updates)
         self.updates += len(updates)
+        if updates:
+            self.clock.observe(updates[-1].updated_at.timestamp())
         self._pending.add(source)
         for conflict in self.ledger.take_conflicts():
             log.warning("Inventory conflict: %s", conflict)
@@ -163,6 +169,12 @@ class InventoryService:
                 if wall - last_summary >= _SUMMARY_EVERY_S:
                     last_summary = wall
                     log.info("Stock: %s", self._stock_line())
+                if (
+                    self.options.end is not None
+                    and self.clock.now() >= self.options.end
+                    and wall - self._last_input > _END_IDLE_S
+                ):
+                    self.lifecycle.drain()  # alone with --duration: upstream has gone quiet
                 if (
                     self.lifecycle.draining
                     and wall - self._last_input > 0.5

@@ -52,6 +52,9 @@ log = logging.getLogger("quality")
 
 QUALITY_GROUP = "quality-control"
 _COMMIT_EVERY_S = 0.5
+_END_IDLE_S = 10.0
+"""Run alone with --duration, quality control stops this long after its last widget
+past the end time (assembly finishes builds begun before the end)."""
 _RECENT = 100_000
 """Widget event ids remembered to drop duplicates (a re-sent widget keeps its id)."""
 
@@ -71,7 +74,7 @@ class QualityControlService:
                 t: max(0.0, expected_pass_rate(config, t) - margin) for t in config.widget_types
             },
         )
-        self.ids = IdSource(options.rng("quality-ids"))
+        self.ids = IdSource(options.rng("quality-ids:" + "+".join(sorted(self.inspectors))))
         self.health = BrokerHealth("quality", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "quality")
@@ -225,8 +228,12 @@ class QualityControlService:
                     last_commit = time.monotonic()
                     if not self.health.unresponsive and self.producer.flush(1.0) == 0:
                         commit(self.consumer, self.offsets)
-                if end is not None and self.clock.now() >= end:
-                    self.lifecycle.drain()
+                if (
+                    end is not None
+                    and self.clock.now() >= end
+                    and time.monotonic() - self._last_input > _END_IDLE_S
+                ):
+                    self.lifecycle.drain()  # alone with --duration: upstream has gone quiet
                 if self.lifecycle.draining and self._drained():
                     break
         finally:

@@ -195,9 +195,17 @@ def service_layout(
     With ``station_processes`` > 1 the stations are dealt among that many assembly
     processes (``--station``, repeated), one group ``assembly-stations``; only the first
     publishes production orders. Quality control is dealt out likewise by inspector.
-    One process of a kind gets no such flags: it runs every station (or inspector)."""
+    One process of a kind gets no such flags: it runs every station (or inspector).
+
+    Quality control and inventory get no ``--duration``: in a bounded run the supervisor
+    drains them once assembly has delivered its last widget, which may complete after the
+    end time."""
     layout: dict[str, list[str]] = {}
     for name in services:
+        if name in ("quality", "inventory"):
+            shared_here = _without_duration(shared)
+        else:
+            shared_here = list(shared)
         if name == "assembly" and station_processes > 1:
             for index, hand in enumerate(deal(stations, station_processes), start=1):
                 args = [*shared, *(a for s in hand for a in ("--station", s))]
@@ -205,12 +213,25 @@ def service_layout(
         elif name == "quality" and inspector_processes > 1:
             for index, hand in enumerate(deal(inspectors, inspector_processes), start=1):
                 layout[f"quality#{index}"] = [
-                    *shared,
+                    *shared_here,
                     *(a for i in hand for a in ("--inspector", i)),
                 ]
         else:
-            layout[name] = list(shared)
+            layout[name] = shared_here
     return layout
+
+
+def _without_duration(args: Sequence[str]) -> list[str]:
+    result: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--duration":
+            skip = True
+        else:
+            result.append(arg)
+    return result
 
 
 def common_service_args(
