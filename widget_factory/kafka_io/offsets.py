@@ -82,19 +82,31 @@ def commit(consumer: Consumer, tracker: OffsetTracker) -> int:
 
 def at_end(consumer: Consumer) -> bool:
     """True when every assigned partition has been read up to its high watermark, as
-    reported by the fetch responses (exact, unlike ListOffsets on some brokers)."""
+    reported by the fetch responses (exact, unlike ListOffsets on some brokers).
+
+    A partition that yielded no record since its assignment has no position yet; its
+    committed offset (where reading started) stands in for it."""
     assignment = consumer.assignment()
     if not assignment:
         return False
     positions = consumer.position(assignment)
+    unknown = [TopicPartition(tp.topic, tp.partition) for tp in positions if tp.offset < 0]
+    started: dict[tuple[str, int], int] = {}
+    if unknown:
+        try:
+            for tp in consumer.committed(unknown, timeout=5):
+                started[(tp.topic, tp.partition)] = tp.offset
+        except KafkaException:
+            return False
     for tp in positions:
         low, high = consumer.get_watermark_offsets(tp, cached=True)
         if high < 0:
             return False
-        if tp.offset < 0:
+        offset = tp.offset if tp.offset >= 0 else started.get((tp.topic, tp.partition), -1)
+        if offset < 0:
             if high > max(low, 0):
                 return False
             continue
-        if tp.offset < high:
+        if offset < high:
             return False
     return True
