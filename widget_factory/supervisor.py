@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from widget_factory.children import die_with_parent
 from widget_factory.kafka_io.broker import EmbeddedBroker, port_in_use
 from widget_factory.kafka_io.settings import KafkaSettings
 
@@ -47,6 +48,7 @@ class Child:
             env=env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+            preexec_fn=die_with_parent,
         )
 
     @property

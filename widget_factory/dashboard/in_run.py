@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from widget_factory.children import die_with_parent
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.settings import KafkaSettings
 
@@ -120,6 +121,7 @@ def run_extras(args: argparse.Namespace, settings: KafkaSettings, options: Any) 
             env=dict(os.environ),
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches run, which stops it in order
+            preexec_fn=die_with_parent,
         )
     drained = False
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from widget_factory.children import die_with_parent
 from widget_factory.errors import BrokerLaunchError
 
 __all__ = ["EmbeddedBroker", "find_broker_binary", "free_port", "port_in_use", "wait_for_port"]
@@ -133,6 +134,7 @@ class EmbeddedBroker:
             stderr=self._errors,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches us; we stop the broker last
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
