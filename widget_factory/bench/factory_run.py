@@ -44,6 +44,8 @@ class FactoryRunResult:
     """From the first widget on Kafka until the last service exited (None: no widget)."""
     rss_mb: dict[str, float]
     """Peak resident memory of each service (MiB)."""
+    cpu_s: dict[str, float]
+    """CPU seconds each service used (user + system), start-up included."""
     max_lag: dict[str, int]
     """The largest lag seen of each consumer group (records)."""
     audit: AuditReport
@@ -169,6 +171,7 @@ def run_factory(
         wall_s=ended - started,
         flowing_s=None if watcher.first_widget is None else ended - watcher.first_widget,
         rss_mb={name.split("#")[0]: mb for name, mb in sampler.peaks.items()},
+        cpu_s=dict(sampler.cpu),
         max_lag=max_lag,
         audit=report,
         unreadable=unreadable,

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["peak_rss_mb", "RssSampler", "output_to"]
+__all__ = ["peak_rss_mb", "cpu_seconds", "RssSampler", "output_to"]
 
 
 def _status_kb(pid: int, field: str) -> int | None:
@@ -21,6 +21,19 @@ def _status_kb(pid: int, field: str) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time the process has used so far (user + system, all threads), in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -36,7 +49,9 @@ class RssSampler:
     ``pids`` is called at each sample and names the processes to watch now (``name ->
     pid``); :attr:`peaks` keeps each name's highest ``VmHWM`` seen. ``VmHWM`` is the
     kernel's own high-water mark, so a peak between two samples is not missed as long as
-    one sample lands before the process exits.
+    one sample lands before the process exits. :attr:`cpu` keeps each name's CPU
+    seconds as last seen (the time up to its last sample: a process busy until the end
+    is drained and idle by then).
     """
 
     def __init__(self, pids: Callable[[], dict[str, int]], interval: float = 0.2) -> None:
@@ -45,12 +60,16 @@ class RssSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self.peaks: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def sample(self) -> None:
         for name, pid in self._pids().items():
             mb = peak_rss_mb(pid)
             if mb is not None and mb > self.peaks.get(name, 0.0):
                 self.peaks[name] = mb
+            cpu = cpu_seconds(pid)
+            if cpu is not None:
+                self.cpu[name] = cpu
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -100,6 +100,13 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
             f"inspected and booked in {pipeline['flowing_s']:.1f} s (from the first widget to the "
             f"last stage drained), on {pipeline['config']}; max lag {pipeline['max_lag']}\n"
         )
+        cpu = pipeline.get("cpu_us_per_component", {})
+        if cpu:
+            out.write(
+                "CPU per component (start-up included): "
+                + ", ".join(f"{service} {us:.0f} us" for service, us in cpu.items())
+                + f"; {sum(cpu.values()):.0f} us in all\n"
+            )
     audits = doc.get("audits", {})
     if audits:
         verdict = "every invariant holds" if doc.get("audit_ok") else "FAILED"

@@ -79,6 +79,7 @@ def _factory_summary(result: FactoryRunResult) -> dict[str, Any]:
         "audit_ok": result.audit_ok,
         "counts": result.counts,
         "rss_mb": {k: _round(v) for k, v in sorted(result.rss_mb.items())},
+        "cpu_s": {k: _round(v, 2) for k, v in sorted(result.cpu_s.items())},
         "max_lag": result.max_lag,
         "log": str(result.log),
     }
@@ -172,6 +173,9 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
             "components_end_to_end": used,
             "flowing_s": _round(flowing, 2),
             "components_per_s": _round(used / flowing if flowing > 0 else 0.0),
+            "cpu_us_per_component": {
+                k: _round(1e6 * v / used, 1) for k, v in sorted(result.cpu_s.items()) if used
+            },
             **_factory_summary(result),
         }
 
