@@ -8,6 +8,7 @@ import tomllib
 import uuid
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -375,3 +376,14 @@ def test_summary_tables() -> None:
     assert defects[1:] == [["0", "8", "100%"], ["1", "2", "50%"]]
     _title, quality = report_lines("quality_by_type", o)
     assert quality[1][:3] == ["basic_widget", "10", "90%"]
+
+
+def test_the_documented_example_is_a_valid_scenario() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "experiments.md").read_text()
+    block = docs.split("### Your own scenarios", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    scenario = parse_scenario(block, "experiments.md")
+    config, _text = prepare_config(scenario, None, None)
+    assert config.simulation.order_interval_s == 900
+    assert [p.label for p in scenario.phases()] == ["working", "strike", "back to work"]
+    assert [s.action for _, s in scenario.steps] == ["stop-machine", "start-machine", "order"]
+    assert len(scenario.expectations) == 2 and scenario.reports == ["assembly_times"]

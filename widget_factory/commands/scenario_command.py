@@ -42,7 +42,7 @@ def _list() -> int:
     print("Shipped scenarios (widget-factory scenario NAME):")
     for name in builtin_names():
         scenario, _folder = load_scenario(name)
-        print(f"  {name:<22} {scenario.title}: {scenario.description.splitlines()[0]}")
+        print(f"  {name:<22} {scenario.summary or scenario.title}")
     print("Or give the path of your own scenario file (docs/experiments.md).")
     return 0
 

@@ -5,6 +5,7 @@ A scenario is a TOML file in the factory config's style::
     [scenario]
     name = "supply-disruption"
     title = "Supply chain disruption"
+    summary = "stop every component machine for two hours, then restart them"
     description = "Stop component production and watch assembly run dry; restart it."
     watch = ["widget-factory monitor --bootstrap-servers {bootstrap}"]
     speed = 1200                # simulated seconds per wall second
@@ -165,6 +166,7 @@ class Expectation(_Strict, frozen=True):
 class _Meta(_Strict, frozen=True):
     name: str
     title: str
+    summary: str = ""
     description: str = ""
     watch: list[str] = []
     speed: float | str = 1200.0
@@ -193,6 +195,8 @@ class Phase(msgspec.Struct, frozen=True):
 class Scenario(msgspec.Struct, frozen=True):
     name: str
     title: str
+    summary: str
+    """One line for ``scenario list``."""
     description: str
     watch: list[str]
     speed: float | None
@@ -351,6 +355,7 @@ def parse_scenario(text: str, source: str) -> Scenario:
     return Scenario(
         name=meta.name,
         title=meta.title,
+        summary=meta.summary.strip(),
         description=meta.description.strip(),
         watch=list(meta.watch),
         speed=speed,
