@@ -387,3 +387,13 @@ def test_the_documented_example_is_a_valid_scenario() -> None:
     assert [p.label for p in scenario.phases()] == ["working", "strike", "back to work"]
     assert [s.action for _, s in scenario.steps] == ["stop-machine", "start-machine", "order"]
     assert len(scenario.expectations) == 2 and scenario.reports == ["assembly_times"]
+
+
+def test_an_interrupted_run_is_judged_only_on_what_ran() -> None:
+    scenario = parse_scenario(MINIMAL, "mine.toml")
+    o = _observed()
+    o.duration = 3 * HOUR  # interrupted in the outage
+    rows = phase_table(scenario, o)
+    assert rows[3][:4] == ["after", "4:00", "", "not reached"]
+    assert rows[2][4] == "0.0"  # the outage's rate over the hour that ran
+    assert [x.ok for x in evaluate(scenario, o)] == [True, None]

@@ -147,11 +147,12 @@ class Observations:
     # --- helpers -------------------------------------------------------------------------
 
     def _rate_window(self, phase: Phase) -> tuple[Phase, float]:
-        """The part of the phase rates are counted over (after ``settle``), and its
-        length in hours while the factory produced."""
-        window = Phase(phase.label, min(phase.start + self.settle, phase.end), phase.end)
-        end = min(window.end, self.duration)
-        return window, max(0.0, end - window.start) / 3600.0
+        """The part of the phase rates are counted over, and its length in hours: from
+        ``settle`` after its start to its end or the end of production, whichever is
+        first (what finishes while the factory drains is in the totals, not the rates)."""
+        end = min(phase.end, self.duration)
+        window = Phase(phase.label, min(phase.start + self.settle, end), end)
+        return window, max(0.0, window.end - window.start) / 3600.0
 
     @staticmethod
     def _within(t: float, phase: Phase) -> bool:
@@ -203,6 +204,10 @@ class Observations:
     # --- metrics -------------------------------------------------------------------------
 
     def metric(self, name: str, phase: Phase, selector: dict[str, str | None]) -> float | None:
+        """The metric ``name`` over ``phase``; None when there is no data, or the run
+        never reached the phase (an interrupted run)."""
+        if phase.start >= self.duration:
+            return None
         widget_type = selector.get("widget_type")
         sku = selector.get("sku")
         group = selector.get("group") or DEFAULT_GROUP
@@ -411,6 +416,10 @@ def phase_table(scenario: Scenario, observations: Observations) -> list[list[str
     ]
     o = observations
     for phase in scenario.phases():
+        if phase.start >= o.duration:
+            blank = [""] * (len(rows[0]) - 4)
+            rows.append([phase.label, _hours(phase.start), "", "not reached", *blank])
+            continue
 
         def m(name: str, phase: Phase = phase, **selector: str) -> float | None:
             return o.metric(name, phase, dict(selector))

@@ -486,6 +486,8 @@ def run_scenario(
         interrupted = worker.sim_elapsed() < scenario.duration * 0.99 or (
             not virtual and not worker.ended
         )
+        if interrupted:  # judge only the part that ran
+            observations.duration = min(scenario.duration, max(0.0, worker.sim_elapsed()))
         observations.finish()
         outcomes = evaluate(scenario, observations)
         out.write(
