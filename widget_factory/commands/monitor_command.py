@@ -18,7 +18,7 @@ from rich.live import Live
 from widget_factory.cli import common_options, settings_from_args
 from widget_factory.errors import UsageError
 from widget_factory.factory_config import load_config
-from widget_factory.kafka_io.feed import FactoryFeed
+from widget_factory.kafka_io.feed import FEED_STARTS, FactoryFeed
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import connect_admin
 from widget_factory.monitor_view import MonitorFrame, render
@@ -41,6 +41,15 @@ def _seconds(low: float, high: float) -> Callable[[str], float]:
     return parse
 
 
+_TOPIC_CHECK_S = 3.0
+
+
+def _existing(settings: KafkaSettings) -> set[str]:
+    """Which of the topics the monitor reads exist now."""
+    _admin, metadata = connect_admin(settings)
+    return {t for t in FEED_STARTS if t in metadata.topics and metadata.topics[t].error is None}
+
+
 def run_monitor(
     settings: KafkaSettings,
     *,
@@ -54,14 +63,16 @@ def run_monitor(
     console = console or Console()
     feed = FactoryFeed(settings)
     where = f"on {settings.bootstrap_servers}"
+    note = "lag: exact ends (fetch high watermarks); Ctrl-C quits"
     frame = MonitorFrame(
         feed.view,
         feed.rates,
         topics=feed.topics,
         where=where,
-        note="lag: exact ends (fetch high watermarks); Ctrl-C quits" if not once else "",
+        note=note if not once else "",
         machine_order=machine_order,
     )
+    last_topic_check = time.monotonic()
     try:
         if once:
             feed.catch_up()
@@ -74,6 +85,20 @@ def run_monitor(
         started = time.monotonic()
         with Live(render(frame), console=console, refresh_per_second=4, screen=False) as live:
             while duration is None or time.monotonic() - started < duration:
+                if len(feed.topics) < len(FEED_STARTS):
+                    frame.note = "waiting for the factory's topics (`widget-factory setup` or `run` creates them)"
+                    if time.monotonic() - last_topic_check >= _TOPIC_CHECK_S:
+                        last_topic_check = time.monotonic()
+                        if len(_existing(settings)) > len(feed.topics):
+                            # The factory created its topics since: start reading them all.
+                            feed.close()
+                            feed = FactoryFeed(settings)
+                            frame.view, frame.rates, frame.topics = (
+                                feed.view,
+                                feed.rates,
+                                feed.topics,
+                            )
+                            frame.note = note
                 feed.pump(interval)
                 feed.sample_rates()
                 frame.lags = feed.lags()
