@@ -348,7 +348,8 @@ def group_lag(
     probe = probe or EndOffsetProbe(settings)
     try:
         topics = sorted({t for t, _ in committed} | set(FACTORY_GROUPS.get(group, ())))
-        keys = {(tp.topic, tp.partition) for tp in probe.partitions(topics)} | set(committed)
+        # Partitions that exist (offsets committed on a deleted topic are left out).
+        keys = {(tp.topic, tp.partition) for tp in probe.partitions(topics)}
         ends = probe.end_offsets(keys, timeout)
     finally:
         if own_probe:

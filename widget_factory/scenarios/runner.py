@@ -28,6 +28,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from confluent_kafka.admin import AdminClient
+
 from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.control import COMMANDS, build_command, build_order, expand_targets
 from widget_factory.core.factory_view import FactoryView
@@ -248,6 +250,7 @@ class _Worker(threading.Thread):
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.control = FactoryControl(settings, client_id="scenario")
+        self.admin = AdminClient(settings.admin_config())
         self._ids = IdSource(random.Random(f"scenario:{scenario.name}"))
         self._pending = list(scenario.steps)
         self._last_lag = 0.0
@@ -356,7 +359,7 @@ class _Worker(threading.Thread):
             if not any(key[0] in topics for key in ends):
                 continue
             try:
-                committed = committed_offsets(self.settings, group, timeout=5)
+                committed = committed_offsets(self.settings, group, admin=self.admin, timeout=5)
             except Exception as exc:  # noqa: BLE001 - a missed sample is not fatal
                 log.debug("lag sample of %s failed: %s", group, exc)
                 continue
