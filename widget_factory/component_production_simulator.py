@@ -70,6 +70,13 @@ class ComponentProductionService:
                         "%s is in %s: no components until it recovers", machine_id, status.value
                     )
 
+    def _advance_virtual_time(self, end: float | None) -> None:
+        """Virtual time moves to the next component (in steps), or on by a step when every
+        machine is down, so a factory with nothing running still reaches its end."""
+        due = self.production.next_time()
+        target = (due if due != float("inf") else self.clock.now()) + _VIRTUAL_STEP
+        self.clock.advance_to(target if end is None else min(target, end))
+
     def run(self) -> int:
         log.info(
             "Component production on %s, %s",
@@ -82,7 +89,7 @@ class ComponentProductionService:
             while self.lifecycle.running and not self.lifecycle.draining:
                 self._follow_status()
                 if virtual:
-                    self.clock.advance_to(self.production.next_time() + _VIRTUAL_STEP)
+                    self._advance_virtual_time(end)
                 now = self.clock.now()
                 if end is not None and now >= end:
                     now = end
@@ -105,8 +112,8 @@ class ComponentProductionService:
                     )
                 self.producer.poll(0)
                 self.health.check(self.producer)
-                if end is not None and self.production.next_time() > end:
-                    break
+                if end is not None and now >= end and self.production.next_time() > end:
+                    break  # (every machine down counts too: nothing is due before the end)
                 if not virtual:
                     wait = self.clock.wall_seconds_until(self.production.next_time())
                     self.lifecycle.sleep(min(wait, 0.1))
