@@ -1,4 +1,4 @@
-"""Event models of the public contract (CONTRACT.md), and the reference factory's enums.
+"""Event models of the public contract (docs/contract.md), and the reference factory's enums.
 
 Every event is a msgspec ``Struct`` carrying the envelope (``event_id``, ``event_type``,
 ``schema_version``). ``encode`` and ``decode`` are the one place where events become bytes
@@ -144,7 +144,7 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="event_type"):
 
     @property
     def kafka_key(self) -> str:
-        """The record key of CONTRACT.md's topic table."""
+        """The record key of docs/contract.md's topic table."""
         raise NotImplementedError
 
     @property

@@ -3,7 +3,7 @@
 The walkthrough's ``kafka-consumer-groups --list`` and ``--describe --group G``, for any
 Kafka. End offsets are fetch high watermarks (exact); where only ListOffsets answered,
 the output marks them approximate, and it says when ListOffsets disagrees (the embedded
-broker under-reports ends: TANSU.md).
+broker under-reports ends: docs/embedded-broker.md).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def print_groups(
     if any(g.members is None for g in groups):
         out.write(
             "STATE and MEMBERS are as the broker reports them; '-' where it does not (the "
-            "embedded broker reports neither: TANSU.md).\n"
+            "embedded broker reports neither: docs/embedded-broker.md).\n"
         )
     out.write(
         "LAG: records not yet committed, all partitions (details: widget-factory lag --group G).\n"
@@ -101,7 +101,7 @@ def print_lag(report: LagReport, out: TextIO = sys.stdout) -> None:
     else:
         out.write(
             "  END '~': approximate (ListOffsets; the fetch did not answer in time). The embedded "
-            "broker's ListOffsets under-reports ends (TANSU.md).\n"
+            "broker's ListOffsets under-reports ends (docs/embedded-broker.md).\n"
         )
     differ = [p for p in report.partitions if p.exact and p.listed != p.end]
     if differ:
@@ -110,7 +110,7 @@ def print_lag(report: LagReport, out: TextIO = sys.stdout) -> None:
             f"  Note: ListOffsets (what kafka-consumer-groups and kcat -Q show) gives smaller ends "
             f"on {len(differ)} of {len(report.partitions)} partitions, e.g. {first.topic}"
             f"[{first.partition}]: {first.listed} instead of {first.end}; this broker under-reports "
-            "the end when the last batch holds several records (TANSU.md).\n"
+            "the end when the last batch holds several records (docs/embedded-broker.md).\n"
         )
 
 

@@ -5,7 +5,7 @@ and ``inventory-updates`` (each partition in offset order), it counts what happe
 lists every violation with the ids involved. Duplicates on the wire (the same
 ``event_id`` twice) are counted and dropped first, as any consumer would.
 
-Invariants (CONTRACT.md): 1 every used component was produced; 2 no component is used
+Invariants (docs/contract.md): 1 every used component was produced; 2 no component is used
 twice; 3 a widget's components match its recipe; 4 at the end every produced component
 is in exactly one widget or in stock; 5 every widget has exactly one quality check;
 6 replaying inventory-updates gives the stock levels (each ``current_stock`` equals the

@@ -1,7 +1,7 @@
 """The inventory ledger: production, assembly and quality events become stock movements.
 
 The inventory service feeds this ledger the events of three topics and publishes what
-it returns on ``inventory-updates`` (CONTRACT.md's InventoryUpdate): one signed
+it returns on ``inventory-updates`` (docs/contract.md's InventoryUpdate): one signed
 movement per unit, with ``current_stock`` = the stock of that ``sku`` after it, so a
 consumer replaying the topic from the beginning arrives at the current stock levels.
 

@@ -5,7 +5,7 @@ Kafka. Lag is the end offset of a partition minus the group's committed offset t
 
 End offsets come from the high watermark in **fetch responses**, which is exact on every
 broker; ListOffsets (what ``kafka-consumer-groups`` and kcat ``-Q`` use) under-reports on
-the embedded broker when the last batch holds several records (TANSU.md). So
+the embedded broker when the last batch holds several records (docs/embedded-broker.md). So
 :func:`end_offsets` asks ListOffsets first, then fetches from just before that answer:
 the fetch response carries the true high watermark. A partition whose fetch does not
 answer in time keeps the ListOffsets value and is marked approximate.

@@ -1,4 +1,4 @@
-"""The factory's topics (CONTRACT.md's table) and the admin calls that create them.
+"""The factory's topics (docs/contract.md's table) and the admin calls that create them.
 
 Creation is idempotent: an existing topic is reported, not an error. Reaching the
 cluster is checked first, so an absent broker fails in seconds with one line naming the
