@@ -82,6 +82,8 @@ class BenchCluster:
 
     def __init__(self, given: KafkaSettings | None, *, reset: bool = False) -> None:
         self.given = given
+        self.broker_pid: int | None = None
+        """The embedded broker's process during a phase (None with a given broker)."""
         if given is not None:
             busy = _records_present(given)
             if busy and not reset:
@@ -108,4 +110,8 @@ class BenchCluster:
         with EmbeddedBroker() as broker:
             settings = KafkaSettings(broker.bootstrap_servers, source="flag")
             create_topics(settings)
-            yield settings
+            self.broker_pid = broker.pid
+            try:
+                yield settings
+            finally:
+                self.broker_pid = None

@@ -40,7 +40,14 @@ from widget_factory.kafka_io.reader import topic_partitions
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, QUALITY_CONTROL, WIDGET_ASSEMBLY
 
-__all__ = ["HOPS", "HopStats", "LatencyProbe", "components_per_sim_second", "hop_stats"]
+__all__ = [
+    "HOPS",
+    "HopStats",
+    "LatencyProbe",
+    "components_per_sim_second",
+    "hop_stats",
+    "produce_p99_by_second",
+]
 
 HOPS = ("produce", "assemble", "inspect")
 
@@ -185,3 +192,20 @@ def hop_stats(
     }
     rate = (len(times) - 1) / (max(times) - min(times)) if len(times) > 1 else 0.0
     return stats, rate
+
+
+def produce_p99_by_second(
+    probe: LatencyProbe, *, start: float, anchor: float, speed: float
+) -> list[float]:
+    """The produce hop's p99 (ms) in each wall second of the run: shows whether latency
+    holds steady or grows as the topics fill (the embedded broker's fetches get slower
+    the more a partition holds)."""
+    seconds: dict[int, list[float]] = {}
+    for available, produced_at in probe.components.values():
+        due = anchor + (produced_at - start) / speed
+        seconds.setdefault(int(due - anchor), []).append(available - due)
+    return [
+        round(1000 * _percentile(values, 0.99), 1)
+        for second, values in sorted(seconds.items())
+        if second >= 0
+    ]

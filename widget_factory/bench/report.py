@@ -72,6 +72,11 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
                 )
             )
         rows.append(("", "", "", _met(doc, "hop_p99_ms")))
+        by_second = latency.get("produce_p99_ms_by_second")
+        if by_second:
+            rows.append(
+                ("  produce p99 by second", "", "", " ".join(f"{v:.0f}" for v in by_second) + " ms")
+            )
     day = doc.get("virtual_day")
     if day:
         rows.append(

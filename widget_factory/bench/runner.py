@@ -22,7 +22,9 @@ from widget_factory.bench.latency import (
     LatencyProbe,
     components_per_sim_second,
     hop_stats,
+    produce_p99_by_second,
 )
+from widget_factory.bench.procs import cpu_seconds
 from widget_factory.bench.raw import measure_blocking, measure_raw
 from widget_factory.factory_config import default_config, load_config
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -156,6 +158,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
         duration = _pipeline_duration(seconds)
         progress(f"pipeline: the bench factory for {duration} simulated, at unlimited speed")
         with cluster.phase() as settings:
+            broker_cpu = _BrokerCpu(cluster.broker_pid)
             result = run_factory(
                 settings,
                 duration=duration,
@@ -164,6 +167,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
                 seed=options.seed,
                 start=START,
             )
+            pipeline_broker_cpu = broker_cpu.used()
         keep_rss("pipeline", result)
         used = result.counts.get("components_used", 0)
         flowing = result.flowing_s or result.wall_s
@@ -176,6 +180,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
             "cpu_us_per_component": {
                 k: _round(1e6 * v / used, 1) for k, v in sorted(result.cpu_s.items()) if used
             },
+            "broker_cpu_s": pipeline_broker_cpu,
             **_factory_summary(result),
         }
 
@@ -184,6 +189,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
         speed = LATENCY_RATE / components_per_sim_second(config)
         progress(f"latency: the bench factory at {LATENCY_RATE:g} components/s for {seconds:g} s")
         with cluster.phase() as settings:
+            broker_cpu = _BrokerCpu(cluster.broker_pid)
             anchor = time.time() + WARMUP_S
             with LatencyProbe(settings) as probe:
                 result = run_factory(
@@ -198,6 +204,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
                     lag_every=0.0,
                 )
                 time.sleep(0.5)  # the probe reads the last records
+            latency_broker_cpu = broker_cpu.used()
         keep_rss("latency", result)
         stats, rate = hop_stats(
             probe, start=START, anchor=anchor, speed=speed, skip_s=min(1.0, seconds / 4)
@@ -206,6 +213,10 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
             "target_components_per_s": LATENCY_RATE,
             "components_per_s": _round(rate),
             "speed": _round(speed, 3),
+            "broker_cpu_s": latency_broker_cpu,
+            "produce_p99_ms_by_second": produce_p99_by_second(
+                probe, start=START, anchor=anchor, speed=speed
+            ),
             "hops": {
                 hop: {
                     "count": s.count,
@@ -233,6 +244,20 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
 
     doc["machine"]["load_average_at_end"] = _load()
     return _summarize(doc, raw_per_s, rss, audits)
+
+
+class _BrokerCpu:
+    """CPU seconds the embedded broker uses during a phase (None for a given broker)."""
+
+    def __init__(self, pid: int | None) -> None:
+        self._pid = pid
+        self._start = cpu_seconds(pid) if pid else None
+
+    def used(self) -> float | None:
+        if self._pid is None or self._start is None:
+            return None
+        now = cpu_seconds(self._pid)
+        return None if now is None else round(now - self._start, 2)
 
 
 def _load() -> list[float] | None:
