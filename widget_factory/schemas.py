@@ -43,6 +43,7 @@ __all__ = [
     "ProductionOrder",
     "FactoryAlert",
     "FactoryCommand",
+    "FactoryMetric",
     "AnyEvent",
     "EVENT_TYPES",
     "encode",
@@ -354,6 +355,33 @@ class FactoryCommand(Event, kw_only=True, frozen=True, tag="factory_command"):
         return self.issued_at
 
 
+class FactoryMetric(Event, kw_only=True, frozen=True, tag="factory_metric"):
+    """One windowed aggregate of the analytics service, on ``factory-metrics``.
+
+    ``metric`` names the aggregate (also the record key), ``key`` what it is about (a
+    machine, station, widget type, defect, SKU), the window is in simulated time, and
+    ``values`` holds the numbers (null where undefined, e.g. a rate over no checks)."""
+
+    metric: Annotated[str, Meta(min_length=1, max_length=64)]
+    key: Annotated[str, Meta(min_length=1, max_length=200)]
+    window_start: UtcTime
+    window_end: UtcTime
+    values: dict[str, float | int | None]
+
+    @property
+    def kafka_key(self) -> str:
+        return self.metric
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.window_end
+
+    @property
+    def timestamp_ms(self) -> int:
+        """The record timestamp: the window's end in simulated epoch milliseconds."""
+        return int(round(self.window_end.timestamp() * 1000))
+
+
 AnyEvent = (
     ComponentProduced
     | WidgetAssembled
@@ -363,6 +391,7 @@ AnyEvent = (
     | ProductionOrder
     | FactoryAlert
     | FactoryCommand
+    | FactoryMetric
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -376,6 +405,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         ProductionOrder,
         FactoryAlert,
         FactoryCommand,
+        FactoryMetric,
     )
 }
 

@@ -39,6 +39,7 @@ def test_every_contract_event_type_is_known() -> None:
         "production_order",
         "factory_alert",
         "factory_command",
+        "factory_metric",
     }
 
 

@@ -10,14 +10,9 @@ for a consumer that deduplicates by ``event_id``.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
-
-import msgspec
-from msgspec import Meta
-
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import event_id_from
+from widget_factory.schemas import FactoryMetric, decode_as, encode
 
 __all__ = ["METRICS", "Metric", "make_metric", "encode_metric", "decode_metric"]
 
@@ -36,24 +31,8 @@ METRICS: dict[str, str] = {
 Value = float | int | None
 
 
-class Metric(msgspec.Struct, frozen=True, kw_only=True):
-    event_id: str
-    event_type: Literal["factory_metric"] = "factory_metric"
-    schema_version: Literal[1] = 1
-    metric: Annotated[str, Meta(min_length=1, max_length=64)]
-    key: Annotated[str, Meta(min_length=1, max_length=200)]
-    window_start: Annotated[datetime, Meta(tz=True)]
-    window_end: Annotated[datetime, Meta(tz=True)]
-    values: dict[str, Value]
-
-    @property
-    def kafka_key(self) -> str:
-        return self.metric
-
-    @property
-    def timestamp_ms(self) -> int:
-        """The record timestamp: the window's end in simulated epoch milliseconds."""
-        return int(round(self.window_end.timestamp() * 1000))
+Metric = FactoryMetric
+"""The record type, defined with every other event in :mod:`widget_factory.schemas`."""
 
 
 def make_metric(
@@ -69,14 +48,10 @@ def make_metric(
     )
 
 
-_encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(Metric)
-
-
 def encode_metric(metric: Metric) -> bytes:
-    return _encoder.encode(metric)
+    return encode(metric)
 
 
 def decode_metric(data: bytes | str) -> Metric:
-    """A metric record; :class:`msgspec.ValidationError`/``DecodeError`` for anything else."""
-    return _decoder.decode(data)
+    """A metric record; :class:`widget_factory.schemas.SchemaError` for anything else."""
+    return decode_as(data, FactoryMetric)

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from widget_factory.analytics.metrics import Metric, decode_metric
 from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
@@ -209,12 +207,7 @@ def _as(event_type: type) -> Callable[[bytes], Any]:
 
 
 def _parse_metric(value: bytes) -> Metric:
-    try:
-        return decode_metric(value)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        from widget_factory.schemas import SchemaError
-
-        raise SchemaError(str(exc)) from None
+    return decode_metric(value)  # SchemaError for anything else
 
 
 _V, _T, _D, _I, _B = "VARCHAR", "TIMESTAMPTZ", "DOUBLE", "BIGINT", "BOOLEAN"
