@@ -40,9 +40,16 @@ def test_bench_measures_every_phase_and_audits_what_it_made(own_broker: Embedded
     for key in HEADLINE_KEYS:
         assert isinstance(doc[key], int | float) and doc[key] > 0, (key, doc[key])
     assert doc["audit_ok"] is True
-    assert doc["audits"] == {"pipeline": True, "latency": True, "virtual_day": True}
+    assert doc["audits"] == {
+        "pipeline": True,
+        "pipeline_sustained": True,
+        "latency": True,
+        "virtual_day": True,
+    }
     assert doc["generation_ratio"] > 0 and doc["pipeline_ratio"] > 0
     assert doc["pipeline"]["components_end_to_end"] > 0
+    sustained = doc["pipeline"]["sustained"]
+    assert sustained["components_per_s"] > 0 and isinstance(sustained["lag_bounded"], bool)
     assert set(doc["latency"]["hops"]) == {"produce", "assemble", "inspect"}
     assert set(doc["rss_mb"]) == {"components", "telemetry", "assembly", "quality", "inventory"}
     assert set(doc["targets"]) == {

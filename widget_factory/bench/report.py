@@ -105,6 +105,15 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
             f"inspected and booked in {pipeline['flowing_s']:.1f} s (from the first widget to the "
             f"last stage drained), on {pipeline['config']}; max lag {pipeline['max_lag']}\n"
         )
+        sustained = pipeline.get("sustained")
+        if sustained:
+            out.write(
+                f"Sustained: {sustained['components_per_s']:,.0f} components/s in real time "
+                f"({sustained['share_of_unlimited']:g} of the unlimited rate): lag "
+                + ("stayed" if sustained["lag_bounded"] else "did NOT stay")
+                + f" within {sustained['lag_bound']:,} records (max {sustained['max_lag']}); "
+                f"peak RSS {sustained['rss_mb']}\n"
+            )
         cpu = pipeline.get("cpu_us_per_component", {})
         if cpu:
             out.write(
