@@ -26,13 +26,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from widget_factory.core.ledger import InventoryLedger
-from widget_factory.kafka_io.client import (
-    BrokerHealth,
-    DeadLetters,
-    EventProducer,
-    consume_available,
-    make_consumer,
-)
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.shutdown import Shutdown
@@ -151,7 +145,7 @@ class InventoryService:
         last_commit = last_summary = time.monotonic()
         try:
             while self.lifecycle.running:
-                messages = consume_available(self.consumer, 2000, 0.1)
+                messages = self.consumer.consume(2000, 0.1)
                 for message in messages:
                     if message.error() is None:
                         self._receive(message)
