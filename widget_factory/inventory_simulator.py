@@ -124,7 +124,7 @@ class InventoryService:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._settle_offsets()
         if self.producer.flush(5) == 0:
-            commit(consumer, self.offsets)
+            commit(consumer, self.offsets, sync=True)
         self.offsets.forget(partitions)
 
     def run(self) -> int:

@@ -100,7 +100,7 @@ class QualityControlService:
         self._pending = [p for p in self._pending if (p[3], p[4]) not in revoked]
         heapq.heapify(self._pending)
         if self.producer.flush(5) == 0:
-            commit(consumer, self.offsets)
+            commit(consumer, self.offsets, sync=True)
         self.offsets.forget(partitions)
 
     def _receive(self, message: Message) -> None:

@@ -263,7 +263,7 @@ class WidgetAssemblyService:
             ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing",
         )
         self._write_changes(flush=True)
-        commit(consumer, self.offsets)
+        commit(consumer, self.offsets, sync=True)
         self.offsets.forget(partitions)
 
     # --- inputs --------------------------------------------------------------------------

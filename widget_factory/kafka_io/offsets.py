@@ -9,6 +9,7 @@ records, so nothing is lost; consumers downstream drop the duplicates by ``event
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -17,6 +18,8 @@ __all__ = ["OffsetTracker", "commit", "at_end"]
 
 Key = tuple[str, int]
 
+_REFRESH_S = 10.0
+
 
 class OffsetTracker:
     def __init__(self) -> None:
@@ -24,6 +27,7 @@ class OffsetTracker:
         self._open: dict[Key, list[int]] = {}
         self._closed: dict[Key, set[int]] = {}
         self._committed: dict[Key, int] = {}
+        self.refreshed = time.monotonic()
 
     def consumed(self, topic: str, partition: int, offset: int, *, open_: bool = False) -> None:
         key = (topic, partition)
@@ -54,6 +58,10 @@ class OffsetTracker:
             if self._committed.get((topic, partition)) != offset
         ]
 
+    def reset_committed(self) -> None:
+        """Forget what was committed, so every partition is committed again."""
+        self._committed.clear()
+
     def mark_committed(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in partitions:
             self._committed[(tp.topic, tp.partition)] = tp.offset
@@ -66,14 +74,25 @@ class OffsetTracker:
                 table.pop(key, None)
 
 
-def commit(consumer: Consumer, tracker: OffsetTracker) -> int:
-    """Commit what the tracker allows; returns how many partitions moved. A failed
-    commit (a rebalance, a broker away) is retried at the next call."""
+def commit(consumer: Consumer, tracker: OffsetTracker, *, sync: bool = False) -> int:
+    """Commit what the tracker allows; returns how many partitions moved.
+
+    Asynchronous by default: a commit never blocks the service (a synchronous one waits
+    without limit for a broker that does not answer). A lost asynchronous commit is
+    harmless - offsets only move forward, and every ``_REFRESH_S`` all are sent again.
+    ``sync`` is for rebalances, where the next owner must see the offsets."""
+    now = time.monotonic()
+    if now - tracker.refreshed > _REFRESH_S:
+        tracker.refreshed = now
+        tracker.reset_committed()
     pending = tracker.pending_commits()
     if not pending:
         return 0
     try:
-        consumer.commit(offsets=pending, asynchronous=False)
+        if sync:
+            consumer.commit(offsets=pending, asynchronous=False)
+        else:
+            consumer.commit(offsets=pending, asynchronous=True)
     except KafkaException:
         return 0
     tracker.mark_committed(pending)
