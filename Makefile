@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/widget-factory run $(ARGS)
 
 test: $(STAMP) lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 3 --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check widget_factory tests $(wildcard benchmarks)
