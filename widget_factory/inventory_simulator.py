@@ -127,6 +127,9 @@ class InventoryService:
             commit(consumer, self.offsets, sync=True)
         self.offsets.forget(partitions)
 
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.offsets.forget(partitions)
+
     def run(self) -> int:
         log.info(
             "Inventory ledger on %s, %s",
@@ -141,6 +144,7 @@ class InventoryService:
             client_id="inventory",
             health=self.health,
             on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
         last_commit = last_summary = time.monotonic()
         try:

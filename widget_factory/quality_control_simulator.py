@@ -96,12 +96,21 @@ class QualityControlService:
         return 1000 if self.clock.virtual else 2 * len(self.inspectors)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        revoked = {(tp.topic, tp.partition) for tp in partitions}
-        self._pending = [p for p in self._pending if (p[3], p[4]) not in revoked]
-        heapq.heapify(self._pending)
+        self._drop_pending(partitions)
         if self.producer.flush(5) == 0:
             commit(consumer, self.offsets, sync=True)
         self.offsets.forget(partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._drop_pending(partitions)
+        self.offsets.forget(partitions)
+
+    def _drop_pending(self, partitions: list[TopicPartition]) -> None:
+        """Widgets of partitions given up are not inspected here: the next owner reads
+        them again from the last commit."""
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        self._pending = [p for p in self._pending if (p[3], p[4]) not in revoked]
+        heapq.heapify(self._pending)
 
     def _receive(self, message: Message) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -208,6 +217,7 @@ class QualityControlService:
             client_id="quality",
             health=self.health,
             on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
         last_commit = time.monotonic()
         end = self.options.end

@@ -266,6 +266,14 @@ class WidgetAssemblyService:
         commit(consumer, self.offsets, sync=True)
         self.offsets.forget(partitions)
 
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The session expired (the broker stopped answering): nothing can be committed;
+        the changelog holds the positions, and writes continue once the broker is back."""
+        log.warning(
+            "Rebalance: lost %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
+        )
+        self.offsets.forget(partitions)
+
     # --- inputs --------------------------------------------------------------------------
 
     def _receive(self, message: Message) -> None:
@@ -723,6 +731,7 @@ class WidgetAssemblyService:
             health=self.health,
             on_assign=self._on_assign,
             on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
         )
         self.status = StatusFollower(
             self.options.settings, client_id="assembly-status", health=self.health

@@ -355,6 +355,7 @@ def make_consumer(
     health: BrokerHealth | None = None,
     on_assign: Callable[[Consumer, list[TopicPartition]], None] | None = None,
     on_revoke: Callable[[Consumer, list[TopicPartition]], None] | None = None,
+    on_lost: Callable[[Consumer, list[TopicPartition]], None] | None = None,
     **overrides: Any,
 ) -> Consumer:
     """A subscribed consumer in ``group_id`` that commits only when told to."""
@@ -367,7 +368,10 @@ def make_consumer(
         kwargs["on_assign"] = on_assign
     if on_revoke:
         kwargs["on_revoke"] = on_revoke
-        kwargs["on_lost"] = on_revoke
+    if on_lost:
+        # Partitions lost (the session expired, e.g. the broker stopped answering): no
+        # commit is possible, and a synchronous one would wait for the broker forever.
+        kwargs["on_lost"] = on_lost
     consumer.subscribe(list(topics), **kwargs)
     return consumer
 
