@@ -55,7 +55,7 @@ _COMMIT_EVERY_S = 0.5
 _END_IDLE_S = 10.0
 """Run alone with --duration, quality control stops this long after its last widget
 past the end time (assembly finishes builds begun before the end)."""
-_RECENT = 100_000
+_RECENT = 50_000
 """Widget event ids remembered to drop duplicates (a re-sent widget keeps its id)."""
 
 

@@ -123,8 +123,12 @@ class _Bin:
         return self._heap[0][2]
 
     def remove(self, component_id: str) -> None:
-        self._removed.add(component_id)
         self.size -= 1
+        heap = self._heap
+        if heap and heap[0][1] == component_id:  # the usual case: the earliest is taken
+            heapq.heappop(heap)
+        else:
+            self._removed.add(component_id)
         self._settle()
 
 
@@ -156,6 +160,11 @@ class _Station:
     starved_since: float | None = None
     starvation_reported: bool = False
     built: int = 0
+    stock_version: int = 0
+    blocked: tuple[int, int] | None = None
+    """(order version, stock version) when a start last failed: until either changes, or
+    ``wake_at`` passes, trying again would fail the same way."""
+    wake_at: float = math.inf
 
     def count(self, component_type: str) -> int:
         stock = self.stock.get(component_type)
@@ -163,15 +172,21 @@ class _Station:
 
     def missing(self, recipe: tuple[str, ...], at: float = math.inf) -> tuple[str, ...]:
         """Types of ``recipe`` this station lacks, counting only components made by ``at``."""
-        need: dict[str, int] = {}
-        for component_type in recipe:
-            need[component_type] = need.get(component_type, 0) + 1
-        lacking = []
-        for component_type, n in need.items():
+        lacking: list[str] = []
+        for component_type, n in _needs(recipe):
             stock = self.stock.get(component_type)
             if stock is None or stock.size < n or stock.first().produced_at > at:
                 lacking.append(component_type)
         return tuple(lacking)
+
+    def ready(self, recipe: tuple[str, ...], at: float) -> bool:
+        """``not missing(recipe, at)``, without building the list (the hot path)."""
+        stock = self.stock
+        for component_type, n in _needs(recipe):
+            bin_ = stock.get(component_type)
+            if bin_ is None or bin_.size < n or bin_.first().produced_at > at:
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -212,7 +227,7 @@ class AssemblyPlanner:
         ids: IdSource,
         *,
         instance: str | None = None,
-        recent_capacity: int = 100_000,
+        recent_capacity: int = 50_000,
     ) -> None:
         self._config = config
         self._rng = rng
@@ -316,6 +331,7 @@ class AssemblyPlanner:
         station = self.stations.get(machine_id)
         if station is not None:
             station.status = status
+            station.blocked = None
 
     def record_position(self, topic: str, partition: int, next_offset: int) -> None:
         self._pending.positions[f"{topic}:{partition}"] = next_offset
@@ -380,6 +396,11 @@ class AssemblyPlanner:
                     station.built += 1
                 if station.status not in BUILDING_STATUSES or station.free_at >= self.cutoff:
                     break
+                if (
+                    station.blocked == (self._order_version, station.stock_version)
+                    and now < station.wake_at
+                ):
+                    break  # nothing it depends on changed since its last failed start
                 build = self._try_start(station, now, result)
                 if build is None:
                     break
@@ -393,7 +414,8 @@ class AssemblyPlanner:
         for index, station in enumerate(self.stations.values()):
             if component_type not in station.uses:
                 continue
-            plan = self._best_order(station)
+            candidates = self._open_orders(station)
+            plan = candidates[0] if candidates else None
             need = 0
             if plan is not None:
                 recipe = station.recipes[plan.record.widget_type]
@@ -419,25 +441,25 @@ class AssemblyPlanner:
         self._open_cache[station.spec.id] = (self._order_version, orders)
         return orders
 
-    def _best_order(self, station: _Station) -> _Order | None:
-        candidates = self._open_orders(station)
-        for order in candidates:
-            if not station.missing(station.recipes[order.record.widget_type]):
-                return order
-        return candidates[0] if candidates else None
-
     def _try_start(self, station: _Station, now: float, result: StepResult) -> BuildRecord | None:
         candidates = [o for o in self._open_orders(station) if o.record.created_at <= now]
         if not candidates:
             station.starved_since = None
             station.starvation_reported = False
             station.shortage = None
+            self._block(station, now)
             return None
+        kits: dict[str, bool] = {}
         for order in candidates:
-            recipe = station.recipes[order.record.widget_type]
-            if station.missing(recipe, now):
-                continue
-            return self._start(station, order, recipe, now)
+            widget_type = order.record.widget_type
+            recipe = station.recipes[widget_type]
+            ready = kits.get(widget_type)
+            if ready is None:
+                ready = kits[widget_type] = station.ready(recipe, now)
+            if ready:
+                return self._start(station, order, recipe, now)
+            if len(kits) == len(station.recipes):
+                break  # every type this station builds lacks something
         top = candidates[0]
         missing = station.missing(station.recipes[top.record.widget_type], now)
         shortage_key = (top.record.widget_type, missing)
@@ -452,7 +474,26 @@ class AssemblyPlanner:
         if not station.starvation_reported and now - station.starved_since >= limit:
             station.starvation_reported = True
             result.starvations.append(Starvation(station.spec.id, station.starved_since, missing))
+        self._block(station, now)
         return None
+
+    def _block(self, station: _Station, now: float) -> None:
+        """Remember a failed start: it is retried once the orders or the station's stock
+        change, or when a component made later, a later order, or the starvation alert's
+        moment comes due."""
+        wake = math.inf
+        for stock in station.stock.values():
+            if stock.size:
+                made = stock.first().produced_at
+                if now < made < wake:
+                    wake = made
+        for order in self._open_orders(station):
+            if now < order.record.created_at < wake:
+                wake = order.record.created_at
+        if station.starved_since is not None and not station.starvation_reported:
+            wake = min(wake, station.starved_since + self._config.simulation.starvation_alert_s)
+        station.blocked = (self._order_version, station.stock_version)
+        station.wake_at = wake
 
     def _start(
         self, station: _Station, order: _Order, recipe: tuple[str, ...], now: float
@@ -501,6 +542,8 @@ class AssemblyPlanner:
         stock = station.stock if station is not None else self._unplaced
         stock.setdefault(stocked.component_type, _Bin()).add(stocked)
         self._placed.add(stocked.component_id)
+        if station is not None:
+            station.stock_version += 1
 
     def _apply_order(self, record: OrderRecord) -> None:
         if record.order_id not in self.orders and record.order_id not in self._finished_orders:
@@ -528,6 +571,7 @@ class AssemblyPlanner:
         stock = station.stock.get(_type_of(component_id))
         if stock is not None and component_id in self._placed:
             stock.remove(component_id)
+            station.stock_version += 1
         self._placed.discard(component_id)
         self._used[component_id] = None
         if len(self._used) > self._recent_capacity:
@@ -571,6 +615,20 @@ class AssemblyPlanner:
 
     def orders_waiting(self) -> int:
         return sum(o.open_units for o in self.orders.values())
+
+
+_NEEDS: dict[tuple[str, ...], tuple[tuple[str, int], ...]] = {}
+
+
+def _needs(recipe: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """``recipe`` as (component type, units) pairs, computed once per recipe."""
+    needs = _NEEDS.get(recipe)
+    if needs is None:
+        counts: dict[str, int] = {}
+        for component_type in recipe:
+            counts[component_type] = counts.get(component_type, 0) + 1
+        needs = _NEEDS[recipe] = tuple(counts.items())
+    return needs
 
 
 def _pick(station: _Station, recipe: tuple[str, ...]) -> list[Stocked]:

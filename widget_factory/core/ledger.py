@@ -132,7 +132,7 @@ class InventoryLedger:
     seen (per kind), for dropping duplicates.
     """
 
-    def __init__(self, warehouse: str, recent_capacity: int = 200_000) -> None:
+    def __init__(self, warehouse: str, recent_capacity: int = 50_000) -> None:
         if recent_capacity < 1:
             raise ValueError(f"recent_capacity must be at least 1, got {recent_capacity}")
         self.warehouse = warehouse
