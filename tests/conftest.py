@@ -55,3 +55,29 @@ def run_cli(
         env=full_env,
         cwd=cwd or ROOT,
     )
+
+
+def run_drained(
+    bootstrap: str,
+    *,
+    duration: str = "3h",
+    seed: int = 1,
+    extra: tuple[str, ...] = (),
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """A bounded factory run in virtual time that drains before it returns (must succeed)."""
+    result = run_cli(
+        "run",
+        "--bootstrap-servers",
+        bootstrap,
+        "--speed",
+        "max",
+        "--duration",
+        duration,
+        "--seed",
+        str(seed),
+        *extra,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

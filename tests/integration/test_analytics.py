@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_drained
 from tests.unit.test_analytics import T0, component
 from widget_factory.analytics.metrics import Metric, decode_metric
 from widget_factory.analytics.service import AnalyticsOptions, AnalyticsService
@@ -37,21 +37,7 @@ pytestmark = pytest.mark.integration
 def drained_factory() -> Iterator[KafkaSettings]:
     """Three simulated hours of the factory, drained, without analytics of its own."""
     with EmbeddedBroker() as broker:
-        result = run_cli(
-            "run",
-            "--bootstrap-servers",
-            broker.bootstrap_servers,
-            "--speed",
-            "max",
-            "--duration",
-            "3h",
-            "--seed",
-            "7",
-            "--no-dashboard",
-            "--no-analytics",
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
+        run_drained(broker.bootstrap_servers, seed=7, extra=("--no-dashboard", "--no-analytics"))
         yield KafkaSettings(broker.bootstrap_servers, source="flag")
 
 

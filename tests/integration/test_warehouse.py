@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_drained
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.reader import read_to_end
@@ -25,20 +25,7 @@ pytestmark = pytest.mark.integration
 def factory() -> Iterator[KafkaSettings]:
     """Three simulated hours, drained, with the analytics service's metrics."""
     with EmbeddedBroker() as broker:
-        result = run_cli(
-            "run",
-            "--bootstrap-servers",
-            broker.bootstrap_servers,
-            "--speed",
-            "max",
-            "--duration",
-            "3h",
-            "--seed",
-            "11",
-            "--no-dashboard",
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr[-2000:]
+        run_drained(broker.bootstrap_servers, seed=11, extra=("--no-dashboard",))
         yield KafkaSettings(broker.bootstrap_servers, source="flag")
 
 
