@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_drained
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -323,3 +323,37 @@ priority = 3
         for m in read_to_end(settings, ["machine-telemetry"])
     }
     assert "ASSEMBLY_STATION_D" in telemetry
+
+
+def test_a_second_run_on_the_same_cluster_continues_simulated_time(
+    own_broker: EmbeddedBroker,
+) -> None:
+    """A durable cluster keeps a run's events (and the stations' changelog), possibly far
+    ahead in simulated time: the next run starts after them and its stations keep building."""
+    bootstrap = own_broker.bootstrap_servers
+    settings = KafkaSettings(bootstrap, source="flag")
+    run_drained(bootstrap, duration="1d", seed=2)
+    first = [
+        decode_as(m.value(), WidgetAssembled) for m in read_to_end(settings, ["widget-assembly"])
+    ]
+    last_of_first = max(
+        c.produced_at
+        for c in (
+            decode_as(m.value(), ComponentProduced)
+            for m in read_to_end(settings, ["component-production"])
+        )
+    )
+    result = run_drained(bootstrap, duration="6h", seed=3)
+    assert "continues after the cluster's latest event" in result.stderr
+    components = [
+        decode_as(m.value(), ComponentProduced)
+        for m in read_to_end(settings, ["component-production"])
+    ]
+    second = [c for c in components if c.produced_at > last_of_first]
+    assert len(second) > 500, "the second run produced after the first"
+    widgets = [
+        decode_as(m.value(), WidgetAssembled) for m in read_to_end(settings, ["widget-assembly"])
+    ]
+    assert len(widgets) - len(first) > 10, "stations restored from the changelog kept building"
+    report = audit(bootstrap)
+    assert report["ok"], report["violations"]

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import time
 from collections.abc import Callable
 
 from widget_factory.cli import common_options, positive_int, settings_from_args, simulation_options
-from widget_factory.commands.services_command import SERVICES, options_from_args, prepare_cluster
+from widget_factory.commands.services_command import (
+    SERVICES,
+    continue_simulated_time,
+    options_from_args,
+    prepare_cluster,
+)
 from widget_factory.dashboard.in_run import add_run_options, run_extras
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.settings import split_secret_overrides
@@ -52,6 +58,7 @@ def run_factory(args: argparse.Namespace) -> int:
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
         prepare_cluster(settings)
+        options = continue_simulated_time(args, dataclasses.replace(options, settings=settings))
         start = options.start
         anchor_wall = time.time()
         shared = common_service_args(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -13,15 +14,33 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from widget_factory.cli import common_options, settings_from_args, simulation_options
-from widget_factory.core.clock import parse_duration
+from widget_factory.core.clock import parse_duration, to_datetime
 from widget_factory.errors import UsageError
 from widget_factory.factory_config import load_config
+from widget_factory.kafka_io.reader import latest_event_time
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.shutdown import hard_exit_needed
-from widget_factory.kafka_io.topics import connect_admin, create_topics
+from widget_factory.kafka_io.topics import (
+    COMPONENT_PRODUCTION,
+    MACHINE_TELEMETRY,
+    PRODUCTION_ORDERS,
+    QUALITY_CONTROL,
+    WIDGET_ASSEMBLY,
+    connect_admin,
+    create_topics,
+)
 from widget_factory.runtime import Lifecycle, ServiceOptions
 
 ORDER = 40
+
+EVENT_TOPICS = (
+    COMPONENT_PRODUCTION,
+    WIDGET_ASSEMBLY,
+    QUALITY_CONTROL,
+    MACHINE_TELEMETRY,
+    PRODUCTION_ORDERS,
+)
+"""Topics whose record timestamps carry simulated time."""
 
 __all__ = ["register", "options_from_args", "parse_speed", "SERVICES", "prepare_cluster"]
 
@@ -160,9 +179,22 @@ def prepare_cluster(settings: KafkaSettings) -> None:
             log.warning("could not create topic %s: %s", name, detail)
 
 
+def continue_simulated_time(args: argparse.Namespace, options: ServiceOptions) -> ServiceOptions:
+    """Without ``--start``, simulated time starts now, or just after the latest event the
+    cluster already holds (a durable cluster keeps a previous run's, possibly far ahead)."""
+    if getattr(args, "start", None) is not None:
+        return options
+    latest = latest_event_time(options.settings, EVENT_TOPICS)
+    if latest is None or latest < options.start:
+        return options
+    log.info("Simulated time continues after the cluster's latest event, %s", to_datetime(latest))
+    return dataclasses.replace(options, start=latest + 1.0)
+
+
 def _run_service(name: str, args: argparse.Namespace) -> int:
     options = options_from_args(args)
     prepare_cluster(options.settings)
+    options = continue_simulated_time(args, options)
     lifecycle = Lifecycle()
     lifecycle.install_signal_handlers()
     service = SERVICES[name][1](options, lifecycle)

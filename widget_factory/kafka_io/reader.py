@@ -105,3 +105,44 @@ def read_to_end(
                 )
     finally:
         reader.close()
+
+
+def latest_event_time(
+    settings: KafkaSettings, topics: Sequence[str], tail: int = 64
+) -> float | None:
+    """The latest record timestamp (simulated epoch seconds) in the last records of each
+    partition of ``topics``, or None when they hold nothing.
+
+    A factory restarted on a durable cluster continues its simulated time from here, so
+    new events never land before the ones already written."""
+    config = settings.consumer_config(
+        f"widget-factory-reader-{uuid.uuid4().hex[:8]}", **{"enable.partition.eof": True}
+    )
+    consumer = Consumer(config)
+    try:
+        partitions = topic_partitions(consumer, topics)
+        starts = []
+        for tp in partitions:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            if high > low:  # ListOffsets may under-report the end: reading from before it is fine
+                starts.append(TopicPartition(tp.topic, tp.partition, max(low, high - tail)))
+        if not starts:
+            return None
+        consumer.assign(starts)
+        latest: float | None = None
+        ended: set[tuple[str, int]] = set()
+        deadline = time.monotonic() + 10
+        while len(ended) < len(starts) and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.5):
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        ended.add((str(message.topic()), int(message.partition() or 0)))
+                    continue
+                kind, stamp = message.timestamp()
+                if kind and stamp > 0:
+                    seconds = stamp / 1000
+                    latest = seconds if latest is None else max(latest, seconds)
+        return latest
+    finally:
+        consumer.close()
