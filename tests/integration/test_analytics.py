@@ -27,7 +27,7 @@ from widget_factory.kafka_io.topics import (
     WIDGET_ASSEMBLY,
     create_topics,
 )
-from widget_factory.runtime import Lifecycle
+from widget_factory.processes.lifecycle import Lifecycle
 from widget_factory.schemas import InventoryUpdate, QualityCheck, decode_as
 
 pytestmark = pytest.mark.integration

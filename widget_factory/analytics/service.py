@@ -39,7 +39,7 @@ from widget_factory.kafka_io.topics import (
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.runtime import Lifecycle
+from widget_factory.processes.lifecycle import Lifecycle
 from widget_factory.schemas import (
     ComponentProduced,
     Event,

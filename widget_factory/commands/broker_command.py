@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
-from widget_factory.cli import positive_int
 from widget_factory.kafka_io.broker import EmbeddedBroker
+from widget_factory.options import positive_int
 
 ORDER = 20
 

@@ -14,12 +14,12 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from widget_factory.cli import common_options, positive_int, settings_from_args
 from widget_factory.core.event_format import format_record
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import TOPICS, connect_admin
 from widget_factory.kafka_io.watch import TopicWatcher
+from widget_factory.options import common_options, positive_int, settings_from_args
 
 ORDER = 60
 

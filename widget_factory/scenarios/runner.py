@@ -406,8 +406,9 @@ def run_scenario(
     out: TextIO,
 ) -> ScenarioResult:
     """Run the factory through ``scenario`` on the cluster of ``settings`` (topics ready)."""
-    from widget_factory.commands.services_command import SERVICES
-    from widget_factory.supervisor import PRODUCERS, FactoryRun, common_service_args
+    from widget_factory.processes.service_args import common_service_args
+    from widget_factory.processes.services import SERVICES
+    from widget_factory.processes.supervisor import PRODUCERS, FactoryRun
 
     with tempfile.TemporaryDirectory(prefix="widget-factory-scenario-") as folder:
         config_path = Path(folder) / f"{scenario.name}-factory.toml"
@@ -433,7 +434,7 @@ def run_scenario(
         # machine is stopped at once (its next component is then "never", past the end).
         shared = common_service_args(
             bootstrap=settings.bootstrap_servers,
-            speed="max" if options.speed is None else repr(options.speed),
+            speed=options.speed,
             seed=options.seed,
             duration=repr(scenario.duration) if virtual else None,
             start=start,
