@@ -24,7 +24,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check widget_factory tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy widget_factory/core widget_factory/kafka_io widget_factory/schemas.py
+	$(BIN)/mypy widget_factory/core widget_factory/kafka_io widget_factory/schemas.py \
+		widget_factory/processes widget_factory/options.py widget_factory/cli.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
