@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from widget_factory.analytics.metrics import decode_metric
+from widget_factory.core.metric_records import decode_metric
 from widget_factory.analytics.service import ANALYTICS_GROUP, SOURCE_TOPICS
 from widget_factory.core.ids import IdSource
 from widget_factory.core.orders import make_order

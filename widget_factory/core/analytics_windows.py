@@ -36,7 +36,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from widget_factory.analytics.metrics import Metric, Value, make_metric
+from widget_factory.core.metric_records import Metric, Value, make_metric
 from widget_factory.core.windows import HOLD, percentile, split_interval, window_start
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
