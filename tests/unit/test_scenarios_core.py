@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 
 from widget_factory import schemas as s
+from widget_factory.core.scenario_checks import evaluate
 from widget_factory.core.scenario_plan import (
     dump_toml,
     merge_overrides,
     parse_scenario,
     parse_time,
 )
-from widget_factory.core.scenario_stats import Observations, evaluate, phase_table, report_lines
+from widget_factory.core.scenario_report import phase_table, report_lines
+from widget_factory.core.scenario_stats import Observations
 from widget_factory.errors import ConfigError
 from widget_factory.factory_config import default_config, parse_config
 from widget_factory.scenarios import builtin_names, load_scenario

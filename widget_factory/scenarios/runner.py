@@ -34,19 +34,15 @@ from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.control import COMMANDS, build_command, build_order, expand_targets
 from widget_factory.core.factory_view import FactoryView
 from widget_factory.core.ids import IdSource
+from widget_factory.core.scenario_checks import Outcome, evaluate
 from widget_factory.core.scenario_plan import (
     Scenario,
     Step,
     dump_toml,
     merge_overrides,
 )
-from widget_factory.core.scenario_stats import (
-    Observations,
-    Outcome,
-    evaluate,
-    phase_table,
-    report_lines,
-)
+from widget_factory.core.scenario_report import phase_table, report_lines
+from widget_factory.core.scenario_stats import Observations
 from widget_factory.errors import ConfigError
 from widget_factory.factory_config import DEFAULT_CONFIG_NAME, FactoryConfig, parse_config
 from widget_factory.kafka_io.control import FactoryControl
