@@ -16,10 +16,11 @@ from widget_factory.core.scenario_plan import Phase, Scenario
 from widget_factory.core.scenario_stats import Observations
 from widget_factory.schemas import MachineStatus
 
-__all__ = ["phase_table", "report_lines"]
+__all__ = ["phase_table", "report_lines", "hours_minutes"]
 
 
-def _hours(seconds: float) -> str:
+def hours_minutes(seconds: float) -> str:
+    """``h:mm`` of simulated seconds since a scenario's start, as its timeline shows them."""
     minutes = int(round(seconds / 60))
     return f"{minutes // 60}:{minutes % 60:02d}"
 
@@ -44,7 +45,7 @@ def phase_table(scenario: Scenario, observations: Observations) -> list[list[str
     for phase in scenario.phases():
         if phase.start >= o.duration:
             blank = [""] * (len(rows[0]) - 4)
-            rows.append([phase.label, _hours(phase.start), "", "not reached", *blank])
+            rows.append([phase.label, hours_minutes(phase.start), "", "not reached", *blank])
             continue
 
         def m(name: str, phase: Phase = phase, **selector: str) -> float | None:
@@ -70,8 +71,8 @@ def phase_table(scenario: Scenario, observations: Observations) -> list[list[str
         rows.append(
             [
                 phase.label,
-                _hours(phase.start),
-                _hours(min(phase.end, scenario.duration)),
+                hours_minutes(phase.start),
+                hours_minutes(min(phase.end, scenario.duration)),
                 format_value("components_per_hour", m("components_per_hour")),
                 format_value("widgets_per_hour", m("widgets_per_hour")),
                 format_value("pass_rate", m("pass_rate")),
@@ -144,7 +145,7 @@ def report_lines(name: str, observations: Observations) -> tuple[str, list[list[
             rate = o.metric("pass_rate", bucket, {})
             rows.append(
                 [
-                    f"{_hours(bucket.start)}-{_hours(bucket.end)}",
+                    f"{hours_minutes(bucket.start)}-{hours_minutes(bucket.end)}",
                     str(total),
                     format_value("pass_rate", rate),
                     "#" * int(round((rate or 0) * 20)),
