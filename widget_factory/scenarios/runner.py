@@ -36,6 +36,7 @@ from widget_factory.core.scenario_plan import (
 from widget_factory.core.scenario_stats import Observations
 from widget_factory.errors import ConfigError
 from widget_factory.factory_config import DEFAULT_CONFIG_NAME, FactoryConfig, parse_config
+from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
@@ -46,7 +47,6 @@ from widget_factory.kafka_io.topics import (
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.kafka_io.watch import TopicWatcher
 from widget_factory.scenarios.worker import ScenarioWorker
 
 __all__ = ["ScenarioOptions", "ScenarioResult", "prepare_config", "run_scenario"]
@@ -167,7 +167,9 @@ def run_scenario(
     with tempfile.TemporaryDirectory(prefix="widget-factory-scenario-") as folder:
         config_path = Path(folder) / f"{scenario.name}-factory.toml"
         config_path.write_text(config_text, encoding="utf-8")
-        watcher = TopicWatcher(settings, dict.fromkeys(_WATCHED, "end"), client_id="scenario")
+        watcher = TopicFollower.from_starts(
+            settings, dict.fromkeys(_WATCHED, "end"), client_id="scenario"
+        )
         held = sum(
             n for (topic, _p), n in watcher.start_offsets.items() if topic == PRODUCTION_ORDERS
         )

@@ -27,9 +27,9 @@ from widget_factory.core.scenario_report import hours_minutes
 from widget_factory.core.scenario_stats import Observations
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.control import FactoryControl
+from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.lag import FACTORY_GROUPS, committed_offsets
 from widget_factory.kafka_io.settings import KafkaSettings
-from widget_factory.kafka_io.watch import TopicWatcher
 from widget_factory.schemas import SchemaError, decode
 
 __all__ = ["ScenarioWorker"]
@@ -47,7 +47,7 @@ class ScenarioWorker(threading.Thread):
         scenario: Scenario,
         config: FactoryConfig,
         settings: KafkaSettings,
-        watcher: TopicWatcher,
+        watcher: TopicFollower,
         observations: Observations,
         *,
         start: float,
@@ -116,7 +116,7 @@ class ScenarioWorker(threading.Thread):
                 self.out.flush()
                 self.at_end()
         deadline = time.monotonic() + 15.0
-        while not self.watcher.caught_up() and time.monotonic() < deadline:
+        while not self.watcher.at_end() and time.monotonic() < deadline:
             self._read(0.2)
         self._sample_lag(force=True)
 
