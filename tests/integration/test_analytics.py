@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import run_cli, run_drained
 from tests.unit.test_analytics import T0, component
-from widget_factory.analytics.metrics import Metric, decode_metric
 from widget_factory.analytics.service import AnalyticsOptions, AnalyticsService
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.metric_records import Metric, decode_metric
 from widget_factory.factory_config import default_config
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.client import EventProducer

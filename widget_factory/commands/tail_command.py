@@ -16,9 +16,9 @@ from typing import TextIO
 
 from widget_factory.core.event_format import format_record
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import TOPICS, connect_admin
-from widget_factory.kafka_io.watch import TopicWatcher
 from widget_factory.options import common_options, positive_int, settings_from_args
 
 ORDER = 60
@@ -49,7 +49,7 @@ def tail_topic(
 ) -> int:
     """Print records of ``topic``; returns how many were printed."""
     _check_topic(settings, topic)
-    watcher = TopicWatcher(
+    watcher = TopicFollower.from_starts(
         settings, {topic: "beginning" if from_beginning else "end"}, client_id="tail"
     )
     printed = 0
@@ -73,7 +73,7 @@ def tail_topic(
                 out.write("\n".join(lines) + "\n")
                 out.flush()
                 printed += len(lines)
-            elif exit_at_end and watcher.caught_up():
+            elif exit_at_end and watcher.at_end():
                 break
     finally:
         watcher.close()
