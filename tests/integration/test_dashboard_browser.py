@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian's headless Chromium, driven by Playwright)
 against a running factory: the page loads with no outside asset, numbers move as events
 flow, an order, an anomaly and a stop/start reach the factory, a request without the
-page's token is refused, bad input is refused by the server.
+page's token is refused, bad input is refused by the server, and nothing sticks out
+of its panel at 1400 px.
 
 Skipped, with the reason, only where no Chromium is installed (`.ci/run` installs
 Debian's `chromium`, so CI always runs it). Playwright never downloads a browser here.
@@ -228,6 +229,16 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
                 url + "api/machines/NO_SUCH_MACHINE/stop", data={}, headers=own
             )
             assert unknown.status == 400 and "unknown machine" in unknown.json()["error"]
+
+            # at 1400 px nothing sticks out of its panel (open orders with progress bars)
+            assert page.locator("#orders tbody tr").count() > 0
+            sticking_out = page.evaluate(
+                """() => [...document.querySelectorAll('.panel *')].filter((node) =>
+                    node.getBoundingClientRect().right >
+                    node.closest('.panel').getBoundingClientRect().right + 0.5
+                ).map((node) => node.className || node.tagName)"""
+            )
+            assert sticking_out == []
 
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "dashboard.png"
