@@ -92,6 +92,10 @@ class TopicWatcher:
                 self._eof.add(key)
         return records
 
+    def quiet(self) -> frozenset[Key]:
+        """Partitions read to their end, with nothing new fetched since."""
+        return frozenset(self._eof)
+
     def caught_up(self) -> bool:
         """Every partition has been read to the end it had when last fetched."""
         return len(self._eof) >= len(self.partitions)
