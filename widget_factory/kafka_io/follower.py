@@ -262,6 +262,10 @@ class TopicFollower:
                 result[(topic, partition)] = high
         return result
 
+    def ended_partitions(self) -> frozenset[Key]:
+        """Partitions read to their end, with nothing new fetched since."""
+        return frozenset(self._eof)
+
     def at_end(self) -> bool:
         """Every partition has reported EOF at the end it had when last fetched, since its
         last record (followers from :meth:`from_starts`, which ask for EOF markers)."""
