@@ -15,6 +15,10 @@ station (its home, :mod:`widget_factory.core.routing`) is forwarded to that stat
 inbox on ``assembly-handoffs``, stored there before the changelog records the input
 position past it; each process reads its stations' inboxes and records those positions
 in its changelog too. docs/scaling.md tells the whole story.
+
+The service wires the pieces: the changelog store is :mod:`widget_factory.kafka_io.changelog`;
+what has been read, what other processes report and how far virtual time may go are kept
+by the pure :mod:`widget_factory.core.progress`.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ _SCALED_DRAIN_QUIET_S = 1.5
 
 
 class WidgetAssemblyService:
+    """The assembly stations of one process: inputs in, widgets out, state in the changelog."""
+
     def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
         self.options = options
         self.lifecycle = lifecycle or Lifecycle()
@@ -89,8 +95,10 @@ class WidgetAssemblyService:
         self.inbox: HandoffInbox | None = None
         self.forwarder: Forwarder | None = None
         self.progress = InputProgress(COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start)
+        """Positions and event times read here, and (scaled out) reported by others."""
         self._progress_sent: tuple[float, Progress] = (0.0, {})
         self.published = PublishedOrders(options.start)
+        """The orders this process published, until stored and read back."""
         self.orders = (
             OrderGenerator(
                 config, options.rng("orders"), IdSource(options.rng("order-ids")), options.start
@@ -391,7 +399,11 @@ class WidgetAssemblyService:
             self.published.published_until(target)
         if self.forwarder is not None:
             target = min(target, self.progress.orders_watermark(self._ends()))
-        awaited = self.published.awaited(self._assigned(PRODUCTION_ORDERS))
+        awaited = (
+            self.published.awaited(self._assigned(PRODUCTION_ORDERS))
+            if self.published.pending
+            else []
+        )
         if awaited:
             target = min(target, min(awaited))
         self.clock.advance_to(target)

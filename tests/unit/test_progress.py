@@ -246,6 +246,9 @@ def test_awaited_orders_are_those_this_process_reads_back_itself() -> None:
     assert published.awaited({0, 1}) == [START + 10, START + 30]  # O2 is forgotten
     published.read_back("O1")
     assert published.awaited({0}) == [START + 30]
+    assert published.pending
+    published.read_back("O3")
+    assert not published.pending and published.awaited({0}) == []
     unawaited = PublishedOrders(START)
     unawaited.sent(order("O4", START), awaited=False)
-    assert unawaited.awaited({0}) == []
+    assert not unawaited.pending and unawaited.awaited({0}) == []

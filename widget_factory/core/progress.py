@@ -284,6 +284,11 @@ class PublishedOrders:
             self._confirmed = self.until
         return self._confirmed
 
+    @property
+    def pending(self) -> bool:
+        """Some order sent in virtual time is not read back (nor known to go elsewhere)."""
+        return bool(self._in_flight)
+
     def awaited(self, assigned: set[int]) -> list[float]:
         """Times of published orders this process will read back itself (``assigned``:
         its partitions of the orders topic); those stored in a partition assigned to
