@@ -59,7 +59,7 @@ from widget_factory.kafka_io.topics import (
     PRODUCTION_ORDERS,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     ComponentProduced,
     FactoryAlert,
