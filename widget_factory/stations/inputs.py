@@ -1,0 +1,126 @@
+"""Assembly inputs: decode, check and route each component or order read.
+
+A record read from a group partition (``component-production``, ``production-orders``)
+is decoded as its topic's event; one from this process's handoff inbox may be either.
+An unknown component or widget type is bad input (a dead letter). Scaled out, a record
+whose home is another process's station is forwarded there as its original bytes;
+everything else goes to the local planner.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import Message
+
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.clock import SimClock
+from widget_factory.core.progress import InputProgress, PublishedOrders
+from widget_factory.core.routing import StationRouter
+from widget_factory.factory_config import FactoryConfig
+from widget_factory.kafka_io.client import DeadLetters
+from widget_factory.kafka_io.station_links import StationLinks
+from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, PRODUCTION_ORDERS
+from widget_factory.schemas import (
+    ComponentProduced,
+    ProductionOrder,
+    SchemaError,
+    decode,
+    decode_as,
+)
+
+__all__ = ["StationInputs"]
+
+log = logging.getLogger("assembly")
+
+
+class StationInputs:
+    """Takes the inputs of one assembly process (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: FactoryConfig,
+        clock: SimClock,
+        planner: AssemblyPlanner,
+        router: StationRouter,
+        progress: InputProgress,
+        published: PublishedOrders,
+        dead_letters: DeadLetters,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._planner = planner
+        self._router = router
+        self._progress = progress
+        self._published = published
+        self._dead_letters = dead_letters
+        self.links: StationLinks | None = None
+        """Scaled out: where records for other processes' stations go."""
+
+    def take(self, message: Message, *, handoff: bool) -> None:
+        """Act on ``message``, read from a group partition or (``handoff``) the inbox."""
+        topic = message.topic()
+        value = message.value() or b""
+        try:
+            if topic == COMPONENT_PRODUCTION:
+                self._take_component(decode_as(value, ComponentProduced), message)
+            elif topic == PRODUCTION_ORDERS:
+                self._take_order(decode_as(value, ProductionOrder), message)
+            elif handoff:
+                event = decode(value)
+                if isinstance(event, ComponentProduced):
+                    self._take_component(event, None)
+                elif isinstance(event, ProductionOrder):
+                    self._take_order(event, None)
+                else:
+                    raise SchemaError(f"a {event.event_type} event is not a handoff")
+        except SchemaError as exc:
+            self._dead_letters.route(message, str(exc))
+
+    def _take_component(self, component: ComponentProduced, source: Message | None) -> None:
+        """A component from a group partition (``source``) or from this process's inbox."""
+        if component.component_type not in self._config.component_types:
+            raise SchemaError(
+                f"unknown component type {component.component_type!r} - at `$.component_type`"
+            )
+        produced_at = component.produced_at.timestamp()
+        if not self._clock.virtual:
+            self._clock.observe(produced_at)
+        elif source is not None:
+            self._progress.component_read(int(source.partition() or 0), produced_at)
+        else:
+            self._progress.handoff_read(produced_at)
+        if source is not None:
+            target = self._router.component_target(component.component_id, component.component_type)
+            if target is not None:
+                assert self.links is not None
+                self.links.forward(target, source)
+                return
+        self._planner.receive_component(component)
+
+    def _take_order(self, order: ProductionOrder, source: Message | None) -> None:
+        """An order from a group partition (``source``) or from this process's inbox."""
+        self._published.read_back(order.order_id)
+        if order.widget_type not in self._config.widget_types:
+            raise SchemaError(f"unknown widget type {order.widget_type!r} - at `$.widget_type`")
+        if source is not None:
+            target = self._router.order_target(order.order_id, order.widget_type)
+            if target is not None:
+                assert self.links is not None
+                self.links.forward(target, source)
+                log.info(
+                    "Production order %s (%dx %s) goes to %s",
+                    order.order_id,
+                    order.quantity,
+                    order.widget_type,
+                    target,
+                )
+                return
+        if self._planner.add_order(order):
+            log.info(
+                "Added production order: %dx %s (%s, priority %d)",
+                order.quantity,
+                order.widget_type,
+                order.order_id,
+                order.priority,
+            )
