@@ -7,8 +7,9 @@ and that every time carries a UTC offset, and raises :class:`SchemaError` with a
 naming the offending field.
 
 Component and widget *types* are plain strings in the events, because a factory's
-configuration may add new ones; the enums below name the reference factory's types, and
-services check incoming types against their configuration.
+configuration may add new ones; services check incoming types against their
+configuration. The reference factory's type enums and recipes are in
+:mod:`widget_factory.reference_types` (importable from here too).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
+
+from widget_factory.reference_types import WIDGET_RECIPES, ComponentType, WidgetType
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -58,27 +61,6 @@ MAX_EVENT_BYTES: Final = 64 * 1024
 """Values larger than this are refused as malformed (a factory event is well under 2 KiB)."""
 
 
-class ComponentType(StrEnum):
-    """Component types of the reference factory."""
-
-    METAL_FRAME = "metal_frame"
-    PLASTIC_HOUSING = "plastic_housing"
-    CIRCUIT_BOARD = "circuit_board"
-    BATTERY = "battery"
-    DISPLAY_SCREEN = "display_screen"
-    SENSOR = "sensor"
-    MOTOR = "motor"
-
-
-class WidgetType(StrEnum):
-    """Widget types of the reference factory."""
-
-    BASIC_WIDGET = "basic_widget"
-    PREMIUM_WIDGET = "premium_widget"
-    INDUSTRIAL_WIDGET = "industrial_widget"
-    SMART_WIDGET = "smart_widget"
-
-
 class MachineStatus(StrEnum):
     IDLE = "idle"
     RUNNING = "running"
@@ -90,28 +72,6 @@ class MachineStatus(StrEnum):
 class QualityStatus(StrEnum):
     PASS = "pass"
     FAIL = "fail"
-
-
-_BASIC = (ComponentType.METAL_FRAME, ComponentType.PLASTIC_HOUSING, ComponentType.CIRCUIT_BOARD)
-
-WIDGET_RECIPES: Final[dict[WidgetType, tuple[ComponentType, ...]]] = {
-    WidgetType.BASIC_WIDGET: _BASIC,
-    WidgetType.PREMIUM_WIDGET: (*_BASIC, ComponentType.BATTERY, ComponentType.DISPLAY_SCREEN),
-    WidgetType.INDUSTRIAL_WIDGET: (
-        *_BASIC,
-        ComponentType.BATTERY,
-        ComponentType.SENSOR,
-        ComponentType.MOTOR,
-    ),
-    WidgetType.SMART_WIDGET: (
-        *_BASIC,
-        ComponentType.BATTERY,
-        ComponentType.DISPLAY_SCREEN,
-        ComponentType.SENSOR,
-    ),
-}
-"""The reference factory's recipes: one of each component listed. The shipped
-``factory.toml`` carries the same recipes; configuration may add more."""
 
 
 class SchemaError(ValueError):
