@@ -10,6 +10,7 @@ everything else goes to the local planner.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from confluent_kafka import Message
 
@@ -34,28 +35,19 @@ __all__ = ["StationInputs"]
 log = logging.getLogger("assembly")
 
 
+@dataclass
 class StationInputs:
     """Takes the inputs of one assembly process (see the module docstring)."""
 
-    def __init__(
-        self,
-        config: FactoryConfig,
-        clock: SimClock,
-        planner: AssemblyPlanner,
-        router: StationRouter,
-        progress: InputProgress,
-        published: PublishedOrders,
-        dead_letters: DeadLetters,
-    ) -> None:
-        self._config = config
-        self._clock = clock
-        self._planner = planner
-        self._router = router
-        self._progress = progress
-        self._published = published
-        self._dead_letters = dead_letters
-        self.links: StationLinks | None = None
-        """Scaled out: where records for other processes' stations go."""
+    config: FactoryConfig
+    clock: SimClock
+    planner: AssemblyPlanner
+    router: StationRouter
+    progress: InputProgress
+    published: PublishedOrders
+    dead_letters: DeadLetters
+    links: StationLinks | None = None
+    """Scaled out: where records for other processes' stations go."""
 
     def take(self, message: Message, *, handoff: bool) -> None:
         """Act on ``message``, read from a group partition or (``handoff``) the inbox."""
@@ -75,36 +67,36 @@ class StationInputs:
                 else:
                     raise SchemaError(f"a {event.event_type} event is not a handoff")
         except SchemaError as exc:
-            self._dead_letters.route(message, str(exc))
+            self.dead_letters.route(message, str(exc))
 
     def _take_component(self, component: ComponentProduced, source: Message | None) -> None:
         """A component from a group partition (``source``) or from this process's inbox."""
-        if component.component_type not in self._config.component_types:
+        if component.component_type not in self.config.component_types:
             raise SchemaError(
                 f"unknown component type {component.component_type!r} - at `$.component_type`"
             )
         produced_at = component.produced_at.timestamp()
-        if not self._clock.virtual:
-            self._clock.observe(produced_at)
+        if not self.clock.virtual:
+            self.clock.observe(produced_at)
         elif source is not None:
-            self._progress.component_read(int(source.partition() or 0), produced_at)
+            self.progress.component_read(int(source.partition() or 0), produced_at)
         else:
-            self._progress.handoff_read(produced_at)
+            self.progress.handoff_read(produced_at)
         if source is not None:
-            target = self._router.component_target(component.component_id, component.component_type)
+            target = self.router.component_target(component.component_id, component.component_type)
             if target is not None:
                 assert self.links is not None
                 self.links.forward(target, source)
                 return
-        self._planner.receive_component(component)
+        self.planner.receive_component(component)
 
     def _take_order(self, order: ProductionOrder, source: Message | None) -> None:
         """An order from a group partition (``source``) or from this process's inbox."""
-        self._published.read_back(order.order_id)
-        if order.widget_type not in self._config.widget_types:
+        self.published.read_back(order.order_id)
+        if order.widget_type not in self.config.widget_types:
             raise SchemaError(f"unknown widget type {order.widget_type!r} - at `$.widget_type`")
         if source is not None:
-            target = self._router.order_target(order.order_id, order.widget_type)
+            target = self.router.order_target(order.order_id, order.widget_type)
             if target is not None:
                 assert self.links is not None
                 self.links.forward(target, source)
@@ -116,7 +108,7 @@ class StationInputs:
                     target,
                 )
                 return
-        if self._planner.add_order(order):
+        if self.planner.add_order(order):
             log.info(
                 "Added production order: %dx %s (%s, priority %d)",
                 order.quantity,

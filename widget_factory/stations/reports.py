@@ -38,13 +38,11 @@ class StationReports:
         self._shortage_log = LogPacer(log, "shortage notes", per_second=5)
 
     def restored(self, replayed: int) -> None:
-        planner = self._planner
         log.info(
-            "Restored from the changelog (%d records): %d components in stock, %d builds in progress, %d open orders",
+            "Restored from the changelog (%d records): %s, %d open orders",
             replayed,
-            stock_total(planner),
-            len(planner.in_progress()),
-            len(planner.orders),
+            self._state(),
+            len(self._planner.orders),
         )
 
     def widget(self, widget: WidgetAssembled) -> None:
@@ -104,11 +102,16 @@ class StationReports:
             )
 
     def stopped(self, widgets_sent: int) -> None:
-        planner = self._planner
         log.info(
-            "Assembly stopped: %d widgets sent, %d components in stock, %d builds in progress, %d units on order",
+            "Assembly stopped: %d widgets sent, %s, %d units on order",
             widgets_sent,
-            stock_total(planner),
-            len(planner.in_progress()),
-            planner.orders_waiting(),
+            self._state(),
+            self._planner.orders_waiting(),
+        )
+
+    def _state(self) -> str:
+        planner = self._planner
+        return (
+            f"{stock_total(planner)} components in stock, "
+            f"{len(planner.in_progress())} builds in progress"
         )
