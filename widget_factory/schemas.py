@@ -4,7 +4,8 @@ Every event is a msgspec ``Struct`` carrying the envelope (``event_id``, ``event
 ``schema_version``). ``encode`` and ``decode`` are the one place where events become bytes
 and back; ``decode`` validates the envelope, required fields, types, enum values, ranges
 and that every time carries a UTC offset, and raises :class:`SchemaError` with a message
-naming the offending field.
+naming the offending field. A walkthrough-shaped record (no envelope at all, naive
+times) is upgraded on read instead (:mod:`widget_factory.compat`).
 
 Component and widget *types* are plain strings in the events, because a factory's
 configuration may add new ones; the enums below name the reference factory's types, and
@@ -19,6 +20,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
+
+from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -446,22 +449,52 @@ def _check_size(data: bytes | str) -> None:
         raise SchemaError(f"value of {len(data)} bytes exceeds the limit of {MAX_EVENT_BYTES}")
 
 
-def decode(data: bytes | str) -> AnyEvent:
+def _read_upgraded(
+    data: bytes | str,
+    event_type: str | None,
+    target: Any,
+    topic: str,
+    upgrades: ReadUpgrades | None,
+    exc: Exception,
+) -> Any:
+    """:func:`~widget_factory.compat.read_upgraded`, or else the strict decode's error."""
+    try:
+        event = read_upgraded(data, event_type, target, topic, upgrades)
+    except (msgspec.ValidationError, ValueError) as again:
+        raise SchemaError(f"walkthrough-shaped record, still not readable: {again}") from None
+    if event is None:
+        raise _schema_error(data, exc) from None
+    return event
+
+
+def decode(data: bytes | str, *, topic: str = "", upgrades: ReadUpgrades | None = None) -> AnyEvent:
     """Any event of the contract, chosen by its ``event_type``.
 
     Raises :class:`SchemaError` naming the field (``at `$.quality_metrics.defect_count```)
     for anything else: bad JSON, an unknown ``event_type``, a missing field, a wrong type,
-    an unknown enum value, a naive time, an unsupported ``schema_version``.
+    an unknown enum value, a naive time, an unsupported ``schema_version``. A
+    walkthrough-shaped record (no envelope) is read as the event ``topic`` carries, and
+    counted in ``upgrades``.
     """
     _check_size(data)
     try:
         return _any_decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise _schema_error(data, exc) from None
+        name = TOPIC_EVENT_TYPES.get(topic)
+        return _read_upgraded(data, name, AnyEvent, topic, upgrades, exc)
 
 
-def decode_as(data: bytes | str, event_type: type[E]) -> E:
-    """An event that must be of ``event_type``; anything else is a :class:`SchemaError`."""
+def decode_as(
+    data: bytes | str,
+    event_type: type[E],
+    *,
+    topic: str = "",
+    upgrades: ReadUpgrades | None = None,
+) -> E:
+    """An event that must be of ``event_type``; anything else is a :class:`SchemaError`.
+
+    A walkthrough-shaped record (no envelope) is upgraded and counted in ``upgrades``
+    under ``topic``."""
     _check_size(data)
     decoder = _decoders.get(event_type)
     if decoder is None:
@@ -469,4 +502,6 @@ def decode_as(data: bytes | str, event_type: type[E]) -> E:
     try:
         return decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise _schema_error(data, exc) from None
+        tag = event_type.__struct_config__.tag
+        name = tag if isinstance(tag, str) else None
+        return _read_upgraded(data, name, event_type, topic, upgrades, exc)
