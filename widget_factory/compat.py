@@ -44,6 +44,7 @@ __all__ = [
     "upgrade_document",
     "read_upgraded",
     "ReadUpgrades",
+    "read_notes",
 ]
 
 ENVELOPE: Final = ("event_id", "event_type", "schema_version")
@@ -213,3 +214,12 @@ class ReadUpgrades:
 
     def to_dict(self) -> dict[str, int]:
         return {"records": self.records, **{k: self.kinds[k] for k in UPGRADE_KINDS}}
+
+
+def read_notes(upgrades: ReadUpgrades, dead_lettered: int) -> str:
+    """What a service's summary line adds about its input: ``; 13 walkthrough-shaped
+    records upgraded (...); 2 records dead-lettered``, or '' when there is nothing to say."""
+    notes = [upgrades.describe()] if upgrades.records else []
+    if dead_lettered:
+        notes.append(f"{dead_lettered} records dead-lettered")
+    return "".join(f"; {note}" for note in notes)

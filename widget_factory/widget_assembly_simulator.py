@@ -30,6 +30,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 import msgspec
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, ChangeSet, StepResult
 from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.ids import IdSource, event_id_from
@@ -159,6 +160,7 @@ class WidgetAssemblyService:
         self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
+        self.upgrades = ReadUpgrades(log)
         self.offsets = OffsetTracker()
         self.positions: dict[str, int] = {}
         self.consumer: Consumer | None = None
@@ -297,11 +299,16 @@ class WidgetAssemblyService:
         value = message.value() or b""
         try:
             if topic == COMPONENT_PRODUCTION:
-                self._take_component(decode_as(value, ComponentProduced), message)
+                component = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
+                self._take_component(component, message)
             elif topic == PRODUCTION_ORDERS:
-                self._take_order(decode_as(value, ProductionOrder), message)
+                order = decode_as(value, ProductionOrder, topic=topic, upgrades=self.upgrades)
+                self._take_order(order, message)
             elif handoff:
-                event = decode(value)
+                try:
+                    event = decode(value)
+                except SchemaError:  # walkthrough-shaped: read as its source topic carries
+                    event = decode(value, topic=_source_topic(message), upgrades=self.upgrades)
                 if isinstance(event, ComponentProduced):
                     self._take_component(event, None)
                 elif isinstance(event, ProductionOrder):
@@ -734,7 +741,11 @@ class WidgetAssemblyService:
             on_lost=self._on_lost,
         )
         self.status = StatusFollower(
-            self.options.settings, client_id="assembly-status", health=self.health
+            self.options.settings,
+            client_id="assembly-status",
+            health=self.health,
+            dead_letters=self.dead_letters,
+            upgrades=self.upgrades,
         )
         if self.inbox is not None:
             metadata = self.consumer.list_topics(timeout=10)
@@ -817,12 +828,21 @@ class WidgetAssemblyService:
         levels = self.planner.stock_levels()
         stock = sum(n for station in levels.values() for n in station.values())
         log.info(
-            "Assembly stopped: %d widgets sent, %d components in stock, %d builds in progress, %d units on order",
+            "Assembly stopped: %d widgets sent, %d components in stock, %d builds in progress, %d units on order%s",
             self.widgets_sent,
             stock,
             len(self.planner.in_progress()),
             self.planner.orders_waiting(),
+            read_notes(self.upgrades, self.dead_letters.count),
         )
+
+
+def _source_topic(message: Message) -> str:
+    """The topic a handed-off record was first read from (its ``source.topic`` header)."""
+    for name, value in message.headers() or []:
+        if name == "source.topic" and isinstance(value, bytes):
+            return value.decode(errors="replace")
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:
