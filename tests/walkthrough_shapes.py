@@ -81,3 +81,19 @@ def quality_check(widget_id: str, checked_at: datetime = NAIVE_T0, passed: bool 
         "defects_found": [] if passed else ["performance_below_standard"],
         "notes": "",
     }
+
+
+def widget(
+    widget_type: str, suffix: str, component_ids: list[str], at: datetime = NAIVE_T0
+) -> dict:
+    return {
+        "widget_id": f"WIDGET_{widget_type.upper()}_{suffix}",
+        "widget_type": widget_type,
+        "assembly_station_id": "ASSEMBLY_STATION_A",
+        "component_ids": component_ids,
+        "assembly_started_at": at.isoformat(),
+        "assembly_completed_at": at.isoformat(),
+        "assembly_duration_seconds": 0.0,
+        "worker_id": "WORKER_001",
+        "batch_id": "ASSEMBLY_BATCH_1",
+    }
