@@ -217,9 +217,10 @@ class ReadUpgrades:
 
 
 def read_notes(upgrades: ReadUpgrades, dead_lettered: int) -> str:
-    """What a service's summary line adds about its input: ``; 13 walkthrough-shaped
-    records upgraded (...); 2 records dead-lettered``, or '' when there is nothing to say."""
+    """What a service's summary line adds about its input, e.g. ``; 13 walkthrough-shaped
+    records upgraded (...); 2 unreadable records sent to factory-deadletter``; '' for
+    nothing. (Worded so the per-record "dead-lettered" warnings stay countable.)"""
     notes = [upgrades.describe()] if upgrades.records else []
     if dead_lettered:
-        notes.append(f"{dead_lettered} records dead-lettered")
+        notes.append(f"{dead_lettered} unreadable records sent to factory-deadletter")
     return "".join(f"; {note}" for note in notes)
