@@ -45,6 +45,7 @@ __all__ = [
     "read_upgraded",
     "ReadUpgrades",
     "read_notes",
+    "SkippedRecords",
 ]
 
 ENVELOPE: Final = ("event_id", "event_type", "schema_version")
@@ -224,3 +225,35 @@ def read_notes(upgrades: ReadUpgrades, dead_lettered: int) -> str:
     if dead_lettered:
         notes.append(f"{dead_lettered} unreadable records sent to factory-deadletter")
     return "".join(f"; {note}" for note in notes)
+
+
+class SkippedRecords:
+    """A read-only view's tally of records it cannot read (no group: it must not
+    dead-letter them; the services that consume those topics do).
+
+    Never silent: the first is logged with its origin and error, then the count at every
+    power of ten, and :attr:`count` is there for the view to show."""
+
+    def __init__(self, log: logging.Logger, view: str) -> None:
+        self._log = log
+        self._view = view
+        self.count = 0
+        self._next_said = 1
+
+    def add(self, topic: object, partition: object, offset: object, error: str) -> None:
+        self.count += 1
+        if self.count < self._next_said:
+            return
+        self._next_said *= 10
+        if self.count == 1:
+            self._log.warning(
+                "%s: unreadable record %s[%s]@%s not shown (its consumers dead-letter it; "
+                "further ones counted): %s",
+                self._view,
+                topic,
+                partition,
+                offset,
+                error,
+            )
+        else:
+            self._log.warning("%s: %d unreadable records not shown so far", self._view, self.count)

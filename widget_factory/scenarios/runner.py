@@ -30,6 +30,7 @@ from typing import Any, TextIO
 
 from confluent_kafka.admin import AdminClient
 
+from widget_factory.compat import SkippedRecords
 from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.control import COMMANDS, build_command, build_order, expand_targets
 from widget_factory.core.factory_view import FactoryView
@@ -241,6 +242,7 @@ class _Worker(threading.Thread):
         self.settings = settings
         self.watcher = watcher
         self.observations = observations
+        self.skipped = SkippedRecords(log, "scenario")
         self.view = FactoryView()
         self.start_time = start
         self.anchor_wall = anchor_wall
@@ -300,8 +302,9 @@ class _Worker(threading.Thread):
     def _read(self, timeout: float) -> None:
         for message in self.watcher.poll(5000, timeout):
             try:
-                event = decode(message.value() or b"")
-            except SchemaError:
+                event = decode(message.value() or b"", topic=str(message.topic()))
+            except SchemaError as exc:
+                self.skipped.add(message.topic(), message.partition(), message.offset(), str(exc))
                 continue
             self.observations.add(event)
             self.view.apply(event)
