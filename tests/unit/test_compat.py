@@ -128,3 +128,36 @@ def test_topic_event_types_match_the_topic_table() -> None:
         if name is not None and spec.name != "factory-metrics":
             assert s.EVENT_TYPES[name].__name__ == spec.value
     assert set(compat.TOPIC_EVENT_TYPES.values()) == set(s.EVENT_TYPES)
+
+
+def test_a_naive_time_written_with_a_space_is_read_as_utc_too() -> None:
+    document = w.component("motor", "0000f00d")
+    document["produced_at"] = "2026-11-25 14:03:07.123456"  # str(datetime), as default=str gives
+    event = s.decode_as(w.value(document), s.ComponentProduced)
+    assert event.produced_at == datetime(2026, 11, 25, 14, 3, 7, 123456, tzinfo=UTC)
+
+
+def test_views_say_what_they_skip_at_the_first_and_each_power_of_ten(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    skipped = compat.SkippedRecords(logging.getLogger("monitor"), "monitor")
+    with caplog.at_level(logging.WARNING, logger="monitor"):
+        for offset in range(120):
+            skipped.add("component-production", 1, offset, "not valid JSON")
+    assert skipped.count == 120
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3
+    assert "component-production[1]@0" in lines[0] and "not valid JSON" in lines[0]
+    assert lines[1:] == [
+        "monitor: 10 unreadable records not shown so far",
+        "monitor: 100 unreadable records not shown so far",
+    ]
+
+
+def test_summary_notes_name_upgrades_and_dead_letters() -> None:
+    upgrades = compat.ReadUpgrades(logging.getLogger("inventory"))
+    assert compat.read_notes(upgrades, 0) == ""
+    s.decode_as(w.value(w.component("battery", "00000001")), s.ComponentProduced, upgrades=upgrades)
+    notes = compat.read_notes(upgrades, 2)
+    assert notes.startswith("; 1 walkthrough-shaped records upgraded (no envelope: event_id")
+    assert notes.endswith("; 2 unreadable records sent to factory-deadletter")
