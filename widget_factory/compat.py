@@ -107,6 +107,12 @@ def _as_utc(value: object) -> str | None:
     """``value`` with ``+00:00`` when it is a naive ISO time; None when it needs nothing."""
     if not isinstance(value, str):
         return None
+    if (
+        (len(value) == 19 or (len(value) == 26 and value[20:].isdigit()))
+        and value[10] == "T"
+        and value[13] == value[16] == ":"
+    ):
+        return value + "+00:00"  # isoformat()'s own naive shape: validation parses it next
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
