@@ -28,6 +28,7 @@ from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.factory_config import FactoryConfig, StationSpec
 from widget_factory.schemas import (
+    ComponentFlaw,
     ComponentProduced,
     MachineStatus,
     ProductionOrder,
@@ -65,6 +66,9 @@ class Stocked(msgspec.Struct, array_like=True, frozen=True):
     component_type: str
     defects: int
     produced_at: float
+    machine_id: str = ""
+    degraded: bool = False
+    """Machine and condition, for quality to trace failures (absent in older changelogs)."""
 
 
 class OrderRecord(msgspec.Struct, array_like=True, frozen=True):
@@ -305,6 +309,8 @@ class AssemblyPlanner:
             component_type,
             event.quality_metrics.defect_count,
             event.produced_at.timestamp(),
+            event.machine_id,
+            event.made_while_degraded,
         )
         self._pending.stocked.append(stocked)
         self._apply_stocked(stocked)
@@ -524,6 +530,11 @@ class AssemblyPlanner:
             batch_id=_batch_id(station.spec.id, to_datetime(started_at)),
             order_id=order.record.order_id,
             component_defects=sum(c.defects for c in components),
+            component_flaws=[
+                ComponentFlaw(c.component_id, c.machine_id or "UNKNOWN", c.defects, c.degraded)
+                for c in components
+                if c.defects or c.degraded
+            ],
         )
         build = BuildRecord(station.spec.id, widget, completes_at)
         self._pending.started.append(build)

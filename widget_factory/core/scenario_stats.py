@@ -44,6 +44,7 @@ class _Widget:
     duration: float
     order_id: str | None
     component_defects: int
+    degraded_components: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Observations:
                 event.assembly_duration_seconds,
                 event.order_id,
                 event.component_defects,
+                sum(f.made_while_degraded for f in event.component_flaws),
             )
         elif isinstance(event, QualityCheck):
             self.checks.append(
@@ -297,7 +299,10 @@ class Observations:
             if defects is not None:
                 if widget is None:
                     continue
-                if (widget.component_defects > 0) != (defects == "some"):
+                if defects in ("degraded", "healthy"):
+                    if (widget.degraded_components > 0) != (defects == "degraded"):
+                        continue
+                elif (widget.component_defects > 0) != (defects == "some"):
                     continue
             total += 1
             passed += ok
@@ -550,7 +555,7 @@ def report_lines(name: str, observations: Observations) -> tuple[str, list[list[
                 ]
             )
         return (
-            "Quality by widget type (expected: the long-run rate of defect-free components)",
+            "Quality by widget type (expected: the standard's pass rate on a healthy line)",
             rows,
         )
     if name == "component_defects":
@@ -566,5 +571,18 @@ def report_lines(name: str, observations: Observations) -> tuple[str, list[list[
             buckets.setdefault(label, []).append(ok)
         for label, results in sorted(buckets.items()):
             rows.append([label, str(len(results)), f"{sum(results) / len(results):.0%}"])
+        after_repair = [
+            ok
+            for _t, _kind, ok, _found, widget_id in o.checks
+            if (w := o.widgets.get(widget_id)) is not None and w.degraded_components
+        ]
+        if after_repair:
+            rows.append(
+                [
+                    "a part made right after a repair",
+                    str(len(after_repair)),
+                    f"{sum(after_repair) / len(after_repair):.0%}",
+                ]
+            )
         return "Pass rate by the defects of a widget's components", rows
     raise KeyError(name)
