@@ -65,7 +65,7 @@ class Simulation(_Spec, frozen=True):
     speed: Positive = 120.0
     telemetry_interval_s: Positive = 15.0
     order_interval_s: Positive = 600.0
-    order_quantity: IntRange = (1, 5)
+    order_quantity: IntRange = (1, 4)
     order_priority: IntRange = (1, 3)
     batch_size: Annotated[int, Meta(gt=0)] = 50
     stoppage_probability: Probability = 0.02

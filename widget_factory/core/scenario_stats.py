@@ -561,21 +561,19 @@ def report_lines(name: str, observations: Observations) -> tuple[str, list[list[
     if name == "component_defects":
         rows = [["component defects in the widget", "checked", "pass rate"]]
         buckets: dict[str, list[bool]] = {}
+        after_repair: list[bool] = []
         for _t, _kind, ok, _found, widget_id in o.checks:
             widget = o.widgets.get(widget_id)
             if widget is None:
                 continue
+            if widget.degraded_components:
+                after_repair.append(ok)
             label = str(min(widget.component_defects, 3)) + (
                 "+" if widget.component_defects >= 3 else ""
             )
             buckets.setdefault(label, []).append(ok)
         for label, results in sorted(buckets.items()):
             rows.append([label, str(len(results)), f"{sum(results) / len(results):.0%}"])
-        after_repair = [
-            ok
-            for _t, _kind, ok, _found, widget_id in o.checks
-            if (w := o.widgets.get(widget_id)) is not None and w.degraded_components
-        ]
         if after_repair:
             rows.append(
                 [
