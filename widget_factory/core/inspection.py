@@ -80,6 +80,9 @@ TEST_DEFECTS: Final = {
 SCORE_MARGIN: Final = 5.0
 """Passing performance scores are drawn around the type's ``min_performance`` plus this."""
 
+_SCORE_TRIES: Final = 20
+"""Draws for a passing score in range before settling on the nearest bound."""
+
 
 @dataclass(frozen=True, slots=True)
 class Flaw:
@@ -297,15 +300,17 @@ class QualityInspection:
 
     def _score(self, rng: random.Random, minimum: float, low: bool) -> float:
         """A performance score (0..100, to 0.1): under ``minimum`` when ``low``, else at
-        or above it (a draw around ``minimum + SCORE_MARGIN``, reflected at the minimum)."""
+        or above it (a normal draw around ``minimum + SCORE_MARGIN`` cut to the range)."""
         if low:
             raw = minimum - 0.1 - abs(rng.gauss(0.0, self._sd / 2))
             score = round(max(0.0, raw), 1)
             return score if score < minimum else max(0.0, math.floor(minimum * 10 - 1) / 10)
-        raw = rng.gauss(minimum + SCORE_MARGIN, self._sd)
-        if raw < minimum:
-            raw = 2 * minimum - raw
-        score = round(min(100.0, raw), 1)
+        raw = minimum + SCORE_MARGIN
+        for _ in range(_SCORE_TRIES):  # a normal draw cut to [minimum, 100]
+            raw = rng.gauss(minimum + SCORE_MARGIN, self._sd)
+            if minimum <= raw <= 100.0:
+                break
+        score = round(min(100.0, max(minimum, raw)), 1)
         return score if score >= minimum else min(100.0, math.ceil(minimum * 10) / 10)
 
 
