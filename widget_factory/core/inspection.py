@@ -318,7 +318,8 @@ def _reason(flaw: Flaw) -> str:
     plural = "s" if flaw.defects != 1 else ""
     found = f"{flaw.defects} component defect{plural}"
     if flaw.degraded:
-        return f"made right after a machine repair, {found}"
+        repair = "made right after a machine repair"
+        return f"{repair}, {found}" if flaw.defects else repair
     return found
 
 
