@@ -198,3 +198,16 @@ def test_assembly_carries_each_flawed_component_and_its_machine_into_the_widget(
     )
     assert flaws[board.component_id].made_while_degraded
     assert flaws[board.component_id].machine_id == "PCB_ASSEMBLER_01"
+
+
+def test_a_component_failing_as_an_unknown_defect_is_refused_by_name() -> None:
+    import tomllib
+    from importlib import resources
+
+    from widget_factory.errors import ConfigError
+    from widget_factory.factory_config import parse_config
+
+    data = tomllib.loads(resources.files("widget_factory").joinpath("factory.toml").read_text())
+    data["component_types"]["sensor"]["fails_as"] = ["rust"]
+    with pytest.raises(ConfigError, match=r"component_types\.sensor\.fails_as: 'rust'"):
+        parse_config(data)
