@@ -136,7 +136,7 @@ class QualitySpec(_Spec, frozen=True):
         default_factory=lambda: dict(DEFAULT_DEFECT_MIX)
     )
     defect_risk: Probability = 0.045
-    degraded_risk: Probability = 0.35
+    degraded_risk: Probability = 0.25
     performance_sd: NonNegative = 8.0
     alert_margin: Probability = 0.2
 

@@ -214,7 +214,7 @@ def test_yield_drops_with_defective_and_degraded_components_and_is_traced() -> N
     assert rates == pytest.approx(expected, abs=0.015)
     assert rates[0] > 0.95  # clean components beat the healthy line's average
     assert rates[1] < rates[0] - 0.06
-    assert rates[2] < rates[0] - 0.3
+    assert rates[2] < rates[0] - 0.2
     # A failure caused by the flawed component names it, its machine and why.
     traced = [c for c in degraded if c.traced_to is not None]
     assert len(traced) > 0.8 * sum(c.status == QualityStatus.FAIL for c in degraded)
@@ -274,7 +274,7 @@ def test_a_perfect_factory_passes_everything_and_defects_bite() -> None:
         inspection.inspect(widget(n=n, flaws={"metal_frame": (0, True)}), "QC_INSPECTOR_A", T0)
         for n in range(1000)
     ]
-    assert 0.25 < 1 - passed(flawed) < 0.45  # degraded_risk 0.35
+    assert 0.17 < 1 - passed(flawed) < 0.33  # degraded_risk 0.25
     # A metal frame's flaws are mechanical or visual.
     assert {d for c in flawed for d in c.defects_found} == {MECHANICAL_DEFECT, VISUAL_DEFECT}
 
