@@ -20,7 +20,7 @@ from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
-from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 
 __all__ = ["ComponentProductionService", "main"]
 

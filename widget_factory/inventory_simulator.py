@@ -36,7 +36,7 @@ from widget_factory.kafka_io.topics import (
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.runtime import Lifecycle, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     ComponentProduced,
     InventoryUpdate,

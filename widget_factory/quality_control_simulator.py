@@ -18,6 +18,7 @@ import sys
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import NamedTuple
 
 if __name__ == "__main__" and not __package__:  # run as a script from the package folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,6 +60,21 @@ _RECENT = 50_000
 """Widget event ids remembered to drop duplicates (a re-sent widget keeps its id)."""
 
 
+class PendingCheck(NamedTuple):
+    """A check decided but not yet due: published at ``checked_at`` (simulated seconds).
+
+    Ordered as a tuple on a heap: by ``checked_at``, then ``seq`` (arrival order, unique,
+    so checks never get compared). ``topic``, ``partition``, ``offset`` locate the widget
+    record, whose offset is committed once the check is published."""
+
+    checked_at: float
+    seq: int
+    check: QualityCheck
+    topic: str
+    partition: int
+    offset: int
+
+
 class QualityControlService:
     def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
         self.options = options
@@ -81,7 +97,7 @@ class QualityControlService:
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self._free_at = dict.fromkeys(self.inspectors, 0.0)
-        self._pending: list[tuple[float, int, QualityCheck, str, int, int]] = []
+        self._pending: list[PendingCheck] = []
         self._seq = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._pacer = LogPacer(log, "quality checks")
@@ -109,7 +125,7 @@ class QualityControlService:
         """Widgets of partitions given up are not inspected here: the next owner reads
         them again from the last commit."""
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        self._pending = [p for p in self._pending if (p[3], p[4]) not in revoked]
+        self._pending = [p for p in self._pending if (p.topic, p.partition) not in revoked]
         heapq.heapify(self._pending)
 
     def _receive(self, message: Message) -> None:
@@ -142,16 +158,18 @@ class QualityControlService:
         self._free_at[inspector] = checked_at
         check = self.inspection.inspect(widget, inspector, checked_at)
         self._seq += 1
-        heapq.heappush(self._pending, (checked_at, self._seq, check, topic, partition, offset))
+        heapq.heappush(
+            self._pending, PendingCheck(checked_at, self._seq, check, topic, partition, offset)
+        )
 
     def _emit_due(self, now: float) -> None:
-        while self._pending and (self.clock.virtual or self._pending[0][0] <= now):
-            checked_at, _, check, topic, partition, offset = heapq.heappop(self._pending)
-            self.clock.observe(checked_at)
-            self.producer.send(QUALITY_CONTROL, check)
-            self.offsets.close(topic, partition, offset)
+        while self._pending and (self.clock.virtual or self._pending[0].checked_at <= now):
+            due = heapq.heappop(self._pending)
+            self.clock.observe(due.checked_at)
+            self.producer.send(QUALITY_CONTROL, due.check)
+            self.offsets.close(due.topic, due.partition, due.offset)
             self.checked += 1
-            self._log_check(check)
+            self._log_check(due.check)
 
     def _log_check(self, check: QualityCheck) -> None:
         if check.status is QualityStatus.PASS:
@@ -236,7 +254,7 @@ class QualityControlService:
                 messages = consume_available(self.consumer, room, 0.05) if room > 0 else []
                 if room <= 0:
                     self.lifecycle.sleep(
-                        min(0.05, self.clock.wall_seconds_until(self._pending[0][0]))
+                        min(0.05, self.clock.wall_seconds_until(self._pending[0].checked_at))
                     )
                 for message in messages:
                     if message.error() is None:

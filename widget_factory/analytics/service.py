@@ -18,13 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from widget_factory.analytics.engine import (
+from widget_factory.core.analytics_windows import (
     DEFAULT_LATENESS_S,
     DEFAULT_WINDOW_S,
     FactoryAnalytics,
 )
-from widget_factory.analytics.metrics import Metric, decode_metric, encode_metric
 from widget_factory.core.clock import format_sim_duration
+from widget_factory.core.metric_records import Metric, decode_metric, encode_metric
 from widget_factory.core.windows import topic_frontier
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
@@ -39,7 +39,7 @@ from widget_factory.kafka_io.topics import (
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.runtime import Lifecycle
+from widget_factory.processes.lifecycle import Lifecycle
 from widget_factory.schemas import (
     ComponentProduced,
     Event,

@@ -11,60 +11,14 @@ import json
 import sys
 from collections.abc import Callable
 
-from widget_factory.cli import common_options, settings_from_args
-from widget_factory.core.audit import INVARIANTS, Audit, AuditReport
+from widget_factory.core.audit import INVARIANTS, AuditReport
 from widget_factory.factory_config import load_config
-from widget_factory.kafka_io.reader import read_to_end
-from widget_factory.kafka_io.settings import KafkaSettings
-from widget_factory.kafka_io.topics import (
-    COMPONENT_PRODUCTION,
-    INVENTORY_UPDATES,
-    QUALITY_CONTROL,
-    WIDGET_ASSEMBLY,
-    connect_admin,
-)
-from widget_factory.schemas import (
-    ComponentProduced,
-    InventoryUpdate,
-    QualityCheck,
-    SchemaError,
-    WidgetAssembled,
-    decode_as,
-)
+from widget_factory.kafka_io.audit import audit_topics
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 90
 
-__all__ = ["register", "audit_topics", "print_report"]
-
-_TOPICS = {
-    COMPONENT_PRODUCTION: ComponentProduced,
-    WIDGET_ASSEMBLY: WidgetAssembled,
-    QUALITY_CONTROL: QualityCheck,
-    INVENTORY_UPDATES: InventoryUpdate,
-}
-
-
-def audit_topics(
-    settings: KafkaSettings, recipes: dict[str, tuple[str, ...]]
-) -> tuple[AuditReport, int]:
-    """The report, and how many records were unreadable (those belong in dead letters)."""
-    connect_admin(settings)
-    audit = Audit(recipes)
-    adders = {
-        COMPONENT_PRODUCTION: audit.add_component,
-        WIDGET_ASSEMBLY: audit.add_widget,
-        QUALITY_CONTROL: audit.add_check,
-        INVENTORY_UPDATES: audit.add_update,
-    }
-    unreadable = 0
-    for topic, event_type in _TOPICS.items():
-        add = adders[topic]
-        for message in read_to_end(settings, [topic], client_id="audit"):
-            try:
-                add(decode_as(message.value() or b"", event_type))  # type: ignore[arg-type]
-            except SchemaError:
-                unreadable += 1
-    return audit.report(), unreadable
+__all__ = ["register", "print_report"]
 
 
 def print_report(report: AuditReport, unreadable: int, out: object = sys.stdout) -> None:

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.live import Live
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.errors import UsageError
 from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.feed import FEED_STARTS, FactoryFeed
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import connect_admin
 from widget_factory.monitor_view import MonitorFrame, render
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 64
 

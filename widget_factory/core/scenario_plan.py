@@ -30,7 +30,7 @@ A scenario is a TOML file in the factory config's style::
     below = { phase = "normal", factor = 0.5 }
 
 Steps with a ``phase`` start a new phase of the summary. ``[[expect]]`` entries compare
-a metric of a phase (see :mod:`widget_factory.core.scenario_stats`) with a number or
+a metric of a phase (see :mod:`widget_factory.core.scenario_checks`) with a number or
 with another metric (``below``/``above`` = number, or a table overriding ``phase``,
 ``metric``, ``widget_type``, ``sku``, ``group``, ``defects`` and scaling by ``factor``).
 

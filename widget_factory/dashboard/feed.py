@@ -16,9 +16,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from widget_factory.analytics.metrics import decode_metric
 from widget_factory.analytics.service import ANALYTICS_GROUP, SOURCE_TOPICS
 from widget_factory.core.ids import IdSource
+from widget_factory.core.metric_records import decode_metric
 from widget_factory.core.orders import make_order
 from widget_factory.dashboard.state import DashboardState
 from widget_factory.factory_config import FactoryConfig

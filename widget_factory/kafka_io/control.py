@@ -16,9 +16,9 @@ from confluent_kafka import KafkaError, Message
 
 from widget_factory.errors import BrokerUnavailable
 from widget_factory.kafka_io.client import EventProducer
+from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_COMMANDS, MACHINE_TELEMETRY, PRODUCTION_ORDERS
-from widget_factory.kafka_io.watch import TopicWatcher
 from widget_factory.schemas import (
     FactoryCommand,
     MachineStatus,
@@ -37,7 +37,7 @@ Delivery = tuple[str, int, int]
 def factory_time(settings: KafkaSettings, timeout: float = 3.0) -> float | None:
     """The running factory's simulated time (epoch seconds), from the newest telemetry
     record; None when no telemetry is there."""
-    watcher = TopicWatcher(settings, {MACHINE_TELEMETRY: 1}, client_id="factory-clock")
+    watcher = TopicFollower.from_starts(settings, {MACHINE_TELEMETRY: 1}, client_id="factory-clock")
     latest: float | None = None
     deadline = time.monotonic() + timeout
     try:
@@ -46,7 +46,7 @@ def factory_time(settings: KafkaSettings, timeout: float = 3.0) -> float | None:
                 kind, stamp = message.timestamp()
                 if kind and stamp > 0:
                     latest = max(latest or 0.0, stamp / 1000.0)
-            if watcher.caught_up():
+            if watcher.at_end():
                 break
     finally:
         watcher.close()
@@ -100,7 +100,9 @@ class StatusWatch:
     """Follows ``machine-telemetry`` from now on, to confirm a command took effect."""
 
     def __init__(self, settings: KafkaSettings) -> None:
-        self._watcher = TopicWatcher(settings, {MACHINE_TELEMETRY: "end"}, client_id="status-watch")
+        self._watcher = TopicFollower.from_starts(
+            settings, {MACHINE_TELEMETRY: "end"}, client_id="status-watch"
+        )
 
     def wait_for(
         self, wanted: dict[str, set[MachineStatus]], timeout: float
