@@ -27,7 +27,8 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy widget_factory/core widget_factory/kafka_io widget_factory/schemas.py \
-		widget_factory/processes widget_factory/options.py widget_factory/cli.py
+		widget_factory/options.py widget_factory/cli.py widget_factory/processes/lifecycle.py \
+		widget_factory/processes/children.py widget_factory/processes/service_args.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -53,13 +53,9 @@ FORBIDDEN_NAMES = {
 }
 """Fully qualified names the core never reads (called or passed along)."""
 
-KNOWN_EXCEPTIONS = {
-    ("widget_factory.core.clock", "time.time"),
-}
-"""Reads still present, each with its way out. ``clock``: ``SimClock`` takes the wall
-clock as its ``wall`` argument, defaulting to ``time.time`` because ``runtime.py`` builds
-it without one; once ``ServiceOptions.clock`` passes ``wall=time.time``, delete the
-default and this entry (the test below fails when an entry is no longer needed)."""
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
+"""Reads still present, each with its way out (none now: ``SimClock`` takes the wall clock
+as an argument). The test below fails when an entry is no longer needed."""
 
 
 def _source(module: str) -> tuple[Path, ast.Module]:

@@ -113,7 +113,7 @@ def run_factory(args: argparse.Namespace) -> int:
         run = FactoryRun(
             layout, env={**os.environ, **secret_env}, bounded=options.duration is not None
         )
-        extras = _in_run_options(args)
+        extras = _in_run_options(args, public_overrides, secret_env)
         with in_run_dashboard(extras, settings, options) as dashboard_url:
             if dashboard_url is not None:
                 print(f"Dashboard: {dashboard_url}", flush=True)
@@ -125,14 +125,17 @@ def run_factory(args: argparse.Namespace) -> int:
         return status
 
 
-def _in_run_options(args: argparse.Namespace) -> InRunOptions:
+def _in_run_options(
+    args: argparse.Namespace, public_overrides: list[str], secret_env: dict[str, str]
+) -> InRunOptions:
     return InRunOptions(
         dashboard=not args.no_dashboard,
         dashboard_port=args.dashboard_port,
         analytics=not args.no_analytics,
         config=args.config,
         kafka_config=args.kafka_config,
-        overrides=tuple(args.kafka_overrides),
+        overrides=tuple(public_overrides),
+        secret_env=tuple(sorted(secret_env.items())),
         debug=args.debug,
     )
 

@@ -48,7 +48,10 @@ class InRunOptions:
     """The factory config file the analytics child reads (None: the reference factory)."""
     kafka_config: str | None = None
     overrides: tuple[str, ...] = ()
-    """``-X KEY=VALUE`` client settings, passed on to the analytics child."""
+    """Public ``-X KEY=VALUE`` client settings, passed on the analytics child's command line."""
+    secret_env: tuple[tuple[str, str], ...] = ()
+    """Secret ``-X`` settings as ``KAFKA_*`` variables: the child's environment, never its
+    command line (which any user of the machine can read with ``ps``)."""
     debug: bool = False
 
 
@@ -119,7 +122,9 @@ def in_run_analytics(
     analytics: subprocess.Popen[bytes] | None = None
     started = time.monotonic()
     if extras.analytics:
-        analytics = start_child(_analytics_argv(extras, settings), os.environ)
+        analytics = start_child(
+            _analytics_argv(extras, settings), {**os.environ, **dict(extras.secret_env)}
+        )
     drained = False
     try:
         yield
