@@ -180,7 +180,16 @@ class QualityControlService:
             if self._pacer.allow():
                 log.info("Quality check: %s - PASS", check.widget_id)
         elif self._pacer.allow():
-            log.warning("Widget %s failed QC: %s", check.widget_id, check.defects_found)
+            traced = check.traced_to
+            log.warning(
+                "Widget %s failed QC: %s%s",
+                check.widget_id,
+                check.defects_found,
+                f" (traced to {traced.component_id or 'a component'}"
+                f"{' of ' + traced.machine_id if traced.machine_id else ''}: {traced.reason})"
+                if traced is not None
+                else "",
+            )
         alert = self.pass_rates.record(check)
         if alert is not None:
             message = (

@@ -36,8 +36,10 @@ __all__ = [
     "Dimensions",
     "QualityMetrics",
     "ComponentProduced",
+    "ComponentFlaw",
     "WidgetAssembled",
     "TestResults",
+    "TracedTo",
     "QualityCheck",
     "TelemetryMetrics",
     "Location",
@@ -181,6 +183,9 @@ class ComponentProduced(Event, kw_only=True, frozen=True, tag="component_produce
     produced_at: UtcTime
     quality_metrics: QualityMetrics
     production_line: Name
+    made_while_degraded: bool = False
+    """Made in the settling-in cycles right after its machine came back from an error (a
+    breakdown or an injected anomaly): such parts carry more defects and fail more often."""
 
     @property
     def kafka_key(self) -> str:
@@ -192,6 +197,16 @@ class ComponentProduced(Event, kw_only=True, frozen=True, tag="component_produce
 
 
 # --- assembly ----------------------------------------------------------------------------
+
+
+class ComponentFlaw(msgspec.Struct, frozen=True):
+    """One component of a widget that had defects or was made while its machine was
+    degraded: what quality control needs to trace a failure back to a machine."""
+
+    component_id: ComponentId
+    machine_id: Name
+    defect_count: Annotated[int, Meta(ge=0)] = 0
+    made_while_degraded: bool = False
 
 
 class WidgetAssembled(Event, kw_only=True, frozen=True, tag="widget_assembled"):
@@ -206,7 +221,10 @@ class WidgetAssembled(Event, kw_only=True, frozen=True, tag="widget_assembled"):
     batch_id: Name
     order_id: Name | None = None
     component_defects: Annotated[int, Meta(ge=0)] = 0
-    """Sum of the components' ``defect_count``: lets quality trace back to machines."""
+    """Sum of the components' ``defect_count``."""
+    component_flaws: Annotated[list[ComponentFlaw], Meta(max_length=64)] = []
+    """The components with defects or made while their machine was degraded (clean ones
+    are left out): lets quality trace a failure back to a component and its machine."""
 
     @property
     def kafka_key(self) -> str:
@@ -227,6 +245,15 @@ class TestResults(msgspec.Struct, frozen=True):
     performance_score: Annotated[float, Meta(ge=0, le=100)]
 
 
+class TracedTo(msgspec.Struct, frozen=True):
+    """Where a failed widget's defect came from: the component and the machine that made
+    it, and why (``reason``: e.g. "2 component defects", "made after a repair")."""
+
+    component_id: ComponentId | None
+    machine_id: Name | None
+    reason: Name
+
+
 class QualityCheck(Event, kw_only=True, frozen=True, tag="quality_check"):
     check_id: Name
     widget_id: WidgetId
@@ -237,6 +264,8 @@ class QualityCheck(Event, kw_only=True, frozen=True, tag="quality_check"):
     test_results: TestResults
     defects_found: list[Name]
     notes: str = ""
+    traced_to: TracedTo | None = None
+    """On a failure caused by a component: which one, and its machine (else null)."""
 
     def __post_init__(self) -> None:
         if self.status is QualityStatus.PASS and self.defects_found:
@@ -316,6 +345,8 @@ class ProductionOrder(Event, kw_only=True, frozen=True, tag="production_order"):
     quantity: Annotated[int, Meta(gt=0, le=1_000_000)]
     priority: Annotated[int, Meta(ge=0, le=100)]
     created_at: UtcTime
+    due_at: UtcTime | None = None
+    """When the customer expects the order complete (null: no due date)."""
 
     @property
     def kafka_key(self) -> str:

@@ -386,6 +386,14 @@ class WidgetAssemblyService:
         for order_id in self.planner.orders_completed:
             log.info("Order %s completed!", order_id)
         self.planner.orders_completed.clear()
+        for late in self.planner.orders_late:
+            log.warning(
+                "Order %s completed late by %s (%d late so far)",
+                late.order_id,
+                format_sim_duration(late.late_by),
+                self.planner.late_orders,
+            )
+        self.planner.orders_late.clear()
 
     # --- the loop ------------------------------------------------------------------------
 
