@@ -14,9 +14,10 @@ from pathlib import Path
 if __name__ == "__main__" and not __package__:  # run as a script from the package folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
-from widget_factory.kafka_io.client import BrokerHealth, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
@@ -47,8 +48,14 @@ class ComponentProductionService:
         self.producer = EventProducer(
             options.settings, client_id="components", health=self.health, report_successes=False
         )
+        self.dead_letters = DeadLetters(self.producer, "components")
+        self.upgrades = ReadUpgrades(log)
         self.status = StatusFollower(
-            options.settings, client_id="components-status", health=self.health
+            options.settings,
+            client_id="components-status",
+            health=self.health,
+            dead_letters=self.dead_letters,
+            upgrades=self.upgrades,
         )
         self._pacer = LogPacer(log, "components")
 
@@ -123,9 +130,10 @@ class ComponentProductionService:
             remaining = len(self.producer)
             stop.close(self.status.close)
             log.info(
-                "Component production stopped: %d components sent%s",
+                "Component production stopped: %d components sent%s%s",
                 self.producer.sent,
                 f", {remaining} undelivered" if remaining else "",
+                read_notes(self.upgrades, self.dead_letters.count),
             )
         return 0
 

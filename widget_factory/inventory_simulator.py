@@ -25,6 +25,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ledger import InventoryLedger
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
@@ -67,6 +68,7 @@ class InventoryService:
         self.health = BrokerHealth("inventory", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "inventory")
+        self.upgrades = ReadUpgrades(log)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.updates = 0
@@ -74,17 +76,31 @@ class InventoryService:
         self._last_input = time.monotonic()
 
     def restore(self) -> None:
-        restored = 0
+        restored = unreadable = 0
         for message in read_to_end(
             self.options.settings, [INVENTORY_UPDATES], client_id="inventory-restore"
         ):
             try:
                 self.ledger.restore(decode_as(message.value() or b"", InventoryUpdate))
                 restored += 1
-            except SchemaError:
-                continue
-        if restored:
-            log.info("Restored the ledger from %d updates: %s", restored, self._stock_line())
+            except SchemaError as exc:
+                # its own topic, re-read at every start: counted and said, not dead-lettered
+                # again at each restart (the audit lists it until a dead letter accounts for it)
+                unreadable += 1
+                log.warning(
+                    "restore: skipping unreadable %s[%d]@%d: %s",
+                    INVENTORY_UPDATES,
+                    message.partition(),
+                    message.offset(),
+                    exc,
+                )
+        if restored or unreadable:
+            log.info(
+                "Restored the ledger from %d updates%s: %s",
+                restored,
+                f" ({unreadable} unreadable skipped)" if unreadable else "",
+                self._stock_line(),
+            )
 
     def _stock_line(self) -> str:
         stock = self.ledger.stock()
@@ -97,11 +113,14 @@ class InventoryService:
         value = message.value() or b""
         try:
             if topic == COMPONENT_PRODUCTION:
-                updates = self.ledger.on_component(decode_as(value, ComponentProduced), source)
+                component = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
+                updates = self.ledger.on_component(component, source)
             elif topic == WIDGET_ASSEMBLY:
-                updates = self.ledger.on_widget(decode_as(value, WidgetAssembled), source)
+                widget = decode_as(value, WidgetAssembled, topic=topic, upgrades=self.upgrades)
+                updates = self.ledger.on_widget(widget, source)
             else:
-                updates = self.ledger.on_quality(decode_as(value, QualityCheck), source)
+                check = decode_as(value, QualityCheck, topic=topic, upgrades=self.upgrades)
+                updates = self.ledger.on_quality(check, source)
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
             updates = []
@@ -166,7 +185,7 @@ class InventoryService:
                         commit(self.consumer, self.offsets)
                 if wall - last_summary >= _SUMMARY_EVERY_S:
                     last_summary = wall
-                    log.info("Stock: %s", self._stock_line())
+                    log.info("Stock: %s%s", self._stock_line(), read_notes(self.upgrades, 0))
                 if (
                     self.options.end is not None
                     and self.clock.now() >= self.options.end
@@ -190,10 +209,11 @@ class InventoryService:
         if self.consumer is not None:
             stop.finish_consumer(self.consumer, self.offsets if flushed else None)
         log.info(
-            "Inventory stopped: %d updates written, %d movements waiting; stock: %s",
+            "Inventory stopped: %d updates written, %d movements waiting; stock: %s%s",
             self.updates,
             self.ledger.deferred,
             self._stock_line(),
+            read_notes(self.upgrades, self.dead_letters.count),
         )
 
 

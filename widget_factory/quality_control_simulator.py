@@ -25,6 +25,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
 from widget_factory.kafka_io.client import (
@@ -94,6 +95,7 @@ class QualityControlService:
         self.health = BrokerHealth("quality", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "quality")
+        self.upgrades = ReadUpgrades(log)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self._free_at = dict.fromkeys(self.inspectors, 0.0)
@@ -132,7 +134,9 @@ class QualityControlService:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         self.offsets.consumed(topic, partition, offset, open_=True)
         try:
-            widget = decode_as(message.value() or b"", WidgetAssembled)
+            widget = decode_as(
+                message.value() or b"", WidgetAssembled, topic=topic, upgrades=self.upgrades
+            )
             if widget.widget_type not in self.options.config.widget_types:
                 raise SchemaError(
                     f"unknown widget type {widget.widget_type!r} - at `$.widget_type`"
@@ -176,7 +180,16 @@ class QualityControlService:
             if self._pacer.allow():
                 log.info("Quality check: %s - PASS", check.widget_id)
         elif self._pacer.allow():
-            log.warning("Widget %s failed QC: %s", check.widget_id, check.defects_found)
+            traced = check.traced_to
+            log.warning(
+                "Widget %s failed QC: %s%s",
+                check.widget_id,
+                check.defects_found,
+                f" (traced to {traced.component_id or 'a component'}"
+                f"{' of ' + traced.machine_id if traced.machine_id else ''}: {traced.reason})"
+                if traced is not None
+                else "",
+            )
         alert = self.pass_rates.record(check)
         if alert is not None:
             message = (
@@ -281,11 +294,12 @@ class QualityControlService:
         if self.pass_rates.total:
             self._summary()
         log.info(
-            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s",
+            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s%s",
             self.checked,
             self.duplicates,
             len(self._pending),
             f", {remaining} checks undelivered" if remaining else "",
+            read_notes(self.upgrades, self.dead_letters.count),
         )
 
 

@@ -4,24 +4,42 @@ Every event is a msgspec ``Struct`` carrying the envelope (``event_id``, ``event
 ``schema_version``). ``encode`` and ``decode`` are the one place where events become bytes
 and back; ``decode`` validates the envelope, required fields, types, enum values, ranges
 and that every time carries a UTC offset, and raises :class:`SchemaError` with a message
-naming the offending field.
+naming the offending field. A walkthrough-shaped record (no envelope at all, naive
+times) is upgraded on read instead (:mod:`widget_factory.compat`).
 
 Component and widget *types* are plain strings in the events, because a factory's
 configuration may add new ones; services check incoming types against their
-configuration. The reference factory's type enums and recipes are in
-:mod:`widget_factory.reference_types` (importable from here too).
+configuration. The envelope (:class:`Event`), the enums, the reference factory's type
+tables and the constrained field types are in :mod:`widget_factory.schema_types`
+(importable from here too).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
 
-from widget_factory.reference_types import WIDGET_RECIPES, ComponentType, WidgetType
+from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded
+from widget_factory.schema_types import (
+    MAX_EVENT_BYTES,
+    SCHEMA_VERSION,
+    WIDGET_RECIPES,
+    ComponentId,
+    ComponentType,
+    Event,
+    MachineStatus,
+    Name,
+    NonNegative,
+    QualityStatus,
+    SchemaError,
+    TypeName,
+    UtcTime,
+    WidgetId,
+    WidgetType,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -36,8 +54,10 @@ __all__ = [
     "Dimensions",
     "QualityMetrics",
     "ComponentProduced",
+    "ComponentFlaw",
     "WidgetAssembled",
     "TestResults",
+    "TracedTo",
     "QualityCheck",
     "TelemetryMetrics",
     "Location",
@@ -53,66 +73,6 @@ __all__ = [
     "decode",
     "decode_as",
 ]
-
-SCHEMA_VERSION: Final = 1
-"""The one schema version this code writes and reads; a change to the contract bumps it."""
-
-MAX_EVENT_BYTES: Final = 64 * 1024
-"""Values larger than this are refused as malformed (a factory event is well under 2 KiB)."""
-
-
-class MachineStatus(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    MAINTENANCE = "maintenance"
-    ERROR = "error"
-    SHUTDOWN = "shutdown"
-
-
-class QualityStatus(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-
-
-class SchemaError(ValueError):
-    """A record that is not a valid event of this contract; the message names the field."""
-
-
-# --- field types -------------------------------------------------------------------------
-
-UtcTime = Annotated[datetime, Meta(tz=True)]
-"""An ISO 8601 time that must carry a UTC offset (naive times are refused)."""
-
-Uuid = Annotated[
-    str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-]
-ComponentId = Annotated[str, Meta(pattern=r"^COMP_[A-Z0-9_]+_[0-9a-f]{8}$")]
-WidgetId = Annotated[str, Meta(pattern=r"^WIDGET_[A-Z0-9_]+_[0-9a-f]{8}$")]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-TypeName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-NonNegative = Annotated[float, Meta(ge=0)]
-
-
-class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="event_type"):
-    """The envelope every event carries. ``event_type`` is the struct's tag."""
-
-    event_id: Uuid
-    schema_version: Literal[1] = SCHEMA_VERSION
-
-    @property
-    def event_type(self) -> str:
-        return str(self.__struct_config__.tag)
-
-    @property
-    def kafka_key(self) -> str:
-        """The record key of docs/contract.md's topic table."""
-        raise NotImplementedError
-
-    @property
-    def occurred_at(self) -> datetime:
-        """The event's simulated time: also its Kafka record timestamp."""
-        raise NotImplementedError
-
 
 # --- component production ---------------------------------------------------------------
 
@@ -138,6 +98,9 @@ class ComponentProduced(Event, kw_only=True, frozen=True, tag="component_produce
     produced_at: UtcTime
     quality_metrics: QualityMetrics
     production_line: Name
+    made_while_degraded: bool = False
+    """Made in the settling-in cycles right after its machine came back from an error (a
+    breakdown or an injected anomaly): such parts carry more defects and fail more often."""
 
     @property
     def kafka_key(self) -> str:
@@ -149,6 +112,16 @@ class ComponentProduced(Event, kw_only=True, frozen=True, tag="component_produce
 
 
 # --- assembly ----------------------------------------------------------------------------
+
+
+class ComponentFlaw(msgspec.Struct, frozen=True):
+    """One component of a widget that had defects or was made while its machine was
+    degraded: what quality control needs to trace a failure back to a machine."""
+
+    component_id: ComponentId
+    machine_id: Name
+    defect_count: Annotated[int, Meta(ge=0)] = 0
+    made_while_degraded: bool = False
 
 
 class WidgetAssembled(Event, kw_only=True, frozen=True, tag="widget_assembled"):
@@ -163,7 +136,10 @@ class WidgetAssembled(Event, kw_only=True, frozen=True, tag="widget_assembled"):
     batch_id: Name
     order_id: Name | None = None
     component_defects: Annotated[int, Meta(ge=0)] = 0
-    """Sum of the components' ``defect_count``: lets quality trace back to machines."""
+    """Sum of the components' ``defect_count``."""
+    component_flaws: Annotated[list[ComponentFlaw], Meta(max_length=64)] = []
+    """The components with defects or made while their machine was degraded (clean ones
+    are left out): lets quality trace a failure back to a component and its machine."""
 
     @property
     def kafka_key(self) -> str:
@@ -184,6 +160,15 @@ class TestResults(msgspec.Struct, frozen=True):
     performance_score: Annotated[float, Meta(ge=0, le=100)]
 
 
+class TracedTo(msgspec.Struct, frozen=True):
+    """Where a failed widget's defect came from: the component and the machine that made
+    it, and why (``reason``: e.g. "2 component defects", "made after a repair")."""
+
+    component_id: ComponentId | None
+    machine_id: Name | None
+    reason: Name
+
+
 class QualityCheck(Event, kw_only=True, frozen=True, tag="quality_check"):
     check_id: Name
     widget_id: WidgetId
@@ -194,6 +179,8 @@ class QualityCheck(Event, kw_only=True, frozen=True, tag="quality_check"):
     test_results: TestResults
     defects_found: list[Name]
     notes: str = ""
+    traced_to: TracedTo | None = None
+    """On a failure caused by a component: which one, and its machine (else null)."""
 
     def __post_init__(self) -> None:
         if self.status is QualityStatus.PASS and self.defects_found:
@@ -273,6 +260,8 @@ class ProductionOrder(Event, kw_only=True, frozen=True, tag="production_order"):
     quantity: Annotated[int, Meta(gt=0, le=1_000_000)]
     priority: Annotated[int, Meta(ge=0, le=100)]
     created_at: UtcTime
+    due_at: UtcTime | None = None
+    """When the customer expects the order complete (null: no due date)."""
 
     @property
     def kafka_key(self) -> str:
@@ -406,22 +395,52 @@ def _check_size(data: bytes | str) -> None:
         raise SchemaError(f"value of {len(data)} bytes exceeds the limit of {MAX_EVENT_BYTES}")
 
 
-def decode(data: bytes | str) -> AnyEvent:
+def _read_upgraded(
+    data: bytes | str,
+    event_type: str | None,
+    target: Any,
+    topic: str,
+    upgrades: ReadUpgrades | None,
+    exc: Exception,
+) -> Any:
+    """:func:`~widget_factory.compat.read_upgraded`, or else the strict decode's error."""
+    try:
+        event = read_upgraded(data, event_type, target, topic, upgrades)
+    except (msgspec.ValidationError, ValueError) as again:
+        raise SchemaError(f"walkthrough-shaped record, still not readable: {again}") from None
+    if event is None:
+        raise _schema_error(data, exc) from None
+    return event
+
+
+def decode(data: bytes | str, *, topic: str = "", upgrades: ReadUpgrades | None = None) -> AnyEvent:
     """Any event of the contract, chosen by its ``event_type``.
 
     Raises :class:`SchemaError` naming the field (``at `$.quality_metrics.defect_count```)
     for anything else: bad JSON, an unknown ``event_type``, a missing field, a wrong type,
-    an unknown enum value, a naive time, an unsupported ``schema_version``.
+    an unknown enum value, a naive time, an unsupported ``schema_version``. A
+    walkthrough-shaped record (no envelope) is read as the event ``topic`` carries, and
+    counted in ``upgrades``.
     """
     _check_size(data)
     try:
         return _any_decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise _schema_error(data, exc) from None
+        name = TOPIC_EVENT_TYPES.get(topic)
+        return _read_upgraded(data, name, AnyEvent, topic, upgrades, exc)
 
 
-def decode_as(data: bytes | str, event_type: type[E]) -> E:
-    """An event that must be of ``event_type``; anything else is a :class:`SchemaError`."""
+def decode_as(
+    data: bytes | str,
+    event_type: type[E],
+    *,
+    topic: str = "",
+    upgrades: ReadUpgrades | None = None,
+) -> E:
+    """An event that must be of ``event_type``; anything else is a :class:`SchemaError`.
+
+    A walkthrough-shaped record (no envelope) is upgraded and counted in ``upgrades``
+    under ``topic``."""
     _check_size(data)
     decoder = _decoders.get(event_type)
     if decoder is None:
@@ -429,4 +448,6 @@ def decode_as(data: bytes | str, event_type: type[E]) -> E:
     try:
         return decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise _schema_error(data, exc) from None
+        tag = event_type.__struct_config__.tag
+        name = tag if isinstance(tag, str) else None
+        return _read_upgraded(data, name, event_type, topic, upgrades, exc)

@@ -35,6 +35,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.assembly import AssemblyPlanner, BuildRecord
 from widget_factory.core.ids import IdSource
 from widget_factory.core.orders import OrderGenerator
@@ -108,6 +109,7 @@ class WidgetAssemblyService:
         self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
+        self.upgrades = ReadUpgrades(log)
         self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
@@ -122,6 +124,7 @@ class WidgetAssemblyService:
             self.progress,
             self.published,
             self.dead_letters,
+            self.upgrades,
         )
         self.widgets_sent = 0
         self._last_commit = time.monotonic()
@@ -334,7 +337,11 @@ class WidgetAssemblyService:
             on_lost=self._on_lost,
         )
         self.status = StatusFollower(
-            self.options.settings, client_id="assembly-status", health=self.health
+            self.options.settings,
+            client_id="assembly-status",
+            health=self.health,
+            dead_letters=self.dead_letters,
+            upgrades=self.upgrades,
         )
         if self.links is not None:
             self.links.learn_group(self.consumer)
@@ -397,7 +404,7 @@ class WidgetAssemblyService:
             stop.close(self.status.close)
         if self.links is not None:
             stop.close(self.links.close)
-        self.reports.stopped(self.widgets_sent)
+        self.reports.stopped(self.widgets_sent, read_notes(self.upgrades, self.dead_letters.count))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,6 +80,7 @@ def run_monitor(
             feed.pump(interval)
             feed.sample_rates()
             frame.lags = feed.lags()
+            frame.unreadable = feed.unreadable
             console.print(render(frame))
             return 0
         started = time.monotonic()
@@ -102,6 +103,7 @@ def run_monitor(
                 feed.pump(interval)
                 feed.sample_rates()
                 frame.lags = feed.lags()
+                frame.unreadable = feed.unreadable
                 live.update(render(frame))
     finally:
         feed.close()

@@ -22,12 +22,13 @@ import math
 import random
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from widget_factory.core.assembly_records import (
     BuildRecord,
     ChangeSet,
+    LateOrder,
     OrderRecord,
+    OrderState,
     Shortage,
     Starvation,
     StepResult,
@@ -49,6 +50,7 @@ __all__ = [
     "ChangeSet",
     "Shortage",
     "Starvation",
+    "LateOrder",
     "StepResult",
     "AssemblyPlanner",
     "BUILDING_STATUSES",
@@ -62,26 +64,6 @@ _MAX_EVENTS_PER_STEP = 1_000_000
 
 UNPLACED = "UNPLACED"
 """Pseudo-station holding components no local station can use (in scaled-out runs)."""
-
-
-# --- the order book ----------------------------------------------------------------------
-
-
-@dataclass
-class _Order:
-    """An accepted order: units started and delivered so far."""
-
-    record: OrderRecord
-    started: int = 0
-    delivered: int = 0
-
-    @property
-    def open_units(self) -> int:
-        return self.record.quantity - self.started
-
-    @property
-    def sort_key(self) -> tuple[int, float, str]:
-        return (-self.record.priority, self.record.created_at, self.record.order_id)
 
 
 class AssemblyPlanner:
@@ -109,7 +91,7 @@ class AssemblyPlanner:
             self.stations[station_id] = StationState(spec, station_recipes, uses)
         self.instance = instance or "+".join(sorted(self.stations))
         self._unplaced: dict[str, StockBin] = {}
-        self.orders: dict[str, _Order] = {}
+        self.orders: dict[str, OrderState] = {}
         self._finished_orders: OrderedDict[str, None] = OrderedDict()
         self._builds: dict[str, BuildRecord] = {}
         self._placed: set[str] = set()
@@ -121,8 +103,12 @@ class AssemblyPlanner:
         """No build starts at or after this simulated time (the end of a bounded run, or
         the moment a drain was asked for); builds in progress still finish."""
         self.orders_completed: list[str] = []
+        self.orders_late: list[LateOrder] = []
+        """Completed orders that missed their due date, since the service last took them."""
+        self.late_orders = 0
+        """Orders completed after their due date, in all."""
         self._order_version = 0
-        self._open_cache: dict[str, tuple[int, list[_Order]]] = {}
+        self._open_cache: dict[str, tuple[int, list[OrderState]]] = {}
 
     # --- the change log ------------------------------------------------------------------
 
@@ -173,6 +159,8 @@ class AssemblyPlanner:
             component_type,
             event.quality_metrics.defect_count,
             event.produced_at.timestamp(),
+            event.machine_id,
+            event.made_while_degraded,
         )
         self._pending.stocked.append(stocked)
         self._apply_stocked(stocked)
@@ -190,6 +178,7 @@ class AssemblyPlanner:
             order.quantity,
             order.priority,
             order.created_at.timestamp(),
+            None if order.due_at is None else order.due_at.timestamp(),
         )
         self._pending.orders.append(record)
         self._apply_order(record)
@@ -289,7 +278,7 @@ class AssemblyPlanner:
                 best, chosen = key, station.spec.id
         return chosen
 
-    def _open_orders(self, station: StationState) -> list[_Order]:
+    def _open_orders(self, station: StationState) -> list[OrderState]:
         """Orders this station could build, best first (cached until the orders change)."""
         cached = self._open_cache.get(station.spec.id)
         if cached is not None and cached[0] == self._order_version:
@@ -345,7 +334,7 @@ class AssemblyPlanner:
         station.wake_at = wake
 
     def _start(
-        self, station: StationState, order: _Order, recipe: tuple[str, ...], now: float
+        self, station: StationState, order: OrderState, recipe: tuple[str, ...], now: float
     ) -> BuildRecord | None:
         components = pick_kit(station, recipe)
         ready_at = max(c.produced_at for c in components)
@@ -380,7 +369,7 @@ class AssemblyPlanner:
 
     def _apply_order(self, record: OrderRecord) -> None:
         if record.order_id not in self.orders and record.order_id not in self._finished_orders:
-            self.orders[record.order_id] = _Order(record)
+            self.orders[record.order_id] = OrderState(record)
             self._order_version += 1
 
     def _apply_started(self, build: BuildRecord) -> None:
@@ -422,7 +411,12 @@ class AssemblyPlanner:
         if order is None:
             return
         order.delivered += 1
+        order.finished_at = max(order.finished_at, build.completes_at)
         if order.delivered >= order.record.quantity:
+            due = order.record.due_at
+            if due is not None and order.finished_at > due:
+                self.late_orders += 1
+                self.orders_late.append(LateOrder(order.record.order_id, due, order.finished_at))
             self._order_version += 1
             del self.orders[order.record.order_id]
             self._finished_orders[order.record.order_id] = None

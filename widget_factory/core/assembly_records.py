@@ -4,11 +4,13 @@ A :class:`ChangeSet` is the unit the service writes to the changelog topic befor
 emits the widgets the changes produce, and the unit a restarted station replays (see
 :mod:`widget_factory.core.assembly`). Its entries are plain, array-like structs so the
 changelog stays compact. A :class:`StepResult` is what one planner step tells the
-service: widgets to send, shortages to log, starvations to raise as alerts.
+service: widgets to send, shortages to log, starvations to raise as alerts. An
+:class:`OrderState` is an accepted order's entry in the planner's book.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import msgspec
@@ -20,8 +22,10 @@ __all__ = [
     "OrderRecord",
     "BuildRecord",
     "ChangeSet",
+    "OrderState",
     "Shortage",
     "Starvation",
+    "LateOrder",
     "StepResult",
 ]
 
@@ -35,6 +39,9 @@ class Stocked(msgspec.Struct, array_like=True, frozen=True):
     component_type: str
     defects: int
     produced_at: float
+    machine_id: str = ""
+    degraded: bool = False
+    """Machine and condition, for quality to trace failures (absent in older changelogs)."""
 
 
 class OrderRecord(msgspec.Struct, array_like=True, frozen=True):
@@ -43,6 +50,7 @@ class OrderRecord(msgspec.Struct, array_like=True, frozen=True):
     quantity: int
     priority: int
     created_at: float
+    due_at: float | None = None
 
 
 class BuildRecord(msgspec.Struct, frozen=True):
@@ -66,6 +74,28 @@ class ChangeSet(msgspec.Struct, kw_only=True):
         return bool(self.stocked or self.orders or self.started or self.delivered or self.positions)
 
 
+# --- the order book ----------------------------------------------------------------------
+
+
+@dataclass
+class OrderState:
+    """An accepted order in the planner's book: units started and delivered so far."""
+
+    record: OrderRecord
+    started: int = 0
+    delivered: int = 0
+    finished_at: float = -math.inf
+    """When its latest unit delivered so far was completed (simulated)."""
+
+    @property
+    def open_units(self) -> int:
+        return self.record.quantity - self.started
+
+    @property
+    def sort_key(self) -> tuple[int, float, str]:
+        return (-self.record.priority, self.record.created_at, self.record.order_id)
+
+
 # --- step results ------------------------------------------------------------------------
 
 
@@ -86,6 +116,19 @@ class Starvation:
     station_id: str
     since: float
     missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LateOrder:
+    """An order whose last unit was completed ``late_by`` simulated seconds after its due date."""
+
+    order_id: str
+    due_at: float
+    completed_at: float
+
+    @property
+    def late_by(self) -> float:
+        return self.completed_at - self.due_at
 
 
 @dataclass

@@ -182,7 +182,7 @@ def _quality_by_type(o: Observations) -> tuple[str, list[list[str]]]:
             ]
         )
     return (
-        "Quality by widget type (expected: the long-run rate of defect-free components)",
+        "Quality by widget type (expected: the standard's pass rate on a healthy line)",
         rows,
     )
 
@@ -190,16 +190,22 @@ def _quality_by_type(o: Observations) -> tuple[str, list[list[str]]]:
 def _component_defects(o: Observations) -> tuple[str, list[list[str]]]:
     rows = [["component defects in the widget", "checked", "pass rate"]]
     buckets: dict[str, list[bool]] = {}
+    after_repair: list[bool] = []
     for _t, _kind, ok, _found, widget_id in o.checks:
         widget = o.widgets.get(widget_id)
         if widget is None:
             continue
+        if widget.degraded_components:
+            after_repair.append(ok)
         label = str(min(widget.component_defects, 3)) + (
             "+" if widget.component_defects >= 3 else ""
         )
         buckets.setdefault(label, []).append(ok)
     for label, results in sorted(buckets.items()):
         rows.append([label, str(len(results)), f"{sum(results) / len(results):.0%}"])
+    if after_repair:
+        rate = f"{sum(after_repair) / len(after_repair):.0%}"
+        rows.append(["a part made right after a repair", str(len(after_repair)), rate])
     return "Pass rate by the defects of a widget's components", rows
 
 

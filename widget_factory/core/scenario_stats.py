@@ -45,6 +45,7 @@ class BuiltWidget:
     duration: float
     order_id: str | None
     component_defects: int
+    degraded_components: int = 0
 
 
 class Observations:
@@ -90,6 +91,7 @@ class Observations:
                 event.assembly_duration_seconds,
                 event.order_id,
                 event.component_defects,
+                sum(f.made_while_degraded for f in event.component_flaws),
             )
         elif isinstance(event, QualityCheck):
             self.checks.append(
@@ -208,7 +210,10 @@ class Observations:
             if defects is not None:
                 if widget is None:
                     continue
-                if (widget.component_defects > 0) != (defects == "some"):
+                if defects in ("degraded", "healthy"):
+                    if (widget.degraded_components > 0) != (defects == "degraded"):
+                        continue
+                elif (widget.component_defects > 0) != (defects == "some"):
                     continue
             total += 1
             passed += ok

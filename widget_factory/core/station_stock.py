@@ -26,7 +26,7 @@ from widget_factory.core.assembly_records import (
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.factory_config import FactoryConfig, StationSpec
-from widget_factory.schemas import MachineStatus, WidgetAssembled
+from widget_factory.schemas import ComponentFlaw, MachineStatus, WidgetAssembled
 
 __all__ = ["StockBin", "StationState", "recipe_needs", "pick_kit", "assemble_widget"]
 
@@ -208,6 +208,11 @@ def assemble_widget(
         batch_id=_batch_id(station_id, to_datetime(started_at)),
         order_id=order.order_id,
         component_defects=sum(c.defects for c in components),
+        component_flaws=[
+            ComponentFlaw(c.component_id, c.machine_id or "UNKNOWN", c.defects, c.degraded)
+            for c in components
+            if c.defects or c.degraded
+        ],
     )
     return BuildRecord(station_id, widget, completes_at)
 

@@ -40,20 +40,21 @@ _encoder = msgspec.json.Encoder()
 
 def changelog_records(changes: ChangeSet) -> list[bytes]:
     """``changes`` as changelog values: one record, or when too large, several that replay
-    in the same order (stock and orders, then the builds in parts, then deliveries and
+    in the same order (orders, stock in parts, then the builds in parts, then deliveries and
     input positions last, so positions never run ahead of what is stored); each part
     carries the id counters, so no id minted in it can be minted again after a crash."""
     value = _encoder.encode(changes)
-    if len(value) <= MAX_RECORD_BYTES or len(changes.started) < 2:
+    if len(value) <= MAX_RECORD_BYTES or len(changes.started) + len(changes.stocked) < 2:
         return [value]
     parts = -(-len(value) // MAX_RECORD_BYTES)
-    size = -(-len(changes.started) // parts)
     instance, counters = changes.instance, changes.counters
-    records = [
-        ChangeSet(
-            instance=instance, stocked=changes.stocked, orders=changes.orders, counters=counters
+    records = [ChangeSet(instance=instance, orders=changes.orders, counters=counters)]
+    size = max(1, -(-len(changes.stocked) // parts))
+    for at in range(0, len(changes.stocked), size):
+        records.append(
+            ChangeSet(instance=instance, stocked=changes.stocked[at : at + size], counters=counters)
         )
-    ]
+    size = max(1, -(-len(changes.started) // parts))
     for at in range(0, len(changes.started), size):
         records.append(
             ChangeSet(instance=instance, started=changes.started[at : at + size], counters=counters)

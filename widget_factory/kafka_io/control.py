@@ -9,11 +9,13 @@ timestamp is the simulated time of the report).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, Message
 
+from widget_factory.compat import SkippedRecords
 from widget_factory.errors import BrokerUnavailable
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.follower import TopicFollower
@@ -29,6 +31,8 @@ from widget_factory.schemas import (
 )
 
 __all__ = ["Delivery", "FactoryControl", "factory_time", "StatusWatch"]
+
+log = logging.getLogger(__name__)
 
 Delivery = tuple[str, int, int]
 """(topic, partition, offset) of a delivered record."""
@@ -103,6 +107,7 @@ class StatusWatch:
         self._watcher = TopicFollower.from_starts(
             settings, {MACHINE_TELEMETRY: "end"}, client_id="status-watch"
         )
+        self.skipped = SkippedRecords(log, "status watch")
 
     def wait_for(
         self, wanted: dict[str, set[MachineStatus]], timeout: float
@@ -115,7 +120,10 @@ class StatusWatch:
             for message in self._watcher.poll(2000, 0.1):
                 try:
                     report = decode_as(message.value() or b"", MachineTelemetry)
-                except SchemaError:
+                except SchemaError as exc:
+                    self.skipped.add(
+                        message.topic(), message.partition(), message.offset(), str(exc)
+                    )
                     continue
                 statuses = wanted.get(report.machine_id)
                 if statuses and report.status in statuses and report.machine_id not in found:

@@ -19,6 +19,7 @@ from typing import TextIO
 
 from confluent_kafka.admin import AdminClient
 
+from widget_factory.compat import SkippedRecords
 from widget_factory.core.control import COMMANDS, build_command, build_order, expand_targets
 from widget_factory.core.factory_view import FactoryView
 from widget_factory.core.ids import IdSource
@@ -64,6 +65,7 @@ class ScenarioWorker(threading.Thread):
         self.settings = settings
         self.watcher = watcher
         self.observations = observations
+        self.skipped = SkippedRecords(log, "scenario")
         self.view = FactoryView()
         self.start_time = start
         self.anchor_wall = anchor_wall
@@ -123,8 +125,9 @@ class ScenarioWorker(threading.Thread):
     def _read(self, timeout: float) -> None:
         for message in self.watcher.poll(5000, timeout):
             try:
-                event = decode(message.value() or b"")
-            except SchemaError:
+                event = decode(message.value() or b"", topic=str(message.topic()))
+            except SchemaError as exc:
+                self.skipped.add(message.topic(), message.partition(), message.offset(), str(exc))
                 continue
             self.observations.add(event)
             self.view.apply(event)

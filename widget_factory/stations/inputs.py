@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Message
 
+from widget_factory.compat import ReadUpgrades
 from widget_factory.core.assembly import AssemblyPlanner
 from widget_factory.core.clock import SimClock
 from widget_factory.core.progress import InputProgress, PublishedOrders
@@ -46,6 +47,8 @@ class StationInputs:
     progress: InputProgress
     published: PublishedOrders
     dead_letters: DeadLetters
+    upgrades: ReadUpgrades
+    """Walkthrough-shaped records upgraded on read, counted for the summary line."""
     links: StationLinks | None = None
     """Scaled out: where records for other processes' stations go."""
 
@@ -55,11 +58,16 @@ class StationInputs:
         value = message.value() or b""
         try:
             if topic == COMPONENT_PRODUCTION:
-                self._take_component(decode_as(value, ComponentProduced), message)
+                component = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
+                self._take_component(component, message)
             elif topic == PRODUCTION_ORDERS:
-                self._take_order(decode_as(value, ProductionOrder), message)
+                order = decode_as(value, ProductionOrder, topic=topic, upgrades=self.upgrades)
+                self._take_order(order, message)
             elif handoff:
-                event = decode(value)
+                try:
+                    event = decode(value)
+                except SchemaError:  # walkthrough-shaped: read as its source topic carries
+                    event = decode(value, topic=_source_topic(message), upgrades=self.upgrades)
                 if isinstance(event, ComponentProduced):
                     self._take_component(event, None)
                 elif isinstance(event, ProductionOrder):
@@ -116,3 +124,11 @@ class StationInputs:
                 order.order_id,
                 order.priority,
             )
+
+
+def _source_topic(message: Message) -> str:
+    """The topic a handed-off record was first read from (its ``source.topic`` header)."""
+    for header in message.headers() or []:
+        if tuple(header)[0] == "source.topic" and isinstance(value := tuple(header)[1], bytes):
+            return value.decode(errors="replace")
+    return ""

@@ -87,6 +87,14 @@ class StationReports:
         for order_id in self._planner.orders_completed:
             log.info("Order %s completed!", order_id)
         self._planner.orders_completed.clear()
+        for late in self._planner.orders_late:
+            log.warning(
+                "Order %s completed late by %s (%d late so far)",
+                late.order_id,
+                format_sim_duration(late.late_by),
+                self._planner.late_orders,
+            )
+        self._planner.orders_late.clear()
 
     def loop_step(self, records: int, now: float) -> None:
         """One turn of the service's loop, at debug level."""
@@ -101,12 +109,14 @@ class StationReports:
                 len(planner.in_progress()),
             )
 
-    def stopped(self, widgets_sent: int) -> None:
+    def stopped(self, widgets_sent: int, notes: str) -> None:
+        """The summary line; ``notes`` adds what was upgraded or dead-lettered on read."""
         log.info(
-            "Assembly stopped: %d widgets sent, %s, %d units on order",
+            "Assembly stopped: %d widgets sent, %s, %d units on order%s",
             widgets_sent,
             self._state(),
             self._planner.orders_waiting(),
+            notes,
         )
 
     def _state(self) -> str:
