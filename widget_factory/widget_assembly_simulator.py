@@ -32,6 +32,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, ChangeSet, StepResult
 from widget_factory.core.clock import format_sim_duration, to_datetime
+from widget_factory.core.ground_truth import StarvationTruth
 from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.routing import StationRouter
@@ -61,6 +62,7 @@ from widget_factory.kafka_io.topics import (
     PRODUCTION_ORDERS,
     WIDGET_ASSEMBLY,
 )
+from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     ComponentProduced,
@@ -159,6 +161,8 @@ class WidgetAssemblyService:
         self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
+        self.starvation_truth = StarvationTruth(config)
+        self.truth = TruthPublisher(self.producer)
         self.offsets = OffsetTracker()
         self.positions: dict[str, int] = {}
         self.consumer: Consumer | None = None
@@ -484,6 +488,8 @@ class WidgetAssemblyService:
                     kind="station_starved",
                 ),
             )
+        if result.starvations or result.starvation_ends:
+            self.truth.publish(self.starvation_truth.from_step(result, self.planner.cutoff))
         for order_id in self.planner.orders_completed:
             log.info("Order %s completed!", order_id)
         self.planner.orders_completed.clear()
@@ -800,6 +806,11 @@ class WidgetAssemblyService:
     def _shutdown(self) -> None:
         self.lifecycle.stop()
         stop = Shutdown("assembly")
+        self.truth.publish(
+            self.starvation_truth.close(
+                self.planner.open_starvations(), self.clock.now(), self.planner.cutoff
+            )
+        )
         self._write_changes(flush=False)
         flushed = stop.flush(self.producer)
         if self.consumer is not None:

@@ -41,6 +41,7 @@ __all__ = [
     "ChangeSet",
     "Shortage",
     "Starvation",
+    "StarvationEnded",
     "StepResult",
     "AssemblyPlanner",
     "BUILDING_STATUSES",
@@ -208,12 +209,23 @@ class Starvation:
     missing: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class StarvationEnded:
+    """A starvation reported earlier (since ``since``) ended at ``at``: a build started,
+    or no order is left waiting for the station."""
+
+    station_id: str
+    since: float
+    at: float
+
+
 @dataclass
 class StepResult:
     completed: list[BuildRecord] = field(default_factory=list)
     started: list[BuildRecord] = field(default_factory=list)
     shortages: list[Shortage] = field(default_factory=list)
     starvations: list[Starvation] = field(default_factory=list)
+    starvation_ends: list[StarvationEnded] = field(default_factory=list)
 
 
 class AssemblyPlanner:
@@ -275,6 +287,14 @@ class AssemblyPlanner:
         for widget_id in changes.delivered:
             self._apply_delivered(widget_id)
         self._ids.restore(changes.counters)
+
+    def open_starvations(self) -> list[tuple[str, float]]:
+        """(station id, since) of every starvation reported and not yet over."""
+        return [
+            (sid, s.starved_since)
+            for sid, s in self.stations.items()
+            if s.starvation_reported and s.starved_since is not None
+        ]
 
     def in_progress(self) -> list[BuildRecord]:
         """Builds started and not yet delivered."""
@@ -443,6 +463,18 @@ class AssemblyPlanner:
 
     def _try_start(self, station: _Station, now: float, result: StepResult) -> BuildRecord | None:
         candidates = [o for o in self._open_orders(station) if o.record.created_at <= now]
+        if station.starvation_reported and station.starved_since is not None:
+            since = station.starved_since
+            build = self._attempt_start(station, candidates, now, result)
+            if station.starved_since is None:
+                at = now if build is None else build.widget.assembly_started_at.timestamp()
+                result.starvation_ends.append(StarvationEnded(station.spec.id, since, at))
+            return build
+        return self._attempt_start(station, candidates, now, result)
+
+    def _attempt_start(
+        self, station: _Station, candidates: list[_Order], now: float, result: StepResult
+    ) -> BuildRecord | None:
         if not candidates:
             station.starved_since = None
             station.starvation_reported = False
