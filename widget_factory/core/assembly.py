@@ -202,11 +202,13 @@ class Shortage:
 
 @dataclass(frozen=True)
 class Starvation:
-    """A station starved for ``starvation_alert_s`` with orders waiting."""
+    """A station starved for ``starvation_alert_s`` with orders waiting, found at ``at``
+    (simulated; None from older callers)."""
 
     station_id: str
     since: float
     missing: tuple[str, ...]
+    at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -505,7 +507,9 @@ class AssemblyPlanner:
         limit = self._config.simulation.starvation_alert_s
         if not station.starvation_reported and now - station.starved_since >= limit:
             station.starvation_reported = True
-            result.starvations.append(Starvation(station.spec.id, station.starved_since, missing))
+            result.starvations.append(
+                Starvation(station.spec.id, station.starved_since, missing, now)
+            )
         self._block(station, now)
         return None
 
