@@ -59,6 +59,14 @@ class ServiceOptions:
     def end(self) -> float | None:
         return None if self.duration is None else self.start + self.duration
 
+    @property
+    def lockstep(self) -> bool:
+        """Virtual time in a whole-factory ``run`` (the supervisor anchors every service):
+        each service follows its upstreams' event time (``core/lockstep.py``), so the
+        same config, seed and start give the same records. A service started alone in
+        virtual time does not wait for upstreams that may never run."""
+        return self.speed is None and self.anchor_wall is not None
+
 
 def describe_speed(options: ServiceOptions) -> str:
     speed = "as fast as possible" if options.speed is None else f"{options.speed:g}x real time"

@@ -20,6 +20,7 @@ in its changelog too. docs/scaling.md tells the whole story.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, ChangeSet
 from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.ground_truth import StarvationTruth
 from widget_factory.core.ids import IdSource, event_id_from
+from widget_factory.core.lockstep import PlannerFeed, StatusGate
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.routing import StationRouter
 from widget_factory.kafka_io.client import (
@@ -133,6 +135,15 @@ class WidgetAssemblyService:
         self.ids = IdSource(options.rng("assembly-ids:" + "+".join(sorted(stations))))
         self.planner = AssemblyPlanner(config, stations, options.rng("assembly"), self.ids)
         self.router = StationRouter(config, stations)
+        self.feed = (
+            PlannerFeed(
+                self.planner,
+                StatusGate(stations, config.simulation.telemetry_interval_s, options.end),
+            )
+            if options.lockstep
+            else None
+        )
+        """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
         self.inbox: HandoffInbox | None = None
         self.forwarder: Forwarder | None = None
         self._handoff_positions: dict[int, int] = {}
@@ -334,6 +345,9 @@ class WidgetAssemblyService:
                 assert self.forwarder is not None
                 self.forwarder.forward(target, source)
                 return
+        if self.feed is not None:
+            self.feed.component(component)
+            return
         self.planner.receive_component(component)
 
     def _take_order(self, order: ProductionOrder, source: Message | None) -> None:
@@ -354,14 +368,20 @@ class WidgetAssemblyService:
                     target,
                 )
                 return
+        if self.feed is not None:
+            self.feed.order(order)
+            return
         if self.planner.add_order(order):
-            log.info(
-                "Added production order: %dx %s (%s, priority %d)",
-                order.quantity,
-                order.widget_type,
-                order.order_id,
-                order.priority,
-            )
+            self._log_order(order)
+
+    def _log_order(self, order: ProductionOrder) -> None:
+        log.info(
+            "Added production order: %dx %s (%s, priority %d)",
+            order.quantity,
+            order.widget_type,
+            order.order_id,
+            order.priority,
+        )
 
     def _publish_initial_orders(self) -> None:
         if self.orders is None:
@@ -503,6 +523,9 @@ class WidgetAssemblyService:
         """Move virtual time to the component watermark, publishing the orders due by
         then, but never past an order still on its way back from Kafka."""
         watermark = self._watermark()
+        lockstep = self.feed is not None
+        if lockstep and draining and self.planner.cutoff != float("inf") and self._inputs_at_end():
+            watermark = self.planner.cutoff  # every input is in: on to the end
         if watermark is None:
             # Nothing read that tells the time (a process whose partitions others had
             # already consumed): once everything is in, draining goes to the end.
@@ -518,7 +541,11 @@ class WidgetAssemblyService:
             target = min(target, self._orders_watermark())
         awaited = self._orders_awaited()
         if awaited:
-            target = min(target, min(awaited))
+            # in lockstep, not even to an awaited order's instant: it must be applied first
+            first = min(awaited)
+            target = min(target, math.nextafter(first, -math.inf) if lockstep else first)
+        if self.feed is not None:
+            target = min(target, self.feed.gate.watermark())
         self.clock.advance_to(target)
         if draining and not awaited:
             due = self.planner.next_completion()
@@ -539,6 +566,13 @@ class WidgetAssemblyService:
             if tp.topic != COMPONENT_PRODUCTION:
                 continue
             seen = self._partition_time.get(tp.partition)
+            if self.feed is not None:
+                # Lockstep: a partition read to its end may still get earlier components
+                # than another's latest; only its own latest time is certain.
+                if seen is None:
+                    return None
+                held.append(seen)
+                continue
             _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
             position = self._next_offsets.get(tp.partition)
             if high >= 0 and position is not None and position >= high:
@@ -743,7 +777,10 @@ class WidgetAssemblyService:
             on_lost=self._on_lost,
         )
         self.status = StatusFollower(
-            self.options.settings, client_id="assembly-status", health=self.health
+            self.options.settings,
+            client_id="assembly-status",
+            health=self.health,
+            from_time=self.options.start if self.feed is not None else None,
         )
         if self.inbox is not None:
             metadata = self.consumer.list_topics(timeout=10)
@@ -764,8 +801,11 @@ class WidgetAssemblyService:
                         self._receive(message)
                 if messages:
                     self.health.on_traffic()
-                for machine_id, status, _at in self.status.poll():
-                    self.planner.set_status(machine_id, status)
+                for machine_id, status, at in self.status.poll():
+                    if self.feed is not None:
+                        self.feed.gate.add(machine_id, status, at)
+                    else:
+                        self.planner.set_status(machine_id, status)
                 if end is not None and self.clock.now() >= end:
                     self.lifecycle.drain()
                 draining = self.lifecycle.draining
@@ -786,7 +826,12 @@ class WidgetAssemblyService:
                 if self.orders is not None and not virtual:
                     for order in self.orders.orders_until(min(now, self.planner.cutoff)):
                         self._publish_order(order)
-                result = self.planner.step(now)
+                if self.feed is not None:
+                    result, accepted = self.feed.step(now)
+                    for order in accepted:
+                        self._log_order(order)
+                else:
+                    result = self.planner.step(now)
                 self._report(result)
                 if not self._write_changes(flush=False):
                     break

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from widget_factory.cli import common_options, positive_int, settings_from_args, simulation_options
 from widget_factory.commands.services_command import (
     SERVICES,
+    START_HELP,
     continue_simulated_time,
     options_from_args,
     prepare_cluster,
@@ -122,6 +123,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         run_factory,
     )
     simulation_options(parser)
+    parser.add_argument("--start", metavar="TIME", help=START_HELP)
     scale = parser.add_argument_group("scale-out (docs/scaling.md)")
     scale.add_argument(
         "--stations",

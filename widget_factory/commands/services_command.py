@@ -114,6 +114,13 @@ def parse_speed(text: str | None, default: float) -> float | None:
     return value
 
 
+START_HELP = (
+    "simulated start time, ISO 8601 with offset (2026-01-01T00:00:00+00:00) or epoch "
+    "seconds (default: now, or just after the cluster's latest event); the same config, "
+    "seed, start and --speed max give the same records"
+)
+
+
 def _parse_start(text: str | None) -> float:
     if text is None:
         return time.time()
@@ -213,7 +220,7 @@ def _service_arguments(parser: argparse.ArgumentParser) -> None:
     simulation_options(parser)
     common_options(parser)
     hidden: dict[str, Any] = {"help": argparse.SUPPRESS}
-    parser.add_argument("--start", **hidden)
+    parser.add_argument("--start", metavar="TIME", help=START_HELP)
     parser.add_argument("--anchor-wall", type=float, **hidden)
 
 
