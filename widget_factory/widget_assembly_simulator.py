@@ -854,6 +854,8 @@ class WidgetAssemblyService:
     def _shutdown(self) -> None:
         self.lifecycle.stop()
         stop = Shutdown("assembly")
+        if self.feed is not None and self.feed.stock_the_rest():
+            log.info("Stopping before the inputs' time came: the rest went into stock")
         self.truth.publish(
             self.starvation_truth.close(
                 self.planner.open_starvations(), self.clock.now(), self.planner.cutoff

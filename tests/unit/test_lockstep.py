@@ -114,3 +114,16 @@ def test_any_arrival_order_and_any_chunking_build_the_same_widgets() -> None:
     assert len(reference) > 20
     for arrival_seed, chunk in [(1, 7), (2, 50), (3, 400)]:
         assert _run(inputs, arrival_seed, chunk) == reference, (arrival_seed, chunk)
+
+
+def test_inputs_still_waiting_when_stopping_go_into_stock() -> None:
+    p, make = planner(), Maker()
+    feed = PlannerFeed(p, StatusGate([s.id for s in CONFIG.stations], interval=15.0))
+    components = make.kit("basic_widget", at=START + 3600)
+    for component in components:
+        feed.component(component)
+    feed.step(START)
+    assert p.stocked_ids() == set()
+    assert feed.stock_the_rest() == len(components)
+    assert p.stocked_ids() == {c.component_id for c in components}
+    assert len(feed.queue) == 0

@@ -74,6 +74,9 @@ def run_factory(args: argparse.Namespace) -> int:
             overrides=public_overrides,
             debug=args.debug,
         )
+        if options.speed is None and station_processes == inspector_processes == 1:
+            # Every service is here, one process each: event-time order (reproducible).
+            shared.append("--lockstep")
         where = (
             f"embedded broker on {settings.bootstrap_servers} (in memory)"
             if broker is not None

@@ -172,6 +172,7 @@ def options_from_args(
         stations=stations,
         inspectors=inspectors,
         generate_orders=not getattr(args, "no_orders", False),
+        event_time_order=getattr(args, "lockstep", False),
     )
 
 
@@ -222,6 +223,7 @@ def _service_arguments(parser: argparse.ArgumentParser) -> None:
     hidden: dict[str, Any] = {"help": argparse.SUPPRESS}
     parser.add_argument("--start", metavar="TIME", help=START_HELP)
     parser.add_argument("--anchor-wall", type=float, **hidden)
+    parser.add_argument("--lockstep", action="store_true", **hidden)
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:

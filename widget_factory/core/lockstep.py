@@ -146,6 +146,20 @@ class PlannerFeed:
         _merge(total, planner.step(until))
         return total, accepted
 
+    def stock_the_rest(self) -> int:
+        """On stopping: every input still waiting is applied without moving time (its
+        components go into stock, so the changelog that already records their positions
+        also records them); returns how many there were."""
+        waiting = list(self.queue.pop_until(math.inf))
+        for _at, item in waiting:
+            if isinstance(item, ComponentProduced):
+                self.planner.receive_component(item)
+            elif isinstance(item, ProductionOrder):
+                self.planner.add_order(item)
+            else:
+                self.planner.set_status(*item)
+        return len(waiting)
+
 
 def _merge(total: StepResult, part: StepResult) -> None:
     total.completed += part.completed
