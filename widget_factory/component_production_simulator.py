@@ -16,11 +16,13 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from widget_factory.core.ids import IdSource
 from widget_factory.core.lockstep import StatusGate
+from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
 from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
+from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import ComponentProduced, MachineStatus
 
@@ -56,6 +58,9 @@ class ComponentProductionService:
             from_time=options.start if options.lockstep else None,
         )
         self._pacer = LogPacer(log, "components")
+        self.oee = OeeTruthTracker(options.config, options.start)
+        """True OEE per machine and minute, published on factory-ground-truth."""
+        self.truth = TruthPublisher(self.producer)
         self.gate = (
             StatusGate(
                 [m.id for m in options.config.machines],
@@ -82,6 +87,7 @@ class ComponentProductionService:
             else None
         )
         self.production.set_status(machine_id, status, at)
+        self.oee.status(machine_id, status, at)
         if before is not None and (before in PRODUCING_STATUSES) != (status in PRODUCING_STATUSES):
             if status in PRODUCING_STATUSES:
                 log.info("%s is %s again: production resumes", machine_id, status.value)
@@ -138,6 +144,10 @@ class ComponentProductionService:
                         now = end
                     events = self.production.produce_until(now, limit=_BATCH if virtual else None)
                 self.producer.send_all(COMPONENT_PRODUCTION, events)
+                for event in events:
+                    self.oee.made(event)
+                # every component before the next one due is made: those windows are whole
+                self.truth.publish(self.oee.close_until(min(now, self.production.next_time())))
                 allow = self._pacer.allow
                 for event in events:
                     if allow():
@@ -163,6 +173,8 @@ class ComponentProductionService:
                     wait = self.clock.wall_seconds_until(self.production.next_time())
                     self.lifecycle.sleep(min(wait, 0.1))
         finally:
+            if end is not None:
+                self.truth.publish(self.oee.close_until(min(self.clock.now(), end)))
             stop = Shutdown("components")
             stop.flush(self.producer, share=0.8)
             remaining = len(self.producer)

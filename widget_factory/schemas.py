@@ -46,6 +46,7 @@ __all__ = [
     "FactoryMetric",
     "FaultEffects",
     "FaultTruth",
+    "OeeTruth",
     "AnyEvent",
     "EVENT_TYPES",
     "encode",
@@ -437,6 +438,31 @@ class FaultTruth(Event, kw_only=True, frozen=True, tag="fault_truth"):
         return self.started_at
 
 
+class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
+    """True OEE of one production machine over one window, on ``factory-ground-truth``
+    (from the production simulation's own state; definitions in docs/contract.md)."""
+
+    target_id: Name
+    window_start: UtcTime
+    window_end: UtcTime
+    producing_s: NonNegative
+    shutdown_s: NonNegative
+    made: Annotated[int, Meta(ge=0)]
+    good: Annotated[int, Meta(ge=0)]
+    availability: float | None
+    performance: float | None
+    quality: float | None
+    oee: float | None
+
+    @property
+    def kafka_key(self) -> str:
+        return self.target_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.window_end
+
+
 AnyEvent = (
     ComponentProduced
     | WidgetAssembled
@@ -448,6 +474,7 @@ AnyEvent = (
     | FactoryCommand
     | FactoryMetric
     | FaultTruth
+    | OeeTruth
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -463,6 +490,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         FactoryCommand,
         FactoryMetric,
         FaultTruth,
+        OeeTruth,
     )
 }
 

@@ -20,9 +20,11 @@ START = "2026-03-01T00:00:00+00:00"
 
 
 def _truth(settings: KafkaSettings) -> list[tuple[FaultTruth, bytes | None, int]]:
+    """The fault records of the answer key (not its oee_truth records)."""
     return [
         (decode_as(m.value(), FaultTruth), m.key(), m.timestamp()[1])
         for m in read_to_end(settings, ["factory-ground-truth"])
+        if b'"fault_truth"' in (m.value() or b"")
     ]
 
 

@@ -19,7 +19,7 @@ from widget_factory.core.ground_truth import FaultTracker, StarvationTruth, faul
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machines import MachineFleet
 from widget_factory.factory_config import FactoryConfig, default_config
-from widget_factory.schemas import FaultTruth, MachineStatus, decode, encode
+from widget_factory.schemas import FaultTruth, MachineStatus, OeeTruth, decode, encode
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 HOUR = 3600.0
@@ -187,6 +187,7 @@ def test_a_starvation_open_at_the_end_is_closed_there() -> None:
     assert truth.close(p.open_starvations(), ASSEMBLY_START + 2 * HOUR, ASSEMBLY_START) == []
 
 
-def test_the_documented_json_schema_is_the_models() -> None:
-    documented = json.loads((ROOT / "docs" / "schemas" / "fault_truth.schema.json").read_text())
-    assert documented == msgspec.json.schema(FaultTruth)
+def test_the_documented_json_schemas_are_the_models() -> None:
+    for name, model in (("fault_truth", FaultTruth), ("oee_truth", OeeTruth)):
+        documented = json.loads((ROOT / "docs" / "schemas" / f"{name}.schema.json").read_text())
+        assert documented == msgspec.json.schema(model), name

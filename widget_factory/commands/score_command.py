@@ -31,7 +31,7 @@ from widget_factory.errors import UsageError
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_GROUND_TRUTH, connect_admin
-from widget_factory.schemas import FaultTruth, SchemaError, decode_as
+from widget_factory.schemas import FaultTruth, OeeTruth, SchemaError, decode
 
 ORDER = 92
 
@@ -45,12 +45,18 @@ _json = msgspec.json.Decoder()
 
 
 def read_truth(settings: KafkaSettings, topic: str) -> tuple[list[FaultTruth], int]:
+    """The fault records (``oee_truth`` records, the key's other kind, are not scored)."""
     records: list[FaultTruth] = []
     unreadable = 0
     for message in read_to_end(settings, [topic], client_id="score"):
         try:
-            records.append(decode_as(message.value() or b"", FaultTruth))
+            record = decode(message.value() or b"")
         except SchemaError:
+            unreadable += 1
+            continue
+        if isinstance(record, FaultTruth):
+            records.append(record)
+        elif not isinstance(record, OeeTruth):
             unreadable += 1
     return records, unreadable
 
