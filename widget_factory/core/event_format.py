@@ -21,6 +21,7 @@ from widget_factory.schemas import (
     FaultTruth,
     InventoryUpdate,
     MachineTelemetry,
+    OeeTruth,
     ProductionOrder,
     QualityCheck,
     SchemaError,
@@ -117,6 +118,16 @@ def _fault(e: FaultTruth) -> str:
     return f"truth      {e.kind} {e.phase} {e.target_id} ({e.cause}) {spell}{lost}"
 
 
+def _oee(e: OeeTruth) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.0f}%"
+
+    return (
+        f"oee truth  {e.target_id} availability {pct(e.availability)}, performance "
+        f"{pct(e.performance)}, quality {pct(e.quality)}, oee {pct(e.oee)} ({e.made} made)"
+    )
+
+
 def format_event(event: Event) -> str:
     """``<simulated time>  <kind>  <what happened>`` for any factory event."""
     if isinstance(event, ComponentProduced):
@@ -137,6 +148,8 @@ def format_event(event: Event) -> str:
         body = _command(event)
     elif isinstance(event, FaultTruth):
         body = _fault(event)
+    elif isinstance(event, OeeTruth):
+        body = _oee(event)
     else:  # pragma: no cover - every event type is listed above
         body = f"{event.event_type} {event.event_id}"
     return f"{format_time(event.occurred_at)}  {body}"
