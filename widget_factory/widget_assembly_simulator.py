@@ -26,6 +26,7 @@ log lines and alerts) and :mod:`widget_factory.core.progress` (how far time may 
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,9 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.assembly import AssemblyPlanner, BuildRecord
+from widget_factory.core.ground_truth import StarvationTruth
 from widget_factory.core.ids import IdSource
+from widget_factory.core.lockstep import PlannerFeed, StatusGate
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.progress import Ends, InputProgress, PublishedOrders
 from widget_factory.core.routing import StationRouter
@@ -65,9 +68,10 @@ from widget_factory.kafka_io.topics import (
     PRODUCTION_ORDERS,
     WIDGET_ASSEMBLY,
 )
+from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import ProductionOrder
-from widget_factory.stations.inputs import StationInputs
+from widget_factory.stations.inputs import StationInputs, log_order
 from widget_factory.stations.reports import StationReports
 
 __all__ = ["WidgetAssemblyService", "ASSEMBLY_GROUP", "main"]
@@ -93,6 +97,15 @@ class WidgetAssemblyService:
         self.ids = IdSource(options.rng("assembly-ids:" + "+".join(sorted(stations))))
         self.planner = AssemblyPlanner(config, stations, options.rng("assembly"), self.ids)
         self.router = StationRouter(config, stations)
+        self.feed = (
+            PlannerFeed(
+                self.planner,
+                StatusGate(stations, config.simulation.telemetry_interval_s, options.end),
+            )
+            if options.lockstep
+            else None
+        )
+        """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
         self.links: StationLinks | None = None
         """Scaled out: the handoff inbox, the forwarder and the progress reports."""
         self.progress = InputProgress(COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start)
@@ -111,6 +124,8 @@ class WidgetAssemblyService:
         self.dead_letters = DeadLetters(self.producer, "assembly")
         self.upgrades = ReadUpgrades(log)
         self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)
+        self.starvation_truth = StarvationTruth(config)
+        self.truth = TruthPublisher(self.producer)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.status: StatusFollower | None = None
@@ -125,6 +140,7 @@ class WidgetAssemblyService:
             self.published,
             self.dead_letters,
             self.upgrades,
+            self.feed,
         )
         self.widgets_sent = 0
         self._last_commit = time.monotonic()
@@ -263,10 +279,13 @@ class WidgetAssemblyService:
         # The event time every component partition has reached, read here or (scaled
         # out) by any process; None holds time still.
         ends = self._ends()
+        lockstep = self.feed is not None
         if self.links is not None:
             watermark = self.progress.global_watermark(ends)
         else:
-            watermark = self.progress.local_watermark(ends)
+            watermark = self.progress.local_watermark(ends, lockstep=lockstep)
+        if lockstep and draining and self.planner.cutoff != float("inf") and self._inputs_at_end():
+            watermark = self.planner.cutoff  # every input is in: on to the end
         if watermark is None:
             # Nothing read that tells the time (a process whose partitions others had
             # already consumed): once everything is in, draining goes to the end.
@@ -286,7 +305,11 @@ class WidgetAssemblyService:
             else []
         )
         if awaited:
-            target = min(target, min(awaited))
+            # in lockstep, not even to an awaited order's instant: it must be applied first
+            first = min(awaited)
+            target = min(target, math.nextafter(first, -math.inf) if lockstep else first)
+        if self.feed is not None:
+            target = min(target, self.feed.gate.watermark())
         self.clock.advance_to(target)
         if draining and not awaited:
             due = self.planner.next_completion()
@@ -342,6 +365,7 @@ class WidgetAssemblyService:
             health=self.health,
             dead_letters=self.dead_letters,
             upgrades=self.upgrades,
+            from_time=self.options.start if self.feed is not None else None,
         )
         if self.links is not None:
             self.links.learn_group(self.consumer)
@@ -358,8 +382,11 @@ class WidgetAssemblyService:
                         self._receive(message)
                 if messages:
                     self.health.on_traffic()
-                for machine_id, status, _at in self.status.poll():
-                    self.planner.set_status(machine_id, status)
+                for machine_id, status, at in self.status.poll():
+                    if self.feed is not None:
+                        self.feed.gate.add(machine_id, status, at)
+                    else:
+                        self.planner.set_status(machine_id, status)
                 if end is not None and self.clock.now() >= end:
                     self.lifecycle.drain()
                 draining = self.lifecycle.draining
@@ -372,8 +399,15 @@ class WidgetAssemblyService:
                 if self.orders is not None and not virtual:
                     for order in self.orders.orders_until(min(now, self.planner.cutoff)):
                         self._publish_order(order)
-                result = self.planner.step(now)
+                if self.feed is not None:
+                    result, accepted = self.feed.step(now)
+                    for order in accepted:
+                        log_order(order)
+                else:
+                    result = self.planner.step(now)
                 self.reports.step(result, self.clock.now())
+                if result.starvations or result.starvation_ends:
+                    self.truth.publish(self.starvation_truth.from_step(result, self.planner.cutoff))
                 if not self._write_changes(flush=False):
                     break
                 if self.links is not None and virtual:  # after the forwards it covers
@@ -396,6 +430,13 @@ class WidgetAssemblyService:
     def _shutdown(self) -> None:
         self.lifecycle.stop()
         stop = Shutdown("assembly")
+        if self.feed is not None and self.feed.stock_the_rest():
+            log.info("Stopping before the inputs' time came: the rest went into stock")
+        self.truth.publish(
+            self.starvation_truth.close(
+                self.planner.open_starvations(), self.clock.now(), self.planner.cutoff
+            )
+        )
         self._write_changes(flush=False)
         flushed = stop.flush(self.producer)
         if self.consumer is not None:

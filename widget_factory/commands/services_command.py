@@ -12,7 +12,12 @@ from typing import Any
 
 from widget_factory.kafka_io.cluster import prepare_cluster, start_after_latest_event
 from widget_factory.kafka_io.shutdown import hard_exit_needed
-from widget_factory.options import common_options, service_options, simulation_options
+from widget_factory.options import (
+    START_HELP,
+    common_options,
+    service_options,
+    simulation_options,
+)
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions
 from widget_factory.processes.services import SERVICES
 
@@ -53,8 +58,9 @@ def _service_arguments(parser: argparse.ArgumentParser) -> None:
     simulation_options(parser)
     common_options(parser)
     hidden: dict[str, Any] = {"help": argparse.SUPPRESS}
-    parser.add_argument("--start", **hidden)
+    parser.add_argument("--start", metavar="TIME", help=START_HELP)
     parser.add_argument("--anchor-wall", type=float, **hidden)
+    parser.add_argument("--lockstep", action="store_true", **hidden)
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:

@@ -31,6 +31,7 @@ from widget_factory.core.assembly_records import (
     OrderState,
     Shortage,
     Starvation,
+    StarvationEnded,
     StepResult,
     Stocked,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "Shortage",
     "Starvation",
     "LateOrder",
+    "StarvationEnded",
     "StepResult",
     "AssemblyPlanner",
     "BUILDING_STATUSES",
@@ -129,6 +131,14 @@ class AssemblyPlanner:
         for widget_id in changes.delivered:
             self._apply_delivered(widget_id)
         self._ids.restore(changes.counters)
+
+    def open_starvations(self) -> list[tuple[str, float]]:
+        """(station id, since) of every starvation reported and not yet over."""
+        return [
+            (sid, s.starved_since)
+            for sid, s in self.stations.items()
+            if s.starvation_reported and s.starved_since is not None
+        ]
 
     def in_progress(self) -> list[BuildRecord]:
         """Builds started and not yet delivered."""
@@ -298,6 +308,18 @@ class AssemblyPlanner:
         self, station: StationState, now: float, result: StepResult
     ) -> BuildRecord | None:
         candidates = [o for o in self._open_orders(station) if o.record.created_at <= now]
+        if station.starvation_reported and station.starved_since is not None:
+            since = station.starved_since
+            build = self._attempt_start(station, candidates, now, result)
+            if station.starved_since is None:
+                at = now if build is None else build.widget.assembly_started_at.timestamp()
+                result.starvation_ends.append(StarvationEnded(station.spec.id, since, at))
+            return build
+        return self._attempt_start(station, candidates, now, result)
+
+    def _attempt_start(
+        self, station: StationState, candidates: list[OrderState], now: float, result: StepResult
+    ) -> BuildRecord | None:
         if not candidates:
             station.fed()
             self._block(station, now)
@@ -321,17 +343,9 @@ class AssemblyPlanner:
         return None
 
     def _block(self, station: StationState, now: float) -> None:
-        """Remember a failed start: it is retried once the orders or the station's stock
-        change, or when a component made later, a later order, or the starvation alert's
-        moment comes due."""
-        wake = station.next_made_after(now, math.inf)
-        for order in self._open_orders(station):
-            if now < order.record.created_at < wake:
-                wake = order.record.created_at
-        if station.starved_since is not None and not station.starvation_reported:
-            wake = min(wake, station.starved_since + self._config.simulation.starvation_alert_s)
-        station.blocked = (self._order_version, station.stock_version)
-        station.wake_at = wake
+        created = (o.record.created_at for o in self._open_orders(station))
+        limit = self._config.simulation.starvation_alert_s
+        station.block(now, created, self._order_version, limit)
 
     def _start(
         self, station: StationState, order: OrderState, recipe: tuple[str, ...], now: float

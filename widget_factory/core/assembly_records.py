@@ -26,6 +26,7 @@ __all__ = [
     "Shortage",
     "Starvation",
     "LateOrder",
+    "StarvationEnded",
     "StepResult",
 ]
 
@@ -111,11 +112,23 @@ class Shortage:
 
 @dataclass(frozen=True)
 class Starvation:
-    """A station starved for ``starvation_alert_s`` with orders waiting."""
+    """A station starved for ``starvation_alert_s`` with orders waiting, found at ``at``
+    (simulated; None from older callers)."""
 
     station_id: str
     since: float
     missing: tuple[str, ...]
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class StarvationEnded:
+    """A starvation reported earlier (since ``since``) ended at ``at``: a build started,
+    or no order is left waiting for the station."""
+
+    station_id: str
+    since: float
+    at: float
 
 
 @dataclass(frozen=True)
@@ -137,3 +150,4 @@ class StepResult:
     started: list[BuildRecord] = field(default_factory=list)
     shortages: list[Shortage] = field(default_factory=list)
     starvations: list[Starvation] = field(default_factory=list)
+    starvation_ends: list[StarvationEnded] = field(default_factory=list)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -113,7 +114,22 @@ class StationState:
             self.starved_since = now
         if not self.starvation_reported and now - self.starved_since >= alert_after:
             self.starvation_reported = True
-            result.starvations.append(Starvation(self.spec.id, self.starved_since, missing))
+            result.starvations.append(Starvation(self.spec.id, self.starved_since, missing, now))
+
+    def block(
+        self, now: float, created: Iterable[float], order_version: int, alert_after: float
+    ) -> None:
+        """Remember a failed start: it is retried once the orders or the station's stock
+        change, or when a component made later, a later order (``created``: when the
+        orders it could build were made), or the starvation alert's moment comes due."""
+        wake = self.next_made_after(now, math.inf)
+        for at in created:
+            if now < at < wake:
+                wake = at
+        if self.starved_since is not None and not self.starvation_reported:
+            wake = min(wake, self.starved_since + alert_after)
+        self.blocked = (order_version, self.stock_version)
+        self.wake_at = wake
 
     def next_made_after(self, t: float, before: float) -> float:
         """The earliest production time of a first-in-line component after ``t`` and

@@ -17,6 +17,7 @@ from confluent_kafka import Message
 from widget_factory.compat import ReadUpgrades
 from widget_factory.core.assembly import AssemblyPlanner
 from widget_factory.core.clock import SimClock
+from widget_factory.core.lockstep import PlannerFeed
 from widget_factory.core.progress import InputProgress, PublishedOrders
 from widget_factory.core.routing import StationRouter
 from widget_factory.factory_config import FactoryConfig
@@ -31,7 +32,7 @@ from widget_factory.schemas import (
     decode_as,
 )
 
-__all__ = ["StationInputs"]
+__all__ = ["StationInputs", "log_order"]
 
 log = logging.getLogger("assembly")
 
@@ -49,6 +50,8 @@ class StationInputs:
     dead_letters: DeadLetters
     upgrades: ReadUpgrades
     """Walkthrough-shaped records upgraded on read, counted for the summary line."""
+    feed: PlannerFeed | None = None
+    """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
     links: StationLinks | None = None
     """Scaled out: where records for other processes' stations go."""
 
@@ -96,6 +99,9 @@ class StationInputs:
                 assert self.links is not None
                 self.links.forward(target, source)
                 return
+        if self.feed is not None:
+            self.feed.component(component)
+            return
         self.planner.receive_component(component)
 
     def _take_order(self, order: ProductionOrder, source: Message | None) -> None:
@@ -116,14 +122,11 @@ class StationInputs:
                     target,
                 )
                 return
+        if self.feed is not None:
+            self.feed.order(order)
+            return
         if self.planner.add_order(order):
-            log.info(
-                "Added production order: %dx %s (%s, priority %d)",
-                order.quantity,
-                order.widget_type,
-                order.order_id,
-                order.priority,
-            )
+            log_order(order)
 
 
 def _source_topic(message: Message) -> str:
@@ -132,3 +135,14 @@ def _source_topic(message: Message) -> str:
         if tuple(header)[0] == "source.topic" and isinstance(value := tuple(header)[1], bytes):
             return value.decode(errors="replace")
     return ""
+
+
+def log_order(order: ProductionOrder) -> None:
+    """An order accepted into a local station's book."""
+    log.info(
+        "Added production order: %dx %s (%s, priority %d)",
+        order.quantity,
+        order.widget_type,
+        order.order_id,
+        order.priority,
+    )

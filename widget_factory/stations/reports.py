@@ -66,9 +66,12 @@ class StationReports:
                     shortage.order_id,
                 )
         for starvation in result.starvations:
+            # the simulated moment the threshold was crossed, not the end of this step
+            # (virtual time may jump far past it in one step)
+            found_at = now if starvation.at is None else starvation.at
             message = (
                 f"Station {starvation.station_id} starved of {', '.join(starvation.missing)} "
-                f"for {format_sim_duration(now - starvation.since)} with orders waiting"
+                f"for {format_sim_duration(found_at - starvation.since)} with orders waiting"
             )
             log.warning(message)
             alert_id = self._ids.short_id("ALERT")
@@ -80,7 +83,7 @@ class StationReports:
                     severity="warning",
                     source_id=starvation.station_id,
                     message=message,
-                    raised_at=to_datetime(now),
+                    raised_at=to_datetime(found_at),
                     kind="station_starved",
                 ),
             )
