@@ -26,7 +26,6 @@ log lines and alerts) and :mod:`widget_factory.core.progress` (how far time may 
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -73,6 +72,7 @@ from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, descri
 from widget_factory.schemas import ProductionOrder
 from widget_factory.stations.inputs import StationInputs, log_order
 from widget_factory.stations.reports import StationReports
+from widget_factory.stations.virtual_time import VirtualTime
 
 __all__ = ["WidgetAssemblyService", "ASSEMBLY_GROUP", "main"]
 
@@ -118,6 +118,14 @@ class WidgetAssemblyService:
             )
             if options.generate_orders
             else None
+        )
+        self.virtual_time = VirtualTime(
+            self.clock,
+            self.planner,
+            self.progress,
+            self.published,
+            self.feed,
+            scaled_out=self.router.scaled_out,
         )
         self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
@@ -274,47 +282,17 @@ class WidgetAssemblyService:
     # --- the loop ------------------------------------------------------------------------
 
     def _advance_virtual_time(self, draining: bool) -> None:
-        """Move virtual time to the component watermark, publishing the orders due by
-        then, but never past an order still on its way back from Kafka."""
-        # The event time every component partition has reached, read here or (scaled
-        # out) by any process; None holds time still.
+        """Move virtual time as far as the inputs allow, publishing the orders due by then
+        (:class:`~widget_factory.stations.virtual_time.VirtualTime` says how far)."""
         ends = self._ends()
-        lockstep = self.feed is not None
-        if self.links is not None:
-            watermark = self.progress.global_watermark(ends)
-        else:
-            watermark = self.progress.local_watermark(ends, lockstep=lockstep)
-        if lockstep and draining and self.planner.cutoff != float("inf") and self._inputs_at_end():
-            watermark = self.planner.cutoff  # every input is in: on to the end
-        if watermark is None:
-            # Nothing read that tells the time (a process whose partitions others had
-            # already consumed): once everything is in, draining goes to the end.
-            if not (draining and self.planner.cutoff != float("inf") and self._inputs_at_end()):
-                return
-            watermark = self.planner.cutoff
-        target = min(watermark, self.planner.cutoff)
+        target = self.virtual_time.reachable(ends, draining, self._inputs_at_end)
+        if target is None:
+            return
         if self.orders is not None:
             for order in self.orders.orders_until(target):
                 self._publish_order(order)
             self.published.published_until(target)
-        if self.links is not None:
-            target = min(target, self.progress.orders_watermark(self._ends()))
-        awaited = (
-            self.published.awaited({p for t, p in ends if t == PRODUCTION_ORDERS})
-            if self.published.pending
-            else []
-        )
-        if awaited:
-            # in lockstep, not even to an awaited order's instant: it must be applied first
-            first = min(awaited)
-            target = min(target, math.nextafter(first, -math.inf) if lockstep else first)
-        if self.feed is not None:
-            target = min(target, self.feed.gate.watermark())
-        self.clock.advance_to(target)
-        if draining and not awaited:
-            due = self.planner.next_completion()
-            if due != float("inf"):
-                self.clock.advance_to(due)
+        self.virtual_time.advance(target, ends, draining, self._ends)
 
     def _inputs_at_end(self) -> bool:
         assert self.consumer is not None
