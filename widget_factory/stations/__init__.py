@@ -2,7 +2,7 @@
 
 ``inputs``: what each component or order read becomes (a local station's stock or
 order, a forward to its home station, a dead letter); ``reports``: the service's log
-lines and starvation alerts. The planner itself is pure, in
+lines and starvation alerts; ``virtual_time``: how far the virtual clock may go. The planner itself is pure, in
 :mod:`widget_factory.core.assembly`; the links between station processes are
 :mod:`widget_factory.kafka_io.station_links`.
 """
