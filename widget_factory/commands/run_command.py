@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from widget_factory.cli import common_options, positive_int, settings_from_args, simulation_options
 from widget_factory.commands.services_command import (
@@ -18,7 +19,7 @@ from widget_factory.commands.services_command import (
 )
 from widget_factory.dashboard.in_run import add_run_options, run_extras
 from widget_factory.errors import UsageError
-from widget_factory.kafka_io.settings import split_secret_overrides
+from widget_factory.kafka_io.settings import PACE_ENV, split_secret_overrides
 from widget_factory.runtime import ServiceOptions, describe_speed
 from widget_factory.supervisor import (
     FactoryRun,
@@ -57,6 +58,7 @@ def run_factory(args: argparse.Namespace) -> int:
     station_processes, inspector_processes = _scale(args, options)
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
+        settings = settings.paced(options.speed)
         prepare_cluster(settings)
         options = continue_simulated_time(args, dataclasses.replace(options, settings=settings))
         start = options.start
@@ -105,14 +107,33 @@ def run_factory(args: argparse.Namespace) -> int:
             )
         # Secret -X values reach the services as KAFKA_* variables, not on their command
         # lines (which any user of the machine can read with ps).
+        pacing = {PACE_ENV: str(settings.pace_ms)}
         run = FactoryRun(
-            layout, env={**os.environ, **secret_env}, bounded=options.duration is not None
+            layout,
+            env={**os.environ, **secret_env, **pacing},
+            bounded=options.duration is not None,
         )
-        with run_extras(args, settings, options):
+        with _environment(pacing), run_extras(args, settings, options):
             run.start()
             status = run.wait()
         log.info("Widget Factory stopped.")
         return status
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in this process's environment for the block: the analytics child,
+    started by the dashboard extras, inherits the run's pace from it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
