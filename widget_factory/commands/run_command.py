@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -19,9 +20,17 @@ from widget_factory.commands.services_command import (
 )
 from widget_factory.dashboard.in_run import add_run_options, run_extras
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.broker import EmbeddedBroker
+from widget_factory.kafka_io.broker_memory import (
+    BROKER_MEMORY_ENV,
+    BrokerMemoryGuard,
+    local_broker_pid,
+    resolve_budget,
+)
 from widget_factory.kafka_io.settings import PACE_ENV, split_secret_overrides
 from widget_factory.runtime import ServiceOptions, describe_speed
 from widget_factory.supervisor import (
+    PRODUCERS,
     FactoryRun,
     common_service_args,
     embedded_or_given,
@@ -55,6 +64,7 @@ def _scale(args: argparse.Namespace, options: ServiceOptions) -> tuple[int, int]
 
 def run_factory(args: argparse.Namespace) -> int:
     options = options_from_args(args)  # validates every option before anything starts
+    budget = resolve_budget(args.broker_memory, os.environ)
     station_processes, inspector_processes = _scale(args, options)
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
@@ -115,9 +125,35 @@ def run_factory(args: argparse.Namespace) -> int:
         )
         with _environment(pacing), run_extras(args, settings, options):
             run.start()
-            status = run.wait()
+            with _memory_guard(run, broker, settings.bootstrap_servers, budget):
+                status = run.wait()
         log.info("Widget Factory stopped.")
         return status
+
+
+@contextlib.contextmanager
+def _memory_guard(
+    run: FactoryRun, broker: EmbeddedBroker | None, bootstrap: str, budget: int | None
+) -> Iterator[None]:
+    """Watch the embedded broker's memory for the block (docs/performance.md), ours or
+    one of ``widget-factory broker`` on this machine: past the budget's stop share,
+    production stops and the factory drains like a bounded run."""
+    pid = broker.pid if broker is not None else local_broker_pid(bootstrap)
+    if pid is None or budget is None:
+        yield
+        return
+
+    def stop_production() -> None:
+        run.bounded = True  # the supervisor drains once the producers have exited
+        for name, child in run.children.items():
+            if name.split("#", 1)[0] in PRODUCERS:
+                child.signal(signal.SIGUSR1)
+
+    guard = BrokerMemoryGuard(pid, budget, stop_production).start()
+    try:
+        yield
+    finally:
+        guard.stop()
 
 
 @contextlib.contextmanager
@@ -158,4 +194,12 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         help="run quality control in M processes sharing group quality-control (default 1)",
     )
     add_run_options(parser)
+    guard = parser.add_argument_group("memory (docs/performance.md)")
+    guard.add_argument(
+        "--broker-memory",
+        metavar="SIZE",
+        help="memory budget of the embedded broker, e.g. 512M, 2G or off (env "
+        f"{BROKER_MEMORY_ENV}; default 1G, or a quarter of a smaller machine's memory): "
+        "a warning at 80 %%, then production stops and the factory drains before it",
+    )
     common_options(parser)
