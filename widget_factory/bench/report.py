@@ -150,10 +150,13 @@ def _print_idle(idle: dict[str, Any], out: TextIO) -> None:
             f"{idle['broker_rss_mb_per_min']:.1f} MB per minute\n"
         )
     behind = idle["dashboard_behind_s"]
-    worst = idle["targets"]["group_lag_s"]["measured"]
+    groups = ", ".join(
+        f"{group} {s['p50']}/{s['max']}" for group, s in idle["group_behind_s"].items()
+    )
     out.write(
         f"  dashboard behind the factory: p50 {behind['p50']} s, max {behind['max']} s "
-        f"{verdict('dashboard_behind_s')}; worst group lag {worst} s {verdict('group_lag_s')}\n"
+        f"{verdict('dashboard_behind_s')}\n  committed offsets behind production, p50/max s: "
+        f"{groups} {verdict('group_behind_p50_s')}\n"
     )
     out.write(
         f"  monitor --once {idle['monitor_s']} s "
