@@ -119,4 +119,6 @@ def test_unpaced_settings_keep_the_defaults() -> None:
     local = resolve_settings("127.0.0.1:9092", {})
     assert local.pace_ms is None
     assert local.consumer_config("g")["fetch.wait.max.ms"] == 5
-    assert local.producer_config()["compression.type"] == "lz4"
+    assert local.producer_config()["compression.type"] == "none"
+    assert local.paced(None).producer_config()["compression.type"] == "none"
+    assert local.paced(120).producer_config()["compression.type"] == "lz4"

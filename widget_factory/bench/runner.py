@@ -28,7 +28,7 @@ from widget_factory.bench.latency import (
 from widget_factory.bench.procs import cpu_seconds
 from widget_factory.bench.raw import measure_blocking, measure_raw
 from widget_factory.factory_config import default_config, load_config
-from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.kafka_io.settings import MIN_PACE_MS, KafkaSettings
 
 __all__ = ["BenchOptions", "run_bench", "PHASES", "DEFAULT_PHASES", "TARGETS"]
 
@@ -217,6 +217,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
                     start=START,
                     anchor_wall=anchor,
                     lag_every=0.0,
+                    pace_ms=MIN_PACE_MS,
                 )
                 time.sleep(0.5)  # the probe reads the last records
             latency_broker_cpu = broker_cpu.used()
@@ -321,6 +322,7 @@ def _sustained(
             speed=repr(speed),
             start=START,
             anchor_wall=anchor,
+            pace_ms=MIN_PACE_MS,
         )
     keep_rss("pipeline_sustained", result)
     max_lag: dict[str, int] = {}

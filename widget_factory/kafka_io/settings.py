@@ -55,10 +55,7 @@ _PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 5,
     "batch.num.messages": 10_000,
-    # The embedded broker keeps every batch in memory with ~1.3 kB of its own on top;
-    # lz4 makes a batch of ten telemetry records 2 kB instead of 10 kB (measured:
-    # docs/performance.md). Consumers decompress transparently; values stay JSON.
-    "compression.type": "lz4",
+    "compression.type": "none",
     # A bound on what waits in librdkafka's queue (records and bytes): at unlimited
     # speed a producer outruns any broker, and the queue is process memory. 16 MiB is
     # a third of a second of the fastest producer here (docs/performance.md).
@@ -103,7 +100,7 @@ def pace_for_speed(speed: float | None) -> int:
     wait is both every hop's latency and every idle consumer's poll rate (each poll
     costs the broker: 8 idle consumers took 80 % of a core at 5 ms, 10 % at 200 ms).
     The linger sets how many records share a batch, and the broker keeps ~1.3 kB per
-    batch on top of its records. Both are chosen from the latency the simulation
+    batch on top of its records (paced producers also compress their batches with lz4). Both are chosen from the latency the simulation
     needs: :data:`PACE_SIM_S` of simulated time, within 5-250 ms of wall time;
     unlimited speed (``None``) keeps 5 ms for throughput. The data rate never binds:
     one fetch carries up to 8 MiB, some 17,000 events, while the reference factory at
@@ -250,7 +247,15 @@ class KafkaSettings:
         return {**self._base(), **self.extra, **overrides}
 
     def producer_config(self, **overrides: Any) -> dict[str, Any]:
-        paced = {} if self.pace_ms is None else {"linger.ms": self.pace_ms}
+        paced: dict[str, Any] = {}
+        if self.pace_ms is not None:
+            paced["linger.ms"] = self.pace_ms
+        if self.pace_ms is not None and self.pace_ms > MIN_PACE_MS:
+            # Real time, long runs, idle CPU: the embedded broker keeps every batch in
+            # memory with ~1.3 kB of its own on top, and lz4 makes ten telemetry records
+            # 2 kB instead of 10 kB (docs/performance.md). Consumers decompress
+            # transparently; values stay JSON. Racing speeds keep the CPU for throughput.
+            paced["compression.type"] = "lz4"
         return {**self._base(), **_PRODUCER_DEFAULTS, **paced, **self.extra, **overrides}
 
     def consumer_config(self, group_id: str | None, **overrides: Any) -> dict[str, Any]:
