@@ -150,6 +150,12 @@ class BrokerMemoryGuard:
                 "(long runs: use a real Kafka with retention, docs/performance.md)"
             )
             return self
+        log.info(
+            "Embedded broker memory budget %s (--broker-memory): a warning at 80 %%, "
+            "production stops and the factory drains at %.0f %%",
+            format_size(self.watch.budget),
+            100 * STOP_SHARE,
+        )
         self._thread.start()
         return self
 
