@@ -122,3 +122,10 @@ def test_unpaced_settings_keep_the_defaults() -> None:
     assert local.producer_config()["compression.type"] == "none"
     assert local.paced(None).producer_config()["compression.type"] == "none"
     assert local.paced(120).producer_config()["compression.type"] == "lz4"
+
+
+def test_viewers_wait_a_quarter_of_their_refresh_unless_paced() -> None:
+    settings = resolve_settings("127.0.0.1:9092", {})
+    assert settings.for_viewer(1.0).consumer_config(None)["fetch.wait.max.ms"] == 250
+    assert settings.for_viewer(0.1).consumer_config(None)["fetch.wait.max.ms"] == 25
+    assert settings.paced(600).for_viewer(1.0).pace_ms == 50
