@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--once and --duration do not go together")
     width = args.width
     return run_monitor(
-        settings_from_args(args).for_viewer(args.interval),
+        settings_from_args(args),
         machine_order=list(config.all_machine_ids),
         interval=args.interval,
         once=args.once,

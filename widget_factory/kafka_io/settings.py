@@ -244,7 +244,7 @@ class KafkaSettings:
         }
 
     def for_viewer(self, refresh_s: float) -> KafkaSettings:
-        """Settings for a long-running viewer (monitor, dashboard) that refreshes every
+        """Settings for a long-running viewer (the dashboard) that refreshes every
         ``refresh_s``: a fetch wait of a quarter of that, within 5-250 ms, unless a pace
         was given. A viewer at 5 ms would cost the embedded broker a tenth of a core."""
         if self.pace_ms is not None:
