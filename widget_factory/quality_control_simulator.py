@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import sys
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import NamedTuple
 
 if __name__ == "__main__" and not __package__:  # run as a script from the package folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
+from widget_factory.core.lockstep import EventTimeQueue
 from widget_factory.kafka_io.client import (
     BrokerHealth,
     DeadLetters,
@@ -36,7 +40,7 @@ from widget_factory.kafka_io.client import (
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, QUALITY_CONTROL, WIDGET_ASSEMBLY
-from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     FactoryAlert,
     QualityCheck,
@@ -59,6 +63,21 @@ _RECENT = 50_000
 """Widget event ids remembered to drop duplicates (a re-sent widget keeps its id)."""
 
 
+class PendingCheck(NamedTuple):
+    """A check decided but not yet due: published at ``checked_at`` (simulated seconds).
+
+    Ordered as a tuple on a heap: by ``checked_at``, then ``seq`` (arrival order, unique,
+    so checks never get compared). ``topic``, ``partition``, ``offset`` locate the widget
+    record, whose offset is committed once the check is published."""
+
+    checked_at: float
+    seq: int
+    check: QualityCheck
+    topic: str
+    partition: int
+    offset: int
+
+
 class QualityControlService:
     def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
         self.options = options
@@ -78,10 +97,17 @@ class QualityControlService:
         self.health = BrokerHealth("quality", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "quality")
+        self.upgrades = ReadUpgrades(log)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self._free_at = dict.fromkeys(self.inspectors, 0.0)
-        self._pending: list[tuple[float, int, QualityCheck, str, int, int]] = []
+        self.queue: EventTimeQueue[tuple[WidgetAssembled, str, int | None, int | None]] | None = (
+            EventTimeQueue() if options.lockstep else None
+        )
+        """Lockstep: widgets wait here to be inspected in completion-time order, up to
+        the time every partition has reached (each is in completion order)."""
+        self._partition_time: dict[int, float] = {}
+        self._pending: list[PendingCheck] = []
         self._seq = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._pacer = LogPacer(log, "quality checks")
@@ -93,6 +119,8 @@ class QualityControlService:
     def _capacity(self) -> int:
         """Widgets taken from Kafka ahead of inspection: a few in real time (back-pressure
         stays visible as lag), a large batch when running as fast as possible."""
+        if self.queue is not None:
+            return 1000 + len(self._pending)  # never stop reading: time needs every partition
         return 1000 if self.clock.virtual else 2 * len(self.inspectors)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -109,14 +137,16 @@ class QualityControlService:
         """Widgets of partitions given up are not inspected here: the next owner reads
         them again from the last commit."""
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        self._pending = [p for p in self._pending if (p[3], p[4]) not in revoked]
+        self._pending = [p for p in self._pending if (p.topic, p.partition) not in revoked]
         heapq.heapify(self._pending)
 
     def _receive(self, message: Message) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         self.offsets.consumed(topic, partition, offset, open_=True)
         try:
-            widget = decode_as(message.value() or b"", WidgetAssembled)
+            widget = decode_as(
+                message.value() or b"", WidgetAssembled, topic=topic, upgrades=self.upgrades
+            )
             if widget.widget_type not in self.options.config.widget_types:
                 raise SchemaError(
                     f"unknown widget type {widget.widget_type!r} - at `$.widget_type`"
@@ -132,6 +162,17 @@ class QualityControlService:
         self._recent[widget.event_id] = None
         if len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
+        if self.queue is not None:
+            completed = widget.assembly_completed_at.timestamp()
+            self.queue.push(completed, 0, widget.widget_id, (widget, topic, partition, offset))
+            if completed > self._partition_time.get(partition or 0, -math.inf):
+                self._partition_time[partition or 0] = completed
+            return
+        self._inspect(widget, topic, partition, offset)
+
+    def _inspect(
+        self, widget: WidgetAssembled, topic: str, partition: int | None, offset: int | None
+    ) -> None:
         inspector = min(self.inspectors, key=lambda i: self._free_at[i])
         completed = widget.assembly_completed_at.timestamp()
         # In virtual time widgets arrive partition by partition, not in time order, so an
@@ -142,23 +183,53 @@ class QualityControlService:
         self._free_at[inspector] = checked_at
         check = self.inspection.inspect(widget, inspector, checked_at)
         self._seq += 1
-        heapq.heappush(self._pending, (checked_at, self._seq, check, topic, partition, offset))
+        heapq.heappush(
+            self._pending, PendingCheck(checked_at, self._seq, check, topic, partition, offset)
+        )
+
+    def _watermark(self) -> float:
+        """Lockstep: the completion time every assigned partition has reached (all of
+        them read to the end while draining: no limit)."""
+        assert self.consumer is not None
+        if self.lifecycle.draining and at_end(self.consumer):
+            return math.inf
+        assignment = self.consumer.assignment()
+        times = [self._partition_time.get(tp.partition, -math.inf) for tp in assignment]
+        return min(times, default=-math.inf)
+
+    def _inspect_due(self) -> float:
+        """Lockstep: inspect the widgets due by the watermark, in order; returns it."""
+        assert self.queue is not None
+        until = self._watermark()
+        for _at, item in self.queue.pop_until(until):
+            self._inspect(*item)
+        return until
 
     def _emit_due(self, now: float) -> None:
-        while self._pending and (self.clock.virtual or self._pending[0][0] <= now):
-            checked_at, _, check, topic, partition, offset = heapq.heappop(self._pending)
-            self.clock.observe(checked_at)
-            self.producer.send(QUALITY_CONTROL, check)
-            self.offsets.close(topic, partition, offset)
+        anytime = self.clock.virtual and self.queue is None
+        while self._pending and (anytime or self._pending[0].checked_at <= now):
+            due = heapq.heappop(self._pending)
+            self.clock.observe(due.checked_at)
+            self.producer.send(QUALITY_CONTROL, due.check)
+            self.offsets.close(due.topic, due.partition, due.offset)
             self.checked += 1
-            self._log_check(check)
+            self._log_check(due.check)
 
     def _log_check(self, check: QualityCheck) -> None:
         if check.status is QualityStatus.PASS:
             if self._pacer.allow():
                 log.info("Quality check: %s - PASS", check.widget_id)
         elif self._pacer.allow():
-            log.warning("Widget %s failed QC: %s", check.widget_id, check.defects_found)
+            traced = check.traced_to
+            log.warning(
+                "Widget %s failed QC: %s%s",
+                check.widget_id,
+                check.defects_found,
+                f" (traced to {traced.component_id or 'a component'}"
+                f"{' of ' + traced.machine_id if traced.machine_id else ''}: {traced.reason})"
+                if traced is not None
+                else "",
+            )
         alert = self.pass_rates.record(check)
         if alert is not None:
             message = (
@@ -198,6 +269,7 @@ class QualityControlService:
         assert self.consumer is not None
         return (
             not self._pending
+            and not self.queue
             and len(self.producer) == 0
             and time.monotonic() - self._last_input > 0.5
             and at_end(self.consumer)
@@ -227,7 +299,7 @@ class QualityControlService:
                 messages = consume_available(self.consumer, room, 0.05) if room > 0 else []
                 if room <= 0:
                     self.lifecycle.sleep(
-                        min(0.05, self.clock.wall_seconds_until(self._pending[0][0]))
+                        min(0.05, self.clock.wall_seconds_until(self._pending[0].checked_at))
                     )
                 for message in messages:
                     if message.error() is None:
@@ -235,7 +307,7 @@ class QualityControlService:
                 if messages:
                     self._last_input = time.monotonic()
                     self.health.on_traffic()
-                self._emit_due(self.clock.now())
+                self._emit_due(self._inspect_due() if self.queue is not None else self.clock.now())
                 self.producer.poll(0)
                 self.health.check(self.producer)
                 if time.monotonic() - last_commit >= _COMMIT_EVERY_S:
@@ -263,11 +335,12 @@ class QualityControlService:
         if self.pass_rates.total:
             self._summary()
         log.info(
-            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s",
+            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s%s",
             self.checked,
             self.duplicates,
             len(self._pending),
             f", {remaining} checks undelivered" if remaining else "",
+            read_notes(self.upgrades, self.dead_letters.count),
         )
 
 

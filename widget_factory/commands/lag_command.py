@@ -16,7 +16,6 @@ from typing import TextIO
 
 from confluent_kafka.admin import AdminClient
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.lag import (
     FACTORY_GROUPS,
@@ -28,6 +27,7 @@ from widget_factory.kafka_io.lag import (
 )
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import connect_admin
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 62
 

@@ -11,14 +11,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 
-from widget_factory.cli import common_options, positive_int, settings_from_args, simulation_options
-from widget_factory.commands.services_command import (
-    SERVICES,
-    continue_simulated_time,
-    options_from_args,
-    prepare_cluster,
-)
-from widget_factory.dashboard.in_run import add_run_options, run_extras
+from widget_factory.commands.services_command import continue_simulated_time
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.broker_memory import (
@@ -27,15 +20,27 @@ from widget_factory.kafka_io.broker_memory import (
     local_broker_pid,
     resolve_budget,
 )
+from widget_factory.kafka_io.cluster import embedded_or_given, prepare_cluster
 from widget_factory.kafka_io.settings import PACE_ENV, split_secret_overrides
-from widget_factory.runtime import ServiceOptions, describe_speed
-from widget_factory.supervisor import (
-    PRODUCERS,
-    FactoryRun,
-    common_service_args,
-    embedded_or_given,
-    service_layout,
+from widget_factory.options import (
+    START_HELP,
+    common_options,
+    port_number,
+    positive_int,
+    service_options,
+    settings_from_args,
+    simulation_options,
 )
+from widget_factory.processes.in_run import (
+    DEFAULT_PORT,
+    InRunOptions,
+    in_run_analytics,
+    in_run_dashboard,
+)
+from widget_factory.processes.lifecycle import ServiceOptions, describe_speed
+from widget_factory.processes.service_args import common_service_args, service_layout
+from widget_factory.processes.services import SERVICES
+from widget_factory.processes.supervisor import PRODUCERS, FactoryRun
 
 ORDER = 10
 
@@ -63,7 +68,7 @@ def _scale(args: argparse.Namespace, options: ServiceOptions) -> tuple[int, int]
 
 
 def run_factory(args: argparse.Namespace) -> int:
-    options = options_from_args(args)  # validates every option before anything starts
+    options = service_options(args)  # validates every option before anything starts
     budget = resolve_budget(args.broker_memory, os.environ)
     station_processes, inspector_processes = _scale(args, options)
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
@@ -75,7 +80,7 @@ def run_factory(args: argparse.Namespace) -> int:
         anchor_wall = time.time()
         shared = common_service_args(
             bootstrap=settings.bootstrap_servers,
-            speed="max" if options.speed is None else repr(options.speed),
+            speed=options.speed,
             seed=options.seed,
             duration=args.duration,
             start=start,
@@ -85,6 +90,9 @@ def run_factory(args: argparse.Namespace) -> int:
             overrides=public_overrides,
             debug=args.debug,
         )
+        if options.speed is None and station_processes == inspector_processes == 1:
+            # Every service is here, one process each: event-time order (reproducible).
+            shared.append("--lockstep")
         where = (
             f"embedded broker on {settings.bootstrap_servers} (in memory)"
             if broker is not None
@@ -117,16 +125,22 @@ def run_factory(args: argparse.Namespace) -> int:
             )
         # Secret -X values reach the services as KAFKA_* variables, not on their command
         # lines (which any user of the machine can read with ps).
+        # The clients' pace (docs/performance.md) reaches every child the same way.
         pacing = {PACE_ENV: str(settings.pace_ms)}
         run = FactoryRun(
             layout,
             env={**os.environ, **secret_env, **pacing},
             bounded=options.duration is not None,
         )
-        with _environment(pacing), run_extras(args, settings, options):
-            run.start()
-            with _memory_guard(run, broker, settings.bootstrap_servers, budget):
-                status = run.wait()
+        extras = _in_run_options(args, public_overrides, {**secret_env, **pacing})
+        with in_run_dashboard(extras, settings, options) as dashboard_url:
+            if dashboard_url is not None:
+                print(f"Dashboard: {dashboard_url}", flush=True)
+                log.info("Dashboard: %s", dashboard_url)
+            with in_run_analytics(extras, settings, bounded=options.duration is not None):
+                run.start()
+                with _memory_guard(run, broker, settings.bootstrap_servers, budget):
+                    status = run.wait()
         log.info("Widget Factory stopped.")
         return status
 
@@ -156,20 +170,36 @@ def _memory_guard(
         guard.stop()
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``values`` in this process's environment for the block: the analytics child,
-    started by the dashboard extras, inherits the run's pace from it."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def _in_run_options(
+    args: argparse.Namespace, public_overrides: list[str], secret_env: dict[str, str]
+) -> InRunOptions:
+    return InRunOptions(
+        dashboard=not args.no_dashboard,
+        dashboard_port=args.dashboard_port,
+        analytics=not args.no_analytics,
+        config=args.config,
+        kafka_config=args.kafka_config,
+        overrides=tuple(public_overrides),
+        secret_env=tuple(sorted(secret_env.items())),
+        debug=args.debug,
+    )
+
+
+def _add_in_run_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("dashboard and analytics (docs/dashboard.md)")
+    group.add_argument(
+        "--dashboard-port",
+        type=port_number,
+        metavar="PORT",
+        help=f"port of the dashboard on 127.0.0.1 (default {DEFAULT_PORT}, or a free one if "
+        "that is taken; 0: any free one)",
+    )
+    group.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    group.add_argument(
+        "--no-analytics",
+        action="store_true",
+        help="do not run the analytics service (windowed metrics on factory-metrics)",
+    )
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -179,6 +209,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         run_factory,
     )
     simulation_options(parser)
+    parser.add_argument("--start", metavar="TIME", help=START_HELP)
     scale = parser.add_argument_group("scale-out (docs/scaling.md)")
     scale.add_argument(
         "--stations",
@@ -193,7 +224,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         metavar="M",
         help="run quality control in M processes sharing group quality-control (default 1)",
     )
-    add_run_options(parser)
+    _add_in_run_options(parser)
     guard = parser.add_argument_group("memory (docs/performance.md)")
     guard.add_argument(
         "--broker-memory",
