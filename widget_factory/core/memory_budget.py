@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_BUDGET_BYTES = 1 << 30
-"""1 GiB: some 14 simulated days of the reference factory (docs/performance.md)."""
+"""1 GiB: some 11 simulated days of the reference factory at speed 120 (docs/performance.md)."""
 DEFAULT_SHARE_OF_MEMORY = 0.25
 """On a small machine the default is a quarter of its memory instead."""
 WARN_SHARE = 0.8
