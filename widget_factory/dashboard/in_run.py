@@ -84,6 +84,15 @@ def _analytics_argv(args: argparse.Namespace, settings: KafkaSettings) -> list[s
     return argv
 
 
+def _lockstep(args: argparse.Namespace, options: Any) -> bool:
+    """As ``run`` decides for its services: virtual time, one process per stage."""
+    return (
+        options.speed is None
+        and (getattr(args, "stations", None) or 1) == 1
+        and (getattr(args, "inspectors", None) or 1) == 1
+    )
+
+
 def _start_dashboard(args: argparse.Namespace, settings: KafkaSettings, config: Any) -> Any:
     from widget_factory.dashboard.server import DashboardServer
 
@@ -117,7 +126,7 @@ def run_extras(args: argparse.Namespace, settings: KafkaSettings, options: Any) 
     started = time.monotonic()
     if not args.no_analytics:
         analytics = subprocess.Popen(
-            _analytics_argv(args, settings),
+            _analytics_argv(args, settings) + (["--lockstep"] if _lockstep(args, options) else []),
             env=dict(os.environ),
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches run, which stops it in order
