@@ -7,10 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit integration bench clean compose-check
 
+# setuptools warns on every editable install that a folder named like the package may
+# shadow it on import; here that folder IS the package, so the install step hides it.
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -24,7 +26,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check widget_factory tests $(wildcard benchmarks)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy widget_factory/core widget_factory/kafka_io widget_factory/schemas.py
+	$(BIN)/mypy widget_factory/core widget_factory/kafka_io widget_factory/schemas.py \
+		widget_factory/options.py widget_factory/cli.py widget_factory/processes/lifecycle.py \
+		widget_factory/processes/children.py widget_factory/processes/service_args.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -23,11 +23,12 @@ from pathlib import Path
 from widget_factory.bench import bench_config_path
 from widget_factory.bench.generation import START
 from widget_factory.bench.procs import output_to
-from widget_factory.commands.services_command import SERVICES
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import create_topics
-from widget_factory.supervisor import FactoryRun, common_service_args
+from widget_factory.processes.service_args import common_service_args
+from widget_factory.processes.services import SERVICES
+from widget_factory.processes.supervisor import FactoryRun
 
 
 def summarize(raw: Path, top: int = 25) -> str:
@@ -69,7 +70,7 @@ def main() -> int:
         create_topics(settings)
         shared = common_service_args(
             bootstrap=settings.bootstrap_servers,
-            speed="max",
+            speed=None,
             seed=1,
             duration=args.duration,
             start=START,

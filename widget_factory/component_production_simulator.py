@@ -14,16 +14,17 @@ from pathlib import Path
 if __name__ == "__main__" and not __package__:  # run as a script from the package folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.lockstep import StatusGate
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
-from widget_factory.kafka_io.client import BrokerHealth, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
-from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import ComponentProduced, MachineStatus
 
 __all__ = ["ComponentProductionService", "main"]
@@ -51,10 +52,14 @@ class ComponentProductionService:
         self.producer = EventProducer(
             options.settings, client_id="components", health=self.health, report_successes=False
         )
+        self.dead_letters = DeadLetters(self.producer, "components")
+        self.upgrades = ReadUpgrades(log)
         self.status = StatusFollower(
             options.settings,
             client_id="components-status",
             health=self.health,
+            dead_letters=self.dead_letters,
+            upgrades=self.upgrades,
             from_time=options.start if options.lockstep else None,
         )
         self._pacer = LogPacer(log, "components")
@@ -180,9 +185,10 @@ class ComponentProductionService:
             remaining = len(self.producer)
             stop.close(self.status.close)
             log.info(
-                "Component production stopped: %d components sent%s",
+                "Component production stopped: %d components sent%s%s",
                 self.producer.sent,
                 f", {remaining} undelivered" if remaining else "",
+                read_notes(self.upgrades, self.dead_letters.count),
             )
         return 0
 

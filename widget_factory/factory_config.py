@@ -23,6 +23,7 @@ from widget_factory.errors import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
+    "DEFAULT_DEFECT_MIX",
     "FactoryConfig",
     "Simulation",
     "ComponentTypeSpec",
@@ -64,7 +65,7 @@ class Simulation(_Spec, frozen=True):
     speed: Positive = 120.0
     telemetry_interval_s: Positive = 15.0
     order_interval_s: Positive = 600.0
-    order_quantity: IntRange = (1, 5)
+    order_quantity: IntRange = (1, 4)
     order_priority: IntRange = (1, 3)
     batch_size: Annotated[int, Meta(gt=0)] = 50
     stoppage_probability: Probability = 0.02
@@ -74,11 +75,16 @@ class Simulation(_Spec, frozen=True):
     inspection_s: Range = (2.0, 5.0)
     pass_rate_window: Annotated[int, Meta(gt=0)] = 50
     starvation_alert_s: Positive = 600.0
+    degraded_after_repair: Annotated[int, Meta(ge=0)] = 3
+    order_slack_s: NonNegative = 14400.0
 
 
 class ComponentTypeSpec(_Spec, frozen=True):
     weight_grams: tuple[Positive, NonNegative]
     dimensions_mm: tuple[Positive, Positive, Positive]
+    fails_as: list[TypeName] = []
+    """Defects a flaw of this component shows up as in a widget's inspection (names of
+    ``quality.defect_mix``); empty: any of them, in the mix's proportions."""
 
 
 class MachineSpec(_Spec, frozen=True):
@@ -116,14 +122,23 @@ class AssemblySpec(_Spec, frozen=True):
     initial_orders: list[OrderSpec] = []
 
 
+DEFAULT_DEFECT_MIX: dict[str, float] = {
+    "electrical_failure": 0.35,
+    "mechanical_defect": 0.25,
+    "visual_defect": 0.2,
+    "performance_below_standard": 0.2,
+}
+
+
 class QualitySpec(_Spec, frozen=True):
     inspectors: Annotated[list[Identifier], Meta(min_length=1)]
-    electrical_pass: Probability = 0.95
-    mechanical_pass: Probability = 0.97
-    visual_pass: Probability = 0.98
+    defect_mix: dict[TypeName, Positive] = msgspec.field(
+        default_factory=lambda: dict(DEFAULT_DEFECT_MIX)
+    )
+    defect_risk: Probability = 0.045
+    degraded_risk: Probability = 0.25
     performance_sd: NonNegative = 8.0
-    defect_penalty: Probability = 0.05
-    alert_margin: Probability = 0.15
+    alert_margin: Probability = 0.2
 
 
 class TelemetrySpec(_Spec, frozen=True):
@@ -200,6 +215,15 @@ def _validate(config: FactoryConfig) -> None:
                     f"widget_types.{name}.recipe: no machine makes {component!r}, "
                     "so this widget could never be built"
                 )
+    for name, spec in config.component_types.items():
+        for defect in spec.fails_as:
+            if defect not in config.quality.defect_mix:
+                raise ConfigError(
+                    f"component_types.{name}.fails_as: {defect!r} is not in quality.defect_mix "
+                    f"(known: {', '.join(sorted(config.quality.defect_mix))})"
+                )
+    if not config.quality.defect_mix:
+        raise ConfigError("quality.defect_mix: name at least one defect")
     for i, station in enumerate(config.stations):
         where = f"stations[{i}]"
         for widget_type in station.builds:

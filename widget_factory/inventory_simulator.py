@@ -27,6 +27,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ledger import InventoryLedger
 from widget_factory.core.lockstep import EventTimeQueue
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
@@ -39,7 +40,7 @@ from widget_factory.kafka_io.topics import (
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.runtime import Lifecycle, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     ComponentProduced,
     InventoryUpdate,
@@ -74,6 +75,7 @@ class InventoryService:
         self.health = BrokerHealth("inventory", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "inventory")
+        self.upgrades = ReadUpgrades(log)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.updates = 0
@@ -87,17 +89,31 @@ class InventoryService:
         self._last_input = time.monotonic()
 
     def restore(self) -> None:
-        restored = 0
+        restored = unreadable = 0
         for message in read_to_end(
             self.options.settings, [INVENTORY_UPDATES], client_id="inventory-restore"
         ):
             try:
                 self.ledger.restore(decode_as(message.value() or b"", InventoryUpdate))
                 restored += 1
-            except SchemaError:
-                continue
-        if restored:
-            log.info("Restored the ledger from %d updates: %s", restored, self._stock_line())
+            except SchemaError as exc:
+                # its own topic, re-read at every start: counted and said, not dead-lettered
+                # again at each restart (the audit lists it until a dead letter accounts for it)
+                unreadable += 1
+                log.warning(
+                    "restore: skipping unreadable %s[%d]@%d: %s",
+                    INVENTORY_UPDATES,
+                    message.partition(),
+                    message.offset(),
+                    exc,
+                )
+        if restored or unreadable:
+            log.info(
+                "Restored the ledger from %d updates%s: %s",
+                restored,
+                f" ({unreadable} unreadable skipped)" if unreadable else "",
+                self._stock_line(),
+            )
 
     def _stock_line(self) -> str:
         stock = self.ledger.stock()
@@ -111,11 +127,11 @@ class InventoryService:
         event: ComponentProduced | WidgetAssembled | QualityCheck | None = None
         try:
             if topic == COMPONENT_PRODUCTION:
-                event = decode_as(value, ComponentProduced)
+                event = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
             elif topic == WIDGET_ASSEMBLY:
-                event = decode_as(value, WidgetAssembled)
+                event = decode_as(value, WidgetAssembled, topic=topic, upgrades=self.upgrades)
             else:
-                event = decode_as(value, QualityCheck)
+                event = decode_as(value, QualityCheck, topic=topic, upgrades=self.upgrades)
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
         if event is not None and self.queue is not None:
@@ -214,7 +230,7 @@ class InventoryService:
                         commit(self.consumer, self.offsets)
                 if wall - last_summary >= _SUMMARY_EVERY_S:
                     last_summary = wall
-                    log.info("Stock: %s", self._stock_line())
+                    log.info("Stock: %s%s", self._stock_line(), read_notes(self.upgrades, 0))
                 if (
                     self.options.end is not None
                     and self.clock.now() >= self.options.end
@@ -239,10 +255,11 @@ class InventoryService:
         if self.consumer is not None:
             stop.finish_consumer(self.consumer, self.offsets if flushed else None)
         log.info(
-            "Inventory stopped: %d updates written, %d movements waiting; stock: %s",
+            "Inventory stopped: %d updates written, %d movements waiting; stock: %s%s",
             self.updates,
             self.ledger.deferred,
             self._stock_line(),
+            read_notes(self.upgrades, self.dead_letters.count),
         )
 
 

@@ -28,7 +28,7 @@ from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
-from widget_factory.runtime import Lifecycle, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     FactoryAlert,
     FactoryCommand,

@@ -42,6 +42,8 @@ class MonitorFrame:
     where: str = ""
     note: str = ""
     machine_order: Sequence[str] = field(default_factory=list)
+    unreadable: int = 0
+    """Records read that are not valid events: not shown (their consumers dead-letter them)."""
 
 
 def _machines(frame: MonitorFrame) -> Table:
@@ -185,6 +187,12 @@ def render(frame: MonitorFrame) -> RenderableType:
         ("Widget Factory", "bold"),
         f"  {frame.where}  {clock}",
         (f"  {frame.note}" if frame.note else "", "dim"),
+        (
+            f"  {frame.unreadable} unreadable records not shown (dead-lettered by their consumers)"
+            if frame.unreadable
+            else "",
+            "yellow",
+        ),
     )
     top = Table.grid(expand=True, padding=(0, 1))
     top.add_column(ratio=3)

@@ -19,12 +19,14 @@ import sys
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import NamedTuple
 
 if __name__ == "__main__" and not __package__:  # run as a script from the package folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
+from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
 from widget_factory.core.lockstep import EventTimeQueue
@@ -38,7 +40,7 @@ from widget_factory.kafka_io.client import (
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, QUALITY_CONTROL, WIDGET_ASSEMBLY
-from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     FactoryAlert,
     QualityCheck,
@@ -61,6 +63,21 @@ _RECENT = 50_000
 """Widget event ids remembered to drop duplicates (a re-sent widget keeps its id)."""
 
 
+class PendingCheck(NamedTuple):
+    """A check decided but not yet due: published at ``checked_at`` (simulated seconds).
+
+    Ordered as a tuple on a heap: by ``checked_at``, then ``seq`` (arrival order, unique,
+    so checks never get compared). ``topic``, ``partition``, ``offset`` locate the widget
+    record, whose offset is committed once the check is published."""
+
+    checked_at: float
+    seq: int
+    check: QualityCheck
+    topic: str
+    partition: int
+    offset: int
+
+
 class QualityControlService:
     def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
         self.options = options
@@ -80,6 +97,7 @@ class QualityControlService:
         self.health = BrokerHealth("quality", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "quality")
+        self.upgrades = ReadUpgrades(log)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self._free_at = dict.fromkeys(self.inspectors, 0.0)
@@ -89,7 +107,7 @@ class QualityControlService:
         """Lockstep: widgets wait here to be inspected in completion-time order, up to
         the time every partition has reached (each is in completion order)."""
         self._partition_time: dict[int, float] = {}
-        self._pending: list[tuple[float, int, QualityCheck, str, int, int]] = []
+        self._pending: list[PendingCheck] = []
         self._seq = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._pacer = LogPacer(log, "quality checks")
@@ -119,14 +137,16 @@ class QualityControlService:
         """Widgets of partitions given up are not inspected here: the next owner reads
         them again from the last commit."""
         revoked = {(tp.topic, tp.partition) for tp in partitions}
-        self._pending = [p for p in self._pending if (p[3], p[4]) not in revoked]
+        self._pending = [p for p in self._pending if (p.topic, p.partition) not in revoked]
         heapq.heapify(self._pending)
 
     def _receive(self, message: Message) -> None:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         self.offsets.consumed(topic, partition, offset, open_=True)
         try:
-            widget = decode_as(message.value() or b"", WidgetAssembled)
+            widget = decode_as(
+                message.value() or b"", WidgetAssembled, topic=topic, upgrades=self.upgrades
+            )
             if widget.widget_type not in self.options.config.widget_types:
                 raise SchemaError(
                     f"unknown widget type {widget.widget_type!r} - at `$.widget_type`"
@@ -163,7 +183,9 @@ class QualityControlService:
         self._free_at[inspector] = checked_at
         check = self.inspection.inspect(widget, inspector, checked_at)
         self._seq += 1
-        heapq.heappush(self._pending, (checked_at, self._seq, check, topic, partition, offset))
+        heapq.heappush(
+            self._pending, PendingCheck(checked_at, self._seq, check, topic, partition, offset)
+        )
 
     def _watermark(self) -> float:
         """Lockstep: the completion time every assigned partition has reached (all of
@@ -185,20 +207,29 @@ class QualityControlService:
 
     def _emit_due(self, now: float) -> None:
         anytime = self.clock.virtual and self.queue is None
-        while self._pending and (anytime or self._pending[0][0] <= now):
-            checked_at, _, check, topic, partition, offset = heapq.heappop(self._pending)
-            self.clock.observe(checked_at)
-            self.producer.send(QUALITY_CONTROL, check)
-            self.offsets.close(topic, partition, offset)
+        while self._pending and (anytime or self._pending[0].checked_at <= now):
+            due = heapq.heappop(self._pending)
+            self.clock.observe(due.checked_at)
+            self.producer.send(QUALITY_CONTROL, due.check)
+            self.offsets.close(due.topic, due.partition, due.offset)
             self.checked += 1
-            self._log_check(check)
+            self._log_check(due.check)
 
     def _log_check(self, check: QualityCheck) -> None:
         if check.status is QualityStatus.PASS:
             if self._pacer.allow():
                 log.info("Quality check: %s - PASS", check.widget_id)
         elif self._pacer.allow():
-            log.warning("Widget %s failed QC: %s", check.widget_id, check.defects_found)
+            traced = check.traced_to
+            log.warning(
+                "Widget %s failed QC: %s%s",
+                check.widget_id,
+                check.defects_found,
+                f" (traced to {traced.component_id or 'a component'}"
+                f"{' of ' + traced.machine_id if traced.machine_id else ''}: {traced.reason})"
+                if traced is not None
+                else "",
+            )
         alert = self.pass_rates.record(check)
         if alert is not None:
             message = (
@@ -268,7 +299,7 @@ class QualityControlService:
                 messages = consume_available(self.consumer, room, 0.05) if room > 0 else []
                 if room <= 0:
                     self.lifecycle.sleep(
-                        min(0.05, self.clock.wall_seconds_until(self._pending[0][0]))
+                        min(0.05, self.clock.wall_seconds_until(self._pending[0].checked_at))
                     )
                 for message in messages:
                     if message.error() is None:
@@ -304,11 +335,12 @@ class QualityControlService:
         if self.pass_rates.total:
             self._summary()
         log.info(
-            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s",
+            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s%s",
             self.checked,
             self.duplicates,
             len(self._pending),
             f", {remaining} checks undelivered" if remaining else "",
+            read_notes(self.upgrades, self.dead_letters.count),
         )
 
 

@@ -4,7 +4,8 @@ Every event is a msgspec ``Struct`` carrying the envelope (``event_id``, ``event
 ``schema_version``). ``encode`` and ``decode`` are the one place where events become bytes
 and back; ``decode`` validates the envelope, required fields, types, enum values, ranges
 and that every time carries a UTC offset, and raises :class:`SchemaError` with a message
-naming the offending field.
+naming the offending field. A walkthrough-shaped record (no envelope at all, naive
+times) is upgraded on read instead (:mod:`widget_factory.compat`).
 
 Component and widget *types* are plain strings in the events, because a factory's
 configuration may add new ones; the enums below name the reference factory's types, and
@@ -20,6 +21,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
+from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded
+
 __all__ = [
     "SCHEMA_VERSION",
     "MAX_EVENT_BYTES",
@@ -33,8 +36,10 @@ __all__ = [
     "Dimensions",
     "QualityMetrics",
     "ComponentProduced",
+    "ComponentFlaw",
     "WidgetAssembled",
     "TestResults",
+    "TracedTo",
     "QualityCheck",
     "TelemetryMetrics",
     "Location",
@@ -181,6 +186,9 @@ class ComponentProduced(Event, kw_only=True, frozen=True, tag="component_produce
     produced_at: UtcTime
     quality_metrics: QualityMetrics
     production_line: Name
+    made_while_degraded: bool = False
+    """Made in the settling-in cycles right after its machine came back from an error (a
+    breakdown or an injected anomaly): such parts carry more defects and fail more often."""
 
     @property
     def kafka_key(self) -> str:
@@ -192,6 +200,16 @@ class ComponentProduced(Event, kw_only=True, frozen=True, tag="component_produce
 
 
 # --- assembly ----------------------------------------------------------------------------
+
+
+class ComponentFlaw(msgspec.Struct, frozen=True):
+    """One component of a widget that had defects or was made while its machine was
+    degraded: what quality control needs to trace a failure back to a machine."""
+
+    component_id: ComponentId
+    machine_id: Name
+    defect_count: Annotated[int, Meta(ge=0)] = 0
+    made_while_degraded: bool = False
 
 
 class WidgetAssembled(Event, kw_only=True, frozen=True, tag="widget_assembled"):
@@ -206,7 +224,10 @@ class WidgetAssembled(Event, kw_only=True, frozen=True, tag="widget_assembled"):
     batch_id: Name
     order_id: Name | None = None
     component_defects: Annotated[int, Meta(ge=0)] = 0
-    """Sum of the components' ``defect_count``: lets quality trace back to machines."""
+    """Sum of the components' ``defect_count``."""
+    component_flaws: Annotated[list[ComponentFlaw], Meta(max_length=64)] = []
+    """The components with defects or made while their machine was degraded (clean ones
+    are left out): lets quality trace a failure back to a component and its machine."""
 
     @property
     def kafka_key(self) -> str:
@@ -227,6 +248,15 @@ class TestResults(msgspec.Struct, frozen=True):
     performance_score: Annotated[float, Meta(ge=0, le=100)]
 
 
+class TracedTo(msgspec.Struct, frozen=True):
+    """Where a failed widget's defect came from: the component and the machine that made
+    it, and why (``reason``: e.g. "2 component defects", "made after a repair")."""
+
+    component_id: ComponentId | None
+    machine_id: Name | None
+    reason: Name
+
+
 class QualityCheck(Event, kw_only=True, frozen=True, tag="quality_check"):
     check_id: Name
     widget_id: WidgetId
@@ -237,6 +267,8 @@ class QualityCheck(Event, kw_only=True, frozen=True, tag="quality_check"):
     test_results: TestResults
     defects_found: list[Name]
     notes: str = ""
+    traced_to: TracedTo | None = None
+    """On a failure caused by a component: which one, and its machine (else null)."""
 
     def __post_init__(self) -> None:
         if self.status is QualityStatus.PASS and self.defects_found:
@@ -316,6 +348,8 @@ class ProductionOrder(Event, kw_only=True, frozen=True, tag="production_order"):
     quantity: Annotated[int, Meta(gt=0, le=1_000_000)]
     priority: Annotated[int, Meta(ge=0, le=100)]
     created_at: UtcTime
+    due_at: UtcTime | None = None
+    """When the customer expects the order complete (null: no due date)."""
 
     @property
     def kafka_key(self) -> str:
@@ -531,22 +565,52 @@ def _check_size(data: bytes | str) -> None:
         raise SchemaError(f"value of {len(data)} bytes exceeds the limit of {MAX_EVENT_BYTES}")
 
 
-def decode(data: bytes | str) -> AnyEvent:
+def _read_upgraded(
+    data: bytes | str,
+    event_type: str | None,
+    target: Any,
+    topic: str,
+    upgrades: ReadUpgrades | None,
+    exc: Exception,
+) -> Any:
+    """:func:`~widget_factory.compat.read_upgraded`, or else the strict decode's error."""
+    try:
+        event = read_upgraded(data, event_type, target, topic, upgrades)
+    except (msgspec.ValidationError, ValueError) as again:
+        raise SchemaError(f"walkthrough-shaped record, still not readable: {again}") from None
+    if event is None:
+        raise _schema_error(data, exc) from None
+    return event
+
+
+def decode(data: bytes | str, *, topic: str = "", upgrades: ReadUpgrades | None = None) -> AnyEvent:
     """Any event of the contract, chosen by its ``event_type``.
 
     Raises :class:`SchemaError` naming the field (``at `$.quality_metrics.defect_count```)
     for anything else: bad JSON, an unknown ``event_type``, a missing field, a wrong type,
-    an unknown enum value, a naive time, an unsupported ``schema_version``.
+    an unknown enum value, a naive time, an unsupported ``schema_version``. A
+    walkthrough-shaped record (no envelope) is read as the event ``topic`` carries, and
+    counted in ``upgrades``.
     """
     _check_size(data)
     try:
         return _any_decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise _schema_error(data, exc) from None
+        name = TOPIC_EVENT_TYPES.get(topic)
+        return _read_upgraded(data, name, AnyEvent, topic, upgrades, exc)
 
 
-def decode_as(data: bytes | str, event_type: type[E]) -> E:
-    """An event that must be of ``event_type``; anything else is a :class:`SchemaError`."""
+def decode_as(
+    data: bytes | str,
+    event_type: type[E],
+    *,
+    topic: str = "",
+    upgrades: ReadUpgrades | None = None,
+) -> E:
+    """An event that must be of ``event_type``; anything else is a :class:`SchemaError`.
+
+    A walkthrough-shaped record (no envelope) is upgraded and counted in ``upgrades``
+    under ``topic``."""
     _check_size(data)
     decoder = _decoders.get(event_type)
     if decoder is None:
@@ -554,4 +618,6 @@ def decode_as(data: bytes | str, event_type: type[E]) -> E:
     try:
         return decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
-        raise _schema_error(data, exc) from None
+        tag = event_type.__struct_config__.tag
+        name = tag if isinstance(tag, str) else None
+        return _read_upgraded(data, name, event_type, topic, upgrades, exc)

@@ -15,6 +15,10 @@ station (its home, :mod:`widget_factory.core.routing`) is forwarded to that stat
 inbox on ``assembly-handoffs``, stored there before the changelog records the input
 position past it; each process reads its stations' inboxes and records those positions
 in its changelog too. docs/scaling.md tells the whole story.
+
+The service wires the pieces: the changelog store is :mod:`widget_factory.kafka_io.changelog`;
+what has been read, what other processes report and how far virtual time may go are kept
+by the pure :mod:`widget_factory.core.progress`.
 """
 
 from __future__ import annotations
@@ -31,13 +35,16 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 import msgspec
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, ChangeSet, StepResult
+from widget_factory.compat import ReadUpgrades, read_notes
+from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, StepResult
 from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.ground_truth import StarvationTruth
 from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.core.lockstep import PlannerFeed, StatusGate
 from widget_factory.core.orders import OrderGenerator
+from widget_factory.core.progress import Ends, InputProgress, Progress, PublishedOrders
 from widget_factory.core.routing import StationRouter
+from widget_factory.kafka_io.changelog import AssemblyChangelog
 from widget_factory.kafka_io.client import (
     BrokerHealth,
     DeadLetters,
@@ -45,19 +52,11 @@ from widget_factory.kafka_io.client import (
     consume_available,
     make_consumer,
 )
-from widget_factory.kafka_io.handoffs import (
-    Forwarder,
-    HandoffInbox,
-    Progress,
-    decode_progress,
-    is_progress,
-)
+from widget_factory.kafka_io.handoffs import Forwarder, HandoffInbox, decode_progress, is_progress
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
-from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import (
-    ASSEMBLY_CHANGELOG,
     ASSEMBLY_HANDOFFS,
     COMPONENT_PRODUCTION,
     FACTORY_ALERTS,
@@ -65,7 +64,7 @@ from widget_factory.kafka_io.topics import (
     WIDGET_ASSEMBLY,
 )
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
-from widget_factory.runtime import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     ComponentProduced,
     FactoryAlert,
@@ -81,51 +80,14 @@ log = logging.getLogger("assembly")
 
 ASSEMBLY_GROUP = "assembly-stations"
 _COMMIT_EVERY_S = 1.0
-_HANDOFF_KEY = ASSEMBLY_HANDOFFS + ":"
-"""Changelog positions of inbox partitions are per instance (each station process reads
-its inbox alone); group input positions are shared by every instance."""
 _DRAIN_QUIET_S = 0.5
 _SCALED_DRAIN_QUIET_S = 1.5
 """Scaled out, a process waits a little longer for late handoffs before it exits."""
-_changeset_decoder = msgspec.json.Decoder(ChangeSet)
-_encoder = msgspec.json.Encoder()
-_MAX_CHANGELOG_RECORD = 512 * 1024
-"""Bytes above which one step's changes are written as several records (brokers refuse
-records over ~1 MB; a step catching up on a backlog can start thousands of builds)."""
-
-
-def _changelog_records(changes: ChangeSet) -> list[bytes]:
-    """``changes`` as changelog values: one record, or when too large, several that replay
-    in the same order (stock and orders, then the builds in parts, then deliveries and
-    input positions last, so positions never run ahead of what is stored); each part
-    carries the id counters, so no id minted in it can be minted again after a crash."""
-    value = _encoder.encode(changes)
-    if len(value) <= _MAX_CHANGELOG_RECORD or len(changes.started) < 2:
-        return [value]
-    parts = -(-len(value) // _MAX_CHANGELOG_RECORD)
-    size = -(-len(changes.started) // parts)
-    instance, counters = changes.instance, changes.counters
-    records = [
-        ChangeSet(
-            instance=instance, stocked=changes.stocked, orders=changes.orders, counters=counters
-        )
-    ]
-    for at in range(0, len(changes.started), size):
-        records.append(
-            ChangeSet(instance=instance, started=changes.started[at : at + size], counters=counters)
-        )
-    records.append(
-        ChangeSet(
-            instance=instance,
-            delivered=changes.delivered,
-            positions=changes.positions,
-            counters=counters,
-        )
-    )
-    return [_encoder.encode(record) for record in records]
 
 
 class WidgetAssemblyService:
+    """The assembly stations of one process: inputs in, widgets out, state in the changelog."""
+
     def __init__(self, options: ServiceOptions, lifecycle: Lifecycle | None = None) -> None:
         self.options = options
         self.lifecycle = lifecycle or Lifecycle()
@@ -146,22 +108,11 @@ class WidgetAssemblyService:
         """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
         self.inbox: HandoffInbox | None = None
         self.forwarder: Forwarder | None = None
-        self._handoff_positions: dict[int, int] = {}
-        self._handoff_time: float | None = None
-        self._order_partitions: dict[str, int] = {}
-        self._read_pos: dict[str, int] = {}
-        """``topic:partition`` -> next offset, for the group partitions read here."""
-        self._remote: Progress = {}
-        """Scaled out in virtual time: how far other processes have read their partitions."""
-        self._group_partitions: list[tuple[str, int]] = []
+        self.progress = InputProgress(COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start)
+        """Positions and event times read here, and (scaled out) reported by others."""
         self._progress_sent: tuple[float, Progress] = (0.0, {})
-        self._published_until = options.start
-        """The publisher: every order created by this time is published..."""
-        self._published_confirmed = options.start
-        """...and, by this time, stored, at offsets below ``_order_ends``."""
-        self._order_ends: dict[int, int] = {}
-        self._orders_unacked = 0
-        self._orders_wm: float | None = None
+        self.published = PublishedOrders(options.start)
+        """The orders this process published, until stored and read back."""
         self.orders = (
             OrderGenerator(
                 config, options.rng("orders"), IdSource(options.rng("order-ids")), options.start
@@ -172,56 +123,24 @@ class WidgetAssemblyService:
         self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
+        self.upgrades = ReadUpgrades(log)
+        self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)
         self.starvation_truth = StarvationTruth(config)
         self.truth = TruthPublisher(self.producer)
         self.offsets = OffsetTracker()
-        self.positions: dict[str, int] = {}
         self.consumer: Consumer | None = None
         self.status: StatusFollower | None = None
         self._resend: list[BuildRecord] = []
         self._component_log = LogPacer(log, "widgets")
         self._shortage_log = LogPacer(log, "shortage notes", per_second=5)
         self.widgets_sent = 0
-        self._partition_time: dict[int, float] = {}
-        self._next_offsets: dict[int, int] = {}
-        self._orders_in_flight: dict[str, float] = {}
-        """Orders this process published and has not read back yet: virtual time waits
-        for them, so a station never runs ahead of an order it is about to receive."""
         self._last_commit = time.monotonic()
         self._last_input = time.monotonic()
 
-    # --- restore -------------------------------------------------------------------------
-
-    def _read_changelog(self, replay: bool) -> int:
-        """Positions of every instance; with ``replay``, also this instance's state."""
-        instance = self.planner.instance.encode()
-        replayed = 0
-        for message in read_to_end(
-            self.options.settings, [ASSEMBLY_CHANGELOG], client_id="assembly-restore"
-        ):
-            try:
-                changes = _changeset_decoder.decode(message.value() or b"")
-            except msgspec.DecodeError:
-                log.warning(
-                    "skipping an unreadable changelog record at offset %d", message.offset()
-                )
-                continue
-            ours = message.key() == instance
-            for key, offset in changes.positions.items():
-                if key.startswith(_HANDOFF_KEY):
-                    if ours and replay:
-                        partition = int(key[len(_HANDOFF_KEY) :])
-                        if offset > self._handoff_positions.get(partition, -1):
-                            self._handoff_positions[partition] = offset
-                elif offset > self.positions.get(key, -1):
-                    self.positions[key] = offset
-            if replay and ours:
-                self.planner.replay(changes)
-                replayed += 1
-        return replayed
+    # --- restore and rebalance -------------------------------------------------------------
 
     def restore(self) -> None:
-        replayed = self._read_changelog(replay=True)
+        replayed = self.changelog.read(replay=self.planner.replay)
         if not replayed:
             return
         stock = sum(n for levels in self.planner.stock_levels().values() for n in levels.values())
@@ -241,7 +160,7 @@ class WidgetAssemblyService:
             self.options.settings,
             self.planner.stations,
             self.router.partition_of,
-            self._handoff_positions,
+            self.changelog.handoff_positions,
             health=self.health,
         )
         total = self.inbox.partitions_total
@@ -259,16 +178,14 @@ class WidgetAssemblyService:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         try:  # another instance may have recorded these partitions since we last looked
-            self._read_changelog(replay=False)
+            self.changelog.read()
         except Exception as exc:  # noqa: BLE001 - the committed offsets are the fallback
             log.warning("could not re-read changelog positions: %s", exc)
         for tp in partitions:
-            recorded = self.positions.get(f"{tp.topic}:{tp.partition}")
+            recorded = self.changelog.positions.get(f"{tp.topic}:{tp.partition}")
             if recorded is not None:
                 tp.offset = recorded
-                self._read_pos[f"{tp.topic}:{tp.partition}"] = recorded
-                if tp.topic == COMPONENT_PRODUCTION:
-                    self._next_offsets[tp.partition] = recorded
+                self.progress.read(tp.topic, tp.partition, recorded)
         consumer.assign(partitions)
         log.info("Assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
@@ -306,17 +223,20 @@ class WidgetAssemblyService:
                 return  # not an input: it must not keep a draining process waiting
         else:
             self.offsets.consumed(topic, partition, offset)
-            self._read_pos[f"{topic}:{partition}"] = offset + 1
-        if topic == COMPONENT_PRODUCTION:
-            self._next_offsets[partition] = offset + 1
+            self.progress.read(topic, partition, offset + 1)
         value = message.value() or b""
         try:
             if topic == COMPONENT_PRODUCTION:
-                self._take_component(decode_as(value, ComponentProduced), message)
+                component = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
+                self._take_component(component, message)
             elif topic == PRODUCTION_ORDERS:
-                self._take_order(decode_as(value, ProductionOrder), message)
+                order = decode_as(value, ProductionOrder, topic=topic, upgrades=self.upgrades)
+                self._take_order(order, message)
             elif handoff:
-                event = decode(value)
+                try:
+                    event = decode(value)
+                except SchemaError:  # walkthrough-shaped: read as its source topic carries
+                    event = decode(value, topic=_source_topic(message), upgrades=self.upgrades)
                 if isinstance(event, ComponentProduced):
                     self._take_component(event, None)
                 elif isinstance(event, ProductionOrder):
@@ -336,9 +256,9 @@ class WidgetAssemblyService:
         if not self.clock.virtual:
             self.clock.observe(produced_at)
         elif source is not None:
-            self._partition_time[int(source.partition() or 0)] = produced_at
-        elif self._handoff_time is None or produced_at > self._handoff_time:
-            self._handoff_time = produced_at
+            self.progress.component_read(int(source.partition() or 0), produced_at)
+        else:
+            self.progress.handoff_read(produced_at)
         if source is not None:
             target = self.router.component_target(component.component_id, component.component_type)
             if target is not None:
@@ -352,7 +272,7 @@ class WidgetAssemblyService:
 
     def _take_order(self, order: ProductionOrder, source: Message | None) -> None:
         """An order from a group partition (``source``) or from this process's inbox."""
-        self._orders_in_flight.pop(order.order_id, None)
+        self.published.read_back(order.order_id)
         if order.widget_type not in self.options.config.widget_types:
             raise SchemaError(f"unknown widget type {order.widget_type!r} - at `$.widget_type`")
         if source is not None:
@@ -406,35 +326,23 @@ class WidgetAssemblyService:
 
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             self.producer.count_delivery(error, message)
-            self._orders_unacked -= 1
-            if error is None:
-                partition = int(message.partition() or 0)
-                self._order_partitions[order_id] = partition
-                end = int(message.offset() or 0) + 1
-                self._order_ends[partition] = max(self._order_ends.get(partition, 0), end)
+            partition = None if error is not None else int(message.partition() or 0)
+            self.published.delivered(order_id, partition, int(message.offset() or 0))
 
-        self._orders_unacked += 1
-
+        self.published.sent(order, awaited=self.clock.virtual)
         self.producer.send(PRODUCTION_ORDERS, order, on_delivery=on_delivery)
-        if self.clock.virtual:
-            self._orders_in_flight[order_id] = order.created_at.timestamp()
 
-    def _orders_awaited(self) -> list[float]:
-        """Times of published orders this process will read back itself: those stored in
-        a partition assigned to another process reach their station without us."""
-        if not self._orders_in_flight:
-            return []
+    def _assigned(self, topic: str) -> set[int]:
         assert self.consumer is not None
-        ours = {tp.partition for tp in self.consumer.assignment() if tp.topic == PRODUCTION_ORDERS}
-        awaited = []
-        for order_id, at in list(self._orders_in_flight.items()):
-            partition = self._order_partitions.get(order_id)
-            if partition is not None and partition not in ours:
-                del self._orders_in_flight[order_id]
-                self._order_partitions.pop(order_id, None)
-            else:
-                awaited.append(at)
-        return awaited
+        return {tp.partition for tp in self.consumer.assignment() if tp.topic == topic}
+
+    def _ends(self) -> Ends:
+        """The assignment's watermarks as the latest fetch responses reported them."""
+        assert self.consumer is not None
+        return {
+            (tp.topic, tp.partition): self.consumer.get_watermark_offsets(tp, cached=True)
+            for tp in self.consumer.assignment()
+        }
 
     # --- outputs -------------------------------------------------------------------------
 
@@ -445,18 +353,9 @@ class WidgetAssemblyService:
             return False  # handoffs unstored: the positions past them must not be recorded
         changes = self.planner.take_changes()
         if changes:
-            for value in _changelog_records(changes):
-                self.producer.send_raw(
-                    ASSEMBLY_CHANGELOG,
-                    self.planner.instance.encode(),
-                    value,
-                    int(self.clock.now() * 1000),
-                )
+            self.changelog.append(changes, int(self.clock.now() * 1000))
         if flush or changes:
-            while self.producer.flush(1.0) > 0:
-                self.health.check(self.producer)
-                if not self.lifecycle.running:
-                    return False  # stopping: nothing unacknowledged is acted upon
+            return self.changelog.wait_durable(lambda: self.lifecycle.running)
         return True
 
     def _send_widget(self, build: BuildRecord) -> None:
@@ -516,6 +415,14 @@ class WidgetAssemblyService:
         for order_id in self.planner.orders_completed:
             log.info("Order %s completed!", order_id)
         self.planner.orders_completed.clear()
+        for late in self.planner.orders_late:
+            log.warning(
+                "Order %s completed late by %s (%d late so far)",
+                late.order_id,
+                format_sim_duration(late.late_by),
+                self.planner.late_orders,
+            )
+        self.planner.orders_late.clear()
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -536,10 +443,14 @@ class WidgetAssemblyService:
         if self.orders is not None:
             for order in self.orders.orders_until(target):
                 self._publish_order(order)
-            self._published_until = max(self._published_until, target)
+            self.published.published_until(target)
         if self.forwarder is not None:
-            target = min(target, self._orders_watermark())
-        awaited = self._orders_awaited()
+            target = min(target, self.progress.orders_watermark(self._ends()))
+        awaited = (
+            self.published.awaited(self._assigned(PRODUCTION_ORDERS))
+            if self.published.pending
+            else []
+        )
         if awaited:
             # in lockstep, not even to an awaited order's instant: it must be applied first
             first = min(awaited)
@@ -553,82 +464,25 @@ class WidgetAssemblyService:
                 self.clock.advance_to(due)
 
     def _watermark(self) -> float | None:
-        """Virtual time: the event time every component partition has reached.
-
-        Each partition is in time order, so stations may act up to the slowest
-        partition's latest time without a component from the past turning up later.
-        Partitions read to their end do not hold time back."""
-        assert self.consumer is not None
+        """Virtual time: the event time every component partition has reached, read
+        here or (scaled out) by any process; None holds time still."""
         if self.forwarder is not None:
-            return self._global_watermark()
-        held: list[float] = []
-        for tp in self.consumer.assignment():
-            if tp.topic != COMPONENT_PRODUCTION:
-                continue
-            seen = self._partition_time.get(tp.partition)
-            if self.feed is not None:
-                # Lockstep: a partition read to its end may still get earlier components
-                # than another's latest; only its own latest time is certain.
-                if seen is None:
-                    return None
-                held.append(seen)
-                continue
-            _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            position = self._next_offsets.get(tp.partition)
-            if high >= 0 and position is not None and position >= high:
-                continue
-            if seen is None:
-                if high > 0:
-                    return None  # data waiting there, none read yet: hold everything
-                continue
-            held.append(seen)
-        if held:
-            return min(held)
-        seen = list(self._partition_time.values())
-        if self._handoff_time is not None:
-            seen.append(self._handoff_time)
-        return max(seen, default=None)
-
-    def _group_at_end(self) -> bool:
-        """Every assigned partition read to its high watermark. A partition assigned at a
-        recorded position that another process had read to the end yields no record, so
-        librdkafka reports no position for it: the position we assigned from counts."""
-        assert self.consumer is not None
-        assignment = self.consumer.assignment()
-        if not assignment:
-            return False
-        for tp in self.consumer.position(assignment):
-            low, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            if high < 0:
-                return False
-            position = max(tp.offset, self._read_pos.get(f"{tp.topic}:{tp.partition}", -1))
-            if position < 0:
-                if high > max(low, 0):
-                    return False
-            elif position < high:
-                return False
-        return True
+            return self.progress.global_watermark(self._ends())
+        return self.progress.local_watermark(self._ends(), lockstep=self.feed is not None)
 
     def _inputs_at_end(self) -> bool:
         assert self.consumer is not None
-        if not self._group_at_end():
-            return False
-        if self.inbox is None:
-            return True
-        if not self.inbox.at_end():
-            return False
-        if not self.clock.virtual:
-            return True
-        # Every group partition read to its end, here or (as reported) elsewhere: all
-        # the handoffs for this process's stations are then in its inbox.
-        local = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-        for topic, partition in self._group_partitions:
-            if (topic, partition) in local:
-                continue
-            report = self._remote.get(f"{topic}:{partition}")
-            if report is None or report[1] < 0 or report[0] < report[1]:
-                return False
-        return True
+        assignment = self.consumer.assignment()
+        positions = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in (self.consumer.position(assignment) if assignment else [])
+        }
+        return self.progress.inputs_at_end(
+            self._ends(),
+            positions,
+            inbox_at_end=None if self.inbox is None else self.inbox.at_end(),
+            virtual=self.clock.virtual,
+        )
 
     # --- progress between processes (scaled out, virtual time) ----------------------------
 
@@ -638,38 +492,19 @@ class WidgetAssemblyService:
         except msgspec.DecodeError:
             log.warning("skipping an unreadable progress record")
             return
-        for key, report in progress.items():
-            known = self._remote.get(key)
-            if known is None or report[0] >= known[0]:
-                self._remote[key] = report
+        self.progress.merge(progress)
 
     def _send_progress(self) -> None:
         """Tell the other stations how far this process has read (virtual time only;
         called after the forwards it covers are stored)."""
         if self.forwarder is None or not self.clock.virtual:
             return
-        assert self.consumer is not None
-        progress: Progress = {}
-        for tp in self.consumer.assignment():
-            key = f"{tp.topic}:{tp.partition}"
-            position = self._read_pos.get(key)
-            if position is None:
-                continue
-            _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
-            seen = (
-                self._partition_time.get(tp.partition) if tp.topic == COMPONENT_PRODUCTION else None
-            )
-            progress[key] = (position, high, seen)
+        progress = self.progress.report(self._ends())
         if self.orders is not None:
             # The publisher: orders created by this time are stored below these offsets.
-            if self._orders_unacked == 0:
-                self._published_confirmed = self._published_until
-            progress["@orders"] = (0, 0, self._published_confirmed)
-            for partition, end in self._order_ends.items():
-                progress[f"@orders:{partition}"] = (end, 0, None)
-            for key in progress:
-                if key.startswith("@"):
-                    self._remote[key] = progress[key]
+            progress.update(
+                self.progress.publisher_report(self.published.confirmed(), self.published.ends)
+            )
         last_sent, last = self._progress_sent
         if progress == last and time.monotonic() - last_sent < 1.0:
             return
@@ -679,68 +514,6 @@ class WidgetAssemblyService:
         for station_id in self.router.station_ids:
             if station_id not in self.router.local:
                 self.forwarder.send_progress(station_id, progress)
-
-    def _orders_watermark(self) -> float:
-        """Scaled out, virtual time: the time by which every order the publisher has
-        created is read from its partition (so forwarded, if it belongs elsewhere).
-        Infinite when no process has said it publishes orders."""
-        published = self._remote.get("@orders")
-        if published is None or published[2] is None:
-            return float("inf")
-        assert self.consumer is not None
-        local = {tp.partition for tp in self.consumer.assignment() if tp.topic == PRODUCTION_ORDERS}
-        for key, (end, _high, _time) in self._remote.items():
-            if not key.startswith("@orders:"):
-                continue
-            partition = int(key.rsplit(":", 1)[1])
-            if partition in local:
-                have = self._read_pos.get(f"{PRODUCTION_ORDERS}:{partition}", -1)
-            else:
-                report = self._remote.get(f"{PRODUCTION_ORDERS}:{partition}")
-                have = report[0] if report is not None else -1
-            if have < end:
-                break
-        else:
-            self._orders_wm = published[2]
-        return self._orders_wm if self._orders_wm is not None else self.options.start
-
-    def _global_watermark(self) -> float | None:
-        """Scaled out, virtual time: the event time every component partition has
-        reached, whichever process reads it (see ``_watermark``)."""
-        assert self.consumer is not None
-        local = {
-            tp.partition for tp in self.consumer.assignment() if tp.topic == COMPONENT_PRODUCTION
-        }
-        held: list[float] = []
-        latest: list[float] = []
-        for topic, partition in self._group_partitions:
-            if topic != COMPONENT_PRODUCTION:
-                continue
-            if partition in local:
-                seen = self._partition_time.get(partition)
-                _low, high = self.consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), cached=True
-                )
-                position = self._next_offsets.get(partition)
-            else:
-                report = self._remote.get(f"{topic}:{partition}")
-                if report is None:
-                    return None  # nobody has said how far it is: hold
-                position, high, seen = report
-            if seen is not None:
-                latest.append(seen)
-            if high >= 0 and position is not None and position >= high:
-                continue
-            if seen is None:
-                if high != 0:
-                    return None
-                continue
-            held.append(seen)
-        if held:
-            return min(held)
-        if self._handoff_time is not None:
-            latest.append(self._handoff_time)
-        return max(latest, default=None)
 
     def _drained(self) -> bool:
         assert self.consumer is not None
@@ -780,6 +553,8 @@ class WidgetAssemblyService:
             self.options.settings,
             client_id="assembly-status",
             health=self.health,
+            dead_letters=self.dead_letters,
+            upgrades=self.upgrades,
             from_time=self.options.start if self.feed is not None else None,
         )
         if self.inbox is not None:
@@ -787,7 +562,7 @@ class WidgetAssemblyService:
             for topic in (COMPONENT_PRODUCTION, PRODUCTION_ORDERS):
                 info = metadata.topics.get(topic)
                 if info is not None:
-                    self._group_partitions += [(topic, p) for p in sorted(info.partitions)]
+                    self.progress.group_partitions += [(topic, p) for p in sorted(info.partitions)]
         self._publish_initial_orders()
         virtual = self.clock.virtual
         end = self.options.end
@@ -878,12 +653,21 @@ class WidgetAssemblyService:
         levels = self.planner.stock_levels()
         stock = sum(n for station in levels.values() for n in station.values())
         log.info(
-            "Assembly stopped: %d widgets sent, %d components in stock, %d builds in progress, %d units on order",
+            "Assembly stopped: %d widgets sent, %d components in stock, %d builds in progress, %d units on order%s",
             self.widgets_sent,
             stock,
             len(self.planner.in_progress()),
             self.planner.orders_waiting(),
+            read_notes(self.upgrades, self.dead_letters.count),
         )
+
+
+def _source_topic(message: Message) -> str:
+    """The topic a handed-off record was first read from (its ``source.topic`` header)."""
+    for name, value in message.headers() or []:
+        if name == "source.topic" and isinstance(value, bytes):
+            return value.decode(errors="replace")
+    return ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import run_cli, run_drained
 from tests.unit.test_analytics import T0, component
-from widget_factory.analytics.metrics import Metric, decode_metric
 from widget_factory.analytics.service import AnalyticsOptions, AnalyticsService
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.metric_records import Metric, decode_metric
 from widget_factory.factory_config import default_config
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.client import EventProducer
@@ -27,7 +27,7 @@ from widget_factory.kafka_io.topics import (
     WIDGET_ASSEMBLY,
     create_topics,
 )
-from widget_factory.runtime import Lifecycle
+from widget_factory.processes.lifecycle import Lifecycle
 from widget_factory.schemas import InventoryUpdate, QualityCheck, decode_as
 
 pytestmark = pytest.mark.integration

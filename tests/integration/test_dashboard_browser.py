@@ -1,6 +1,8 @@
 """The dashboard in a real browser (Debian's headless Chromium, driven by Playwright)
 against a running factory: the page loads with no outside asset, numbers move as events
-flow, an order and an anomaly reach the factory, bad input is refused by the server.
+flow, an order, an anomaly and a stop/start reach the factory, a request without the
+page's token is refused, bad input is refused by the server, and nothing sticks out
+of its panel at 1400 px.
 
 Skipped, with the reason, only where no Chromium is installed (`.ci/run` installs
 Debian's `chromium`, so CI always runs it). Playwright never downloads a browser here.
@@ -163,6 +165,11 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
                 f"Number(document.querySelector('#orders-total').innerText.replace(/,/g, '')) > {orders_before}",
                 timeout=15_000,
             )
+            # the count can move (by the stream) before the POST's answer is shown
+            page.wait_for_function(
+                "/ORDER_/.test(document.querySelector('#control-message').innerText)",
+                timeout=15_000,
+            )
             message = page.inner_text("#control-message")
             order_id = re.search(r"ORDER_[0-9A-F]{8}", message)
             assert order_id, message
@@ -191,13 +198,47 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
                 timeout=20_000,
             )
 
+            # stop on the page shuts the machine down; its button then offers start
+            tile = "[data-machine='PLASTIC_MOLD_01']"
+            page.click(f"{tile} button[data-action='stop']")
+            page.wait_for_function(
+                f"document.querySelector(\"{tile} .status\").innerText.toLowerCase() === 'shutdown'",
+                timeout=20_000,
+            )
+            page.click(f"{tile} button[data-action='start']")
+            page.wait_for_function(
+                f"document.querySelector(\"{tile} .status\").innerText.toLowerCase() !== 'shutdown'",
+                timeout=20_000,
+            )
+
+            # a request without the page's token is refused before anything is checked
+            token = page.get_attribute("meta[name='widget-factory-token']", "content")
+            assert token and token != "{{WIDGET_FACTORY_TOKEN}}"
+            own = {"X-Widget-Factory-Token": token, "Content-Type": "application/json"}
+            tokenless = page.request.post(url + "api/machines/FRAME_MACHINE_01/stop", data={})
+            assert tokenless.status == 403 and "X-Widget-Factory-Token" in tokenless.json()["error"]
+
             # bad input is refused by the server, with a reason
             bad = page.request.post(
-                url + "api/orders", data={"widget_type": "basic_widget", "quantity": 0}
+                url + "api/orders",
+                data={"widget_type": "basic_widget", "quantity": 0},
+                headers=own,
             )
             assert bad.status == 400 and "quantity" in bad.json()["error"]
-            unknown = page.request.post(url + "api/machines/NO_SUCH_MACHINE/stop")
+            unknown = page.request.post(
+                url + "api/machines/NO_SUCH_MACHINE/stop", data={}, headers=own
+            )
             assert unknown.status == 400 and "unknown machine" in unknown.json()["error"]
+
+            # at 1400 px nothing sticks out of its panel (open orders with progress bars)
+            assert page.locator("#orders tbody tr").count() > 0
+            sticking_out = page.evaluate(
+                """() => [...document.querySelectorAll('.panel *')].filter((node) =>
+                    node.getBoundingClientRect().right >
+                    node.closest('.panel').getBoundingClientRect().right + 0.5
+                ).map((node) => node.className || node.tagName)"""
+            )
+            assert sticking_out == []
 
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "dashboard.png"

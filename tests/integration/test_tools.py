@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -145,6 +145,65 @@ def test_tail_without_from_beginning_shows_only_new_events(own_broker: EmbeddedB
     printed = re.findall(r"ORDER_[0-9A-F]{8}", out)
     assert len(printed) == 3
     assert set(printed) <= new_ids
+
+
+def test_tail_ordered_merges_the_partitions_by_event_time(own_broker: EmbeddedBroker) -> None:
+    """Each partition holds every third minute, written one partition after the other:
+    read as fetched they come partition by partition; --ordered prints them by time."""
+    settings = _settings(own_broker)
+    create_topics(settings)
+    orders = [
+        s.ProductionOrder(
+            event_id=str(uuid.uuid4()),
+            order_id=f"ORDER_{i:08X}",
+            widget_type="basic_widget",
+            quantity=1 + i,
+            priority=2,
+            created_at=T0 + timedelta(minutes=i),
+        )
+        for i in range(30)
+    ]
+    producer = EventProducer(settings, client_id="test")
+    for partition in (2, 1, 0):
+        for order in orders[partition::3]:
+            producer.send_raw(
+                "production-orders",
+                order.kafka_key.encode(),
+                s.encode(order),
+                int(order.created_at.timestamp() * 1000),
+                partition=partition,
+            )
+    assert producer.flush(10) == 0 and producer.failed == 0
+    b = own_broker.bootstrap_servers
+    in_time_order = [o.order_id for o in orders]
+
+    merged = run_cli(
+        "tail", "production-orders", "--from-beginning", "--ordered", "--exit",
+        "--bootstrap-servers", b,
+    )  # fmt: skip
+    assert merged.returncode == 0, merged.stderr
+    assert re.findall(r"ORDER_[0-9A-F]{8}", merged.stdout) == in_time_order
+    times = [line[:19] for line in merged.stdout.splitlines()]
+    assert times == sorted(times) and len(times) == 30
+
+    first = run_cli(
+        "tail", "production-orders", "--from-beginning", "--ordered", "--max", "7", "--json",
+        "--bootstrap-servers", b,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert [json.loads(line)["order_id"] for line in first.stdout.splitlines()] == (
+        in_time_order[:7]
+    )
+
+    # without --ordered: the same records, each partition in its own order
+    fetched = run_cli(
+        "tail", "production-orders", "--from-beginning", "--exit", "--bootstrap-servers", b
+    )
+    ids = re.findall(r"ORDER_[0-9A-F]{8}", fetched.stdout)
+    assert sorted(ids) == sorted(in_time_order)
+    for partition in range(3):
+        mine = [o.order_id for o in orders[partition::3]]
+        assert [i for i in ids if i in mine] == mine
 
 
 # --- groups and lag ----------------------------------------------------------------------

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from widget_factory import schemas as s
-from widget_factory.analytics.engine import FactoryAnalytics
-from widget_factory.analytics.metrics import Metric, decode_metric, encode_metric, make_metric
+from widget_factory.core.analytics_windows import FactoryAnalytics
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.metric_records import Metric, decode_metric, encode_metric, make_metric
 from widget_factory.core.windows import (
     HOLD,
     PartitionProgress,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.test_analytics import check, component, report, stock, widget
-from widget_factory.analytics.metrics import make_metric
+from widget_factory.core.metric_records import make_metric
 from widget_factory.dashboard.feed import CommandRejected, DashboardFeed
 from widget_factory.dashboard.state import DashboardState
 from widget_factory.factory_config import default_config

@@ -13,7 +13,7 @@ from widget_factory.core.ids import NAMESPACE, IdSource, event_id_from, scramble
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.production import ComponentProduction
 from widget_factory.factory_config import load_config
-from widget_factory.widget_assembly_simulator import _changelog_records
+from widget_factory.kafka_io.changelog import changelog_records as _changelog_records
 
 START = 1_767_225_600.0
 

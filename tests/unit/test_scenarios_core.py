@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 
 from widget_factory import schemas as s
+from widget_factory.core.scenario_checks import evaluate
 from widget_factory.core.scenario_plan import (
     dump_toml,
     merge_overrides,
     parse_scenario,
     parse_time,
 )
-from widget_factory.core.scenario_stats import Observations, evaluate, phase_table, report_lines
+from widget_factory.core.scenario_report import phase_table, report_lines
+from widget_factory.core.scenario_stats import Observations
 from widget_factory.errors import ConfigError
 from widget_factory.factory_config import default_config, parse_config
 from widget_factory.scenarios import builtin_names, load_scenario
@@ -397,3 +399,13 @@ def test_an_interrupted_run_is_judged_only_on_what_ran() -> None:
     assert rows[3][:4] == ["after", "4:00", "", "not reached"]
     assert rows[2][4] == "0.0"  # the outage's rate over the hour that ran
     assert [x.ok for x in evaluate(scenario, o)] == [True, None]
+
+
+def test_every_metric_and_report_has_a_named_builder() -> None:
+    from widget_factory.core.scenario_checks import LEVEL_MEASURES, MEASURES
+    from widget_factory.core.scenario_plan import METRICS, REPORTS
+    from widget_factory.core.scenario_report import REPORT_BUILDERS
+
+    for metric in METRICS:
+        assert metric in MEASURES or any(metric.startswith(p) for p in LEVEL_MEASURES), metric
+    assert set(REPORT_BUILDERS) == set(REPORTS)

@@ -1,5 +1,6 @@
-"""Stream analytics: windowed factory metrics in simulated time, on ``factory-metrics``.
+"""Stream analytics service: windowed factory metrics in simulated time, on ``factory-metrics``.
 
-``engine`` is the pure core (events in, closed windows out); ``service`` wires it to
-Kafka (``widget-factory analytics``); ``metrics`` defines the published records.
+Only the service and its I/O live here (``service``: ``widget-factory analytics``). The
+pure parts are in the core: :mod:`widget_factory.core.analytics_windows` (events in,
+closed windows out) and :mod:`widget_factory.core.metric_records` (the published records).
 """

@@ -19,14 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from widget_factory.analytics.engine import (
+from widget_factory.compat import ReadUpgrades, read_notes
+from widget_factory.core.analytics_windows import (
     DEFAULT_LATENESS_S,
     DEFAULT_WINDOW_S,
     FactoryAnalytics,
 )
 from widget_factory.analytics.event_order import AnalyticsInOrder, metric_order
-from widget_factory.analytics.metrics import Metric, decode_metric, encode_metric
 from widget_factory.core.clock import format_sim_duration
+from widget_factory.core.metric_records import Metric, decode_metric, encode_metric
 from widget_factory.core.windows import topic_frontier, window_start
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
@@ -41,7 +42,7 @@ from widget_factory.kafka_io.topics import (
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.runtime import Lifecycle
+from widget_factory.processes.lifecycle import Lifecycle
 from widget_factory.schemas import (
     ComponentProduced,
     Event,
@@ -93,6 +94,7 @@ class AnalyticsService:
         self.health = BrokerHealth("analytics", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="analytics", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "analytics")
+        self.upgrades = ReadUpgrades(log)
         self.published: set[str] = set()
         self._boundary: float | None = None
         """Lockstep: the window boundary the engine has been advanced to."""
@@ -217,7 +219,12 @@ class AnalyticsService:
                         continue
                     event_type, add = adder
                     try:
-                        event = decode_as(message.value() or b"", event_type)
+                        event = decode_as(
+                            message.value() or b"",
+                            event_type,
+                            topic=str(message.topic()),
+                            upgrades=self.upgrades,
+                        )
                     except SchemaError as exc:
                         self.dead_letters.route(message, str(exc))
                         continue
@@ -258,7 +265,7 @@ class AnalyticsService:
     def _summary(self, final: bool = False, undelivered: int = 0) -> None:
         late = {k: v for k, v in self.engine.late_counts().items() if v}
         log.info(
-            "Analytics%s: %d events read, %d metrics published%s, %d windows open%s%s",
+            "Analytics%s: %d events read, %d metrics published%s, %d windows open%s%s%s",
             " stopped" if final else "",
             self.engine.events,
             self.sent,
@@ -266,4 +273,5 @@ class AnalyticsService:
             self.engine.open_windows(),
             f", late events: {', '.join(f'{k} {v}' for k, v in late.items())}" if late else "",
             f", {undelivered} undelivered" if undelivered else "",
+            read_notes(self.upgrades, self.dead_letters.count),
         )

@@ -19,14 +19,15 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from widget_factory.bench.procs import RssSampler, output_to
-from widget_factory.commands.audit_command import audit_topics
-from widget_factory.commands.services_command import SERVICES
 from widget_factory.core.audit import AuditReport
 from widget_factory.factory_config import load_config
+from widget_factory.kafka_io.audit import audit_topics
 from widget_factory.kafka_io.lag import EndOffsetProbe, group_lag
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import WIDGET_ASSEMBLY, connect_admin
-from widget_factory.supervisor import FactoryRun, common_service_args
+from widget_factory.processes.service_args import common_service_args
+from widget_factory.processes.services import SERVICES
+from widget_factory.processes.supervisor import FactoryRun
 
 __all__ = ["FactoryRunResult", "run_factory", "LAG_GROUPS"]
 
@@ -127,12 +128,14 @@ def run_factory(
     log_path: Path,
     config: str | None = None,
     seed: int = 1,
-    speed: str = "max",
+    speed: float | None = None,
     start: float,
     anchor_wall: float | None = None,
     lag_every: float = 1.0,
 ) -> FactoryRunResult:
-    """Run the factory on ``settings`` (topics already created), then audit it."""
+    """Run the factory on ``settings`` (topics already created), then audit it.
+
+    ``speed``: simulated seconds per wall second; None runs as fast as possible."""
     shared = common_service_args(
         bootstrap=settings.bootstrap_servers,
         speed=speed,

@@ -21,7 +21,7 @@ from typing import Protocol
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.settings import KafkaSettings
-from widget_factory.runtime import Lifecycle, ServiceOptions
+from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions
 
 __all__ = ["GenerationResult", "measure_components", "measure_telemetry"]
 

@@ -210,7 +210,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
                     log_path=workdir / "latency.log",
                     config=str(bench_config_path()),
                     seed=options.seed,
-                    speed=repr(speed),
+                    speed=speed,
                     start=START,
                     anchor_wall=anchor,
                     lag_every=0.0,
@@ -308,7 +308,7 @@ def _sustained(
             log_path=workdir / "pipeline_sustained.log",
             config=str(bench_config_path()),
             seed=options.seed,
-            speed=repr(speed),
+            speed=speed,
             start=START,
             anchor_wall=anchor,
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.core.clock import parse_duration
 from widget_factory.errors import UsageError
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 60
 
@@ -26,9 +26,9 @@ def parse_time_option(flag: str, text: str, *, allow_zero: bool = False) -> floa
 
 def run_analytics(args: argparse.Namespace) -> int:
     from widget_factory.analytics.service import AnalyticsOptions, AnalyticsService
-    from widget_factory.commands.services_command import prepare_cluster
     from widget_factory.factory_config import load_config
-    from widget_factory.runtime import Lifecycle
+    from widget_factory.kafka_io.cluster import prepare_cluster
+    from widget_factory.processes.lifecycle import Lifecycle
 
     window = parse_time_option("--window", args.window)
     lateness = parse_time_option("--lateness", args.lateness, allow_zero=True)

@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.errors import UsageError
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 85
 

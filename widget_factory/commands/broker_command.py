@@ -8,10 +8,12 @@ import sys
 from collections.abc import Callable
 from types import FrameType
 
-from widget_factory.cli import positive_int
 from widget_factory.kafka_io.broker import EmbeddedBroker
+from widget_factory.options import positive_int
 
 ORDER = 20
+DEFAULT_PORT = 9092
+"""The port that every other command's ``--bootstrap-servers`` defaults to."""
 
 __all__ = ["register", "run_broker"]
 
@@ -19,10 +21,11 @@ __all__ = ["register", "run_broker"]
 def run_broker(port: int) -> int:
     broker = EmbeddedBroker(port, stdout=None)
     broker.start()
+    default = " (the default for single services)" if port == DEFAULT_PORT else ""
     print(
         f"Embedded Kafka broker (tansu, in memory) listening on {broker.bootstrap_servers}\n"
-        f"Use it from other terminals with: --bootstrap-servers {broker.bootstrap_servers} "
-        f"(the default for single services)\nCtrl-C stops it; everything it holds is lost.",
+        f"Use it from other terminals with: --bootstrap-servers {broker.bootstrap_servers}"
+        f"{default}\nCtrl-C stops it; everything it holds is lost.",
         flush=True,
     )
 

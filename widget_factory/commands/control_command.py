@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.control import (
     MAX_ORDER_QUANTITY,
@@ -31,6 +30,7 @@ from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import FactoryConfig, load_config
 from widget_factory.kafka_io.control import FactoryControl, StatusWatch, factory_time
 from widget_factory.kafka_io.topics import connect_admin
+from widget_factory.options import common_options, settings_from_args
 from widget_factory.schemas import MachineStatus
 
 ORDER = 70

@@ -8,9 +8,8 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from widget_factory.cli import common_options, settings_from_args
-from widget_factory.dashboard.in_run import DEFAULT_PORT
-from widget_factory.dashboard.in_run import _port as dashboard_port
+from widget_factory.options import common_options, port_number, settings_from_args
+from widget_factory.processes.in_run import DEFAULT_PORT
 
 ORDER = 65
 
@@ -54,7 +53,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--port",
-        type=dashboard_port,
+        type=port_number,
         default=DEFAULT_PORT,
         metavar="PORT",
         help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",

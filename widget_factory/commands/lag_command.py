@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.lag import (
     FACTORY_GROUPS,
@@ -26,6 +25,7 @@ from widget_factory.kafka_io.lag import (
 )
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import connect_admin
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 62
 

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.live import Live
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.errors import UsageError
 from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.feed import FEED_STARTS, FactoryFeed
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import connect_admin
 from widget_factory.monitor_view import MonitorFrame, render
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 64
 
@@ -80,6 +80,7 @@ def run_monitor(
             feed.pump(interval)
             feed.sample_rates()
             frame.lags = feed.lags()
+            frame.unreadable = feed.unreadable
             console.print(render(frame))
             return 0
         started = time.monotonic()
@@ -102,6 +103,7 @@ def run_monitor(
                 feed.pump(interval)
                 feed.sample_rates()
                 frame.lags = feed.lags()
+                frame.unreadable = feed.unreadable
                 live.update(render(frame))
     finally:
         feed.close()

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from widget_factory.cli import _config_option
 from widget_factory.errors import UsageError
+from widget_factory.options import config_option
 
 ORDER = 75
 
@@ -65,5 +65,5 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         "--db", default="factory.duckdb", metavar="FILE", help="the DuckDB database the sink loaded"
     )
     parser.add_argument("--out", metavar="DIR", help="also write PNG charts into this folder")
-    _config_option(parser)
+    config_option(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")

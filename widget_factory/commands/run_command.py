@@ -9,24 +9,29 @@ import os
 import time
 from collections.abc import Callable
 
-from widget_factory.cli import common_options, positive_int, settings_from_args, simulation_options
-from widget_factory.commands.services_command import (
-    SERVICES,
-    START_HELP,
-    continue_simulated_time,
-    options_from_args,
-    prepare_cluster,
-)
-from widget_factory.dashboard.in_run import add_run_options, run_extras
+from widget_factory.commands.services_command import continue_simulated_time
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.cluster import embedded_or_given, prepare_cluster
 from widget_factory.kafka_io.settings import split_secret_overrides
-from widget_factory.runtime import ServiceOptions, describe_speed
-from widget_factory.supervisor import (
-    FactoryRun,
-    common_service_args,
-    embedded_or_given,
-    service_layout,
+from widget_factory.options import (
+    START_HELP,
+    common_options,
+    port_number,
+    positive_int,
+    service_options,
+    settings_from_args,
+    simulation_options,
 )
+from widget_factory.processes.in_run import (
+    DEFAULT_PORT,
+    InRunOptions,
+    in_run_analytics,
+    in_run_dashboard,
+)
+from widget_factory.processes.lifecycle import ServiceOptions, describe_speed
+from widget_factory.processes.service_args import common_service_args, service_layout
+from widget_factory.processes.services import SERVICES
+from widget_factory.processes.supervisor import FactoryRun
 
 ORDER = 10
 
@@ -54,7 +59,7 @@ def _scale(args: argparse.Namespace, options: ServiceOptions) -> tuple[int, int]
 
 
 def run_factory(args: argparse.Namespace) -> int:
-    options = options_from_args(args)  # validates every option before anything starts
+    options = service_options(args)  # validates every option before anything starts
     station_processes, inspector_processes = _scale(args, options)
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
@@ -64,7 +69,7 @@ def run_factory(args: argparse.Namespace) -> int:
         anchor_wall = time.time()
         shared = common_service_args(
             bootstrap=settings.bootstrap_servers,
-            speed="max" if options.speed is None else repr(options.speed),
+            speed=options.speed,
             seed=options.seed,
             duration=args.duration,
             start=start,
@@ -74,7 +79,8 @@ def run_factory(args: argparse.Namespace) -> int:
             overrides=public_overrides,
             debug=args.debug,
         )
-        if options.speed is None and station_processes == inspector_processes == 1:
+        lockstep = options.speed is None and station_processes == inspector_processes == 1
+        if lockstep:
             # Every service is here, one process each: event-time order (reproducible).
             shared.append("--lockstep")
         where = (
@@ -112,11 +118,50 @@ def run_factory(args: argparse.Namespace) -> int:
         run = FactoryRun(
             layout, env={**os.environ, **secret_env}, bounded=options.duration is not None
         )
-        with run_extras(args, settings, options):
-            run.start()
-            status = run.wait()
+        extras = dataclasses.replace(
+            _in_run_options(args, public_overrides, secret_env), lockstep=lockstep
+        )
+        with in_run_dashboard(extras, settings, options) as dashboard_url:
+            if dashboard_url is not None:
+                print(f"Dashboard: {dashboard_url}", flush=True)
+                log.info("Dashboard: %s", dashboard_url)
+            with in_run_analytics(extras, settings, bounded=options.duration is not None):
+                run.start()
+                status = run.wait()
         log.info("Widget Factory stopped.")
         return status
+
+
+def _in_run_options(
+    args: argparse.Namespace, public_overrides: list[str], secret_env: dict[str, str]
+) -> InRunOptions:
+    return InRunOptions(
+        dashboard=not args.no_dashboard,
+        dashboard_port=args.dashboard_port,
+        analytics=not args.no_analytics,
+        config=args.config,
+        kafka_config=args.kafka_config,
+        overrides=tuple(public_overrides),
+        secret_env=tuple(sorted(secret_env.items())),
+        debug=args.debug,
+    )
+
+
+def _add_in_run_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("dashboard and analytics (docs/dashboard.md)")
+    group.add_argument(
+        "--dashboard-port",
+        type=port_number,
+        metavar="PORT",
+        help=f"port of the dashboard on 127.0.0.1 (default {DEFAULT_PORT}, or a free one if "
+        "that is taken; 0: any free one)",
+    )
+    group.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    group.add_argument(
+        "--no-analytics",
+        action="store_true",
+        help="do not run the analytics service (windowed metrics on factory-metrics)",
+    )
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -141,5 +186,5 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         metavar="M",
         help="run quality control in M processes sharing group quality-control (default 1)",
     )
-    add_run_options(parser)
+    _add_in_run_options(parser)
     common_options(parser)

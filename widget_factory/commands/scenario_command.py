@@ -19,19 +19,13 @@ from collections.abc import Callable
 
 import msgspec
 
-from widget_factory.cli import common_options, settings_from_args
-from widget_factory.commands.services_command import prepare_cluster
 from widget_factory.core.scenario_plan import METRICS, REPORTS, Scenario
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.cluster import embedded_or_given, prepare_cluster
+from widget_factory.options import common_options, settings_from_args
 from widget_factory.scenarios import builtin_names, load_scenario
-from widget_factory.scenarios.runner import (
-    ScenarioOptions,
-    prepare_config,
-    print_plan,
-    print_summary,
-    run_scenario,
-)
-from widget_factory.supervisor import embedded_or_given
+from widget_factory.scenarios.printing import print_plan, print_summary
+from widget_factory.scenarios.runner import ScenarioOptions, prepare_config, run_scenario
 
 ORDER = 80
 

@@ -17,7 +17,6 @@ from typing import Any, TextIO
 
 import msgspec
 
-from widget_factory.cli import common_options, settings_from_args
 from widget_factory.core.clock import format_sim_duration, parse_duration
 from widget_factory.core.scoring import (
     Alert,
@@ -31,6 +30,7 @@ from widget_factory.errors import UsageError
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_GROUND_TRUTH, connect_admin
+from widget_factory.options import common_options, settings_from_args
 from widget_factory.schemas import FaultTruth, OeeTruth, SchemaError, decode
 
 ORDER = 92

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from widget_factory.cli import common_options, positive_int, settings_from_args
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import TOPICS, create_topics
+from widget_factory.options import common_options, positive_int, settings_from_args
 
 ORDER = 30
 

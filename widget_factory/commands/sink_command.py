@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from widget_factory.cli import common_options, settings_from_args
+from widget_factory.options import common_options, settings_from_args
 
 ORDER = 70
 
@@ -14,7 +14,7 @@ __all__ = ["register", "run_sink"]
 
 def run_sink(args: argparse.Namespace) -> int:
     from widget_factory.kafka_io.topics import connect_admin
-    from widget_factory.runtime import Lifecycle
+    from widget_factory.processes.lifecycle import Lifecycle
     from widget_factory.warehouse.sink import SinkOptions, WarehouseSink, database_path
 
     db = database_path(args.db)

@@ -4,6 +4,10 @@ The walkthrough's ``kafka-console-consumer --topic T --from-beginning``, for any
 without joining a consumer group (it never moves the factory's offsets). By default it
 starts at the topic's current end and follows new events until Ctrl-C; ``--json``
 prints the raw values instead, as the console consumer and kcat do.
+
+Records come in offset order within each partition, but partitions interleave as their
+fetches return; ``--ordered`` merges them by event time (the record timestamp, which is
+the event's simulated time) instead: see :mod:`widget_factory.core.time_merge`.
 """
 
 from __future__ import annotations
@@ -14,12 +18,15 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from widget_factory.cli import common_options, positive_int, settings_from_args
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
+
 from widget_factory.core.event_format import format_record
+from widget_factory.core.time_merge import TimeMerge
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import TOPICS, connect_admin
-from widget_factory.kafka_io.watch import TopicWatcher
+from widget_factory.options import common_options, positive_int, settings_from_args
 
 ORDER = 60
 
@@ -37,6 +44,22 @@ def _check_topic(settings: KafkaSettings, topic: str) -> None:
         )
 
 
+def _line(message: Message, raw_json: bool) -> str:
+    value = message.value()
+    if raw_json:
+        return (value or b"").decode("utf-8", errors="replace")
+    return format_record(
+        value,
+        headers=message.headers() or [],
+        where=f"{message.topic()}[{message.partition()}]@{message.offset()}",
+    )
+
+
+def _event_time(message: Message) -> int | None:
+    kind, ms = message.timestamp()
+    return None if kind == TIMESTAMP_NOT_AVAILABLE else int(ms)
+
+
 def tail_topic(
     settings: KafkaSettings,
     topic: str,
@@ -45,35 +68,35 @@ def tail_topic(
     max_records: int | None,
     raw_json: bool,
     exit_at_end: bool,
+    ordered: bool = False,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Print records of ``topic``; returns how many were printed."""
+    """Print records of ``topic``; returns how many were printed.
+
+    ``ordered``: merge the partitions by event time instead of printing each fetch as it
+    comes (a partition's records are in offset order either way).
+    """
     _check_topic(settings, topic)
-    watcher = TopicWatcher(
+    watcher = TopicFollower.from_starts(
         settings, {topic: "beginning" if from_beginning else "end"}, client_id="tail"
     )
+    merge: TimeMerge[Message] = TimeMerge(watcher.partitions)
     printed = 0
     try:
         while max_records is None or printed < max_records:
-            messages = watcher.poll(500 if max_records is None else max_records - printed, 0.5)
-            lines = []
-            for message in messages:
-                value = message.value()
-                if raw_json:
-                    lines.append((value or b"").decode("utf-8", errors="replace"))
-                else:
-                    lines.append(
-                        format_record(
-                            value,
-                            headers=message.headers() or [],
-                            where=f"{message.topic()}[{message.partition()}]@{message.offset()}",
-                        )
-                    )
+            left = None if max_records is None else max_records - printed
+            messages = watcher.poll(500 if left is None or ordered else left, 0.5)
+            if ordered:
+                for message in messages:
+                    key = (str(message.topic()), int(message.partition() or 0))
+                    merge.add(key, _event_time(message), message)
+                messages = merge.release(watcher.ended_partitions(), left)
+            lines = [_line(message, raw_json) for message in messages]
             if lines:
                 out.write("\n".join(lines) + "\n")
                 out.flush()
                 printed += len(lines)
-            elif exit_at_end and watcher.caught_up():
+            elif exit_at_end and watcher.at_end() and not merge:
                 break
     finally:
         watcher.close()
@@ -89,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             max_records=args.max,
             raw_json=args.json,
             exit_at_end=args.exit,
+            ordered=args.ordered,
         )
     except BrokenPipeError:  # `widget-factory tail ... | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -107,13 +131,23 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         "  widget-factory tail component-production              new components as they come\n"
         "  widget-factory tail quality-control --from-beginning  every check so far, then new ones\n"
         "  widget-factory tail factory-alerts --from-beginning --exit   what happened, then exit\n"
-        "  widget-factory tail machine-telemetry --json --max 5  raw JSON, like the console consumer"
+        "  widget-factory tail machine-telemetry --json --max 5  raw JSON, like the console consumer\n"
+        "  widget-factory tail component-production --from-beginning --ordered --exit\n"
+        "                                                        every event so far, in time order"
     )
     parser.add_argument("topic", metavar="TOPIC", help="topic to read, e.g. component-production")
     parser.add_argument(
         "--from-beginning",
         action="store_true",
         help="start at the oldest record (default: only events that arrive from now on)",
+    )
+    parser.add_argument(
+        "--ordered",
+        action="store_true",
+        help="merge the partitions by event time (the record timestamp: simulated time); "
+        "a partition with nothing new does not hold the others back (default: each "
+        "partition in its own order, partitions interleaved as their records arrive, so "
+        "lines of different partitions can be out of time order)",
     )
     parser.add_argument(
         "--max", type=positive_int, metavar="N", help="stop after N records (default: no limit)"

@@ -28,6 +28,7 @@ from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.factory_config import FactoryConfig, StationSpec
 from widget_factory.schemas import (
+    ComponentFlaw,
     ComponentProduced,
     MachineStatus,
     ProductionOrder,
@@ -41,6 +42,7 @@ __all__ = [
     "ChangeSet",
     "Shortage",
     "Starvation",
+    "LateOrder",
     "StarvationEnded",
     "StepResult",
     "AssemblyPlanner",
@@ -66,6 +68,9 @@ class Stocked(msgspec.Struct, array_like=True, frozen=True):
     component_type: str
     defects: int
     produced_at: float
+    machine_id: str = ""
+    degraded: bool = False
+    """Machine and condition, for quality to trace failures (absent in older changelogs)."""
 
 
 class OrderRecord(msgspec.Struct, array_like=True, frozen=True):
@@ -74,6 +79,7 @@ class OrderRecord(msgspec.Struct, array_like=True, frozen=True):
     quantity: int
     priority: int
     created_at: float
+    due_at: float | None = None
 
 
 class BuildRecord(msgspec.Struct, frozen=True):
@@ -138,6 +144,8 @@ class _Order:
     record: OrderRecord
     started: int = 0
     delivered: int = 0
+    finished_at: float = -math.inf
+    """When its latest unit delivered so far was completed (simulated)."""
 
     @property
     def open_units(self) -> int:
@@ -221,6 +229,19 @@ class StarvationEnded:
     at: float
 
 
+@dataclass(frozen=True)
+class LateOrder:
+    """An order whose last unit was completed ``late_by`` simulated seconds after its due date."""
+
+    order_id: str
+    due_at: float
+    completed_at: float
+
+    @property
+    def late_by(self) -> float:
+        return self.completed_at - self.due_at
+
+
 @dataclass
 class StepResult:
     completed: list[BuildRecord] = field(default_factory=list)
@@ -267,6 +288,10 @@ class AssemblyPlanner:
         """No build starts at or after this simulated time (the end of a bounded run, or
         the moment a drain was asked for); builds in progress still finish."""
         self.orders_completed: list[str] = []
+        self.orders_late: list[LateOrder] = []
+        """Completed orders that missed their due date, since the service last took them."""
+        self.late_orders = 0
+        """Orders completed after their due date, in all."""
         self._order_version = 0
         self._open_cache: dict[str, tuple[int, list[_Order]]] = {}
 
@@ -327,6 +352,8 @@ class AssemblyPlanner:
             component_type,
             event.quality_metrics.defect_count,
             event.produced_at.timestamp(),
+            event.machine_id,
+            event.made_while_degraded,
         )
         self._pending.stocked.append(stocked)
         self._apply_stocked(stocked)
@@ -344,6 +371,7 @@ class AssemblyPlanner:
             order.quantity,
             order.priority,
             order.created_at.timestamp(),
+            None if order.due_at is None else order.due_at.timestamp(),
         )
         self._pending.orders.append(record)
         self._apply_order(record)
@@ -560,6 +588,11 @@ class AssemblyPlanner:
             batch_id=_batch_id(station.spec.id, to_datetime(started_at)),
             order_id=order.record.order_id,
             component_defects=sum(c.defects for c in components),
+            component_flaws=[
+                ComponentFlaw(c.component_id, c.machine_id or "UNKNOWN", c.defects, c.degraded)
+                for c in components
+                if c.defects or c.degraded
+            ],
         )
         build = BuildRecord(station.spec.id, widget, completes_at)
         self._pending.started.append(build)
@@ -625,7 +658,12 @@ class AssemblyPlanner:
         if order is None:
             return
         order.delivered += 1
+        order.finished_at = max(order.finished_at, build.completes_at)
         if order.delivered >= order.record.quantity:
+            due = order.record.due_at
+            if due is not None and order.finished_at > due:
+                self.late_orders += 1
+                self.orders_late.append(LateOrder(order.record.order_id, due, order.finished_at))
             self._order_version += 1
             del self.orders[order.record.order_id]
             self._finished_orders[order.record.order_id] = None

@@ -10,6 +10,12 @@ twice; 3 a widget's components match its recipe; 4 at the end every produced com
 is in exactly one widget or in stock; 5 every widget has exactly one quality check;
 6 replaying inventory-updates gives the stock levels (each ``current_stock`` equals the
 previous plus ``quantity_change``, never below zero).
+
+The invariants are checked on the records that could be read. A record that could not
+be read is accounted for only by its dead letter (``factory-deadletter`` headers name its
+topic, partition and offset): the service that consumes it refused it on purpose. One
+with no dead letter was skipped by nobody knows whom, so a pass would be hollow: the
+audit is then ``inconclusive`` and lists it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ from widget_factory.schemas import (
     WidgetAssembled,
 )
 
-__all__ = ["Audit", "AuditReport", "Violation", "INVARIANTS"]
+__all__ = ["Audit", "AuditReport", "Violation", "Unreadable", "INVARIANTS", "AUDIT_STATUSES"]
+
+AUDIT_STATUSES: dict[str, int] = {"passed": 0, "failed": 1, "inconclusive": 3}
+"""Each outcome and the exit status ``widget-factory audit`` gives it (2: could not run)."""
 
 INVARIANTS: dict[int, str] = {
     1: "every component used in a widget was produced",
@@ -58,20 +67,69 @@ class Violation:
         }
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A record of an audited topic that is not a valid event."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "error": self.error,
+        }
+
+
 @dataclass
 class AuditReport:
     counts: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
     stock: dict[str, int] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
+    unreadable: int = 0
+    """Records of the audited topics that are not valid events (dead-lettered or not)."""
+    unaccounted: list[Unreadable] = field(default_factory=list)
+    """Unreadable records without a dead letter: what makes the audit inconclusive."""
+    upgraded: dict[str, int] = field(default_factory=dict)
+    """Walkthrough-shaped records read, by kind of upgrade (set by the reader)."""
+
+    @property
+    def invariants_hold(self) -> bool:
+        return not self.violations
+
+    @property
+    def status(self) -> str:
+        """``failed`` (an invariant is broken), ``inconclusive`` (every invariant holds on
+        what could be read, but an unreadable record has no dead letter) or ``passed``."""
+        if self.violations:
+            return "failed"
+        return "inconclusive" if self.unaccounted else "passed"
 
     @property
     def ok(self) -> bool:
-        return not self.violations
+        """Passed: every invariant holds and every record is accounted for."""
+        return self.status == "passed"
+
+    @property
+    def exit_status(self) -> int:
+        return AUDIT_STATUSES[self.status]
 
     def to_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
+            "status": self.status,
+            "unreadable_records": self.unreadable,
+            "unaccounted_unreadable": [u.to_dict() for u in self.unaccounted],
+            "upgraded_records": self.upgraded,
             "counts": self.counts,
             "duplicates_dropped": self.duplicates,
             "stock": self.stock,
@@ -101,6 +159,16 @@ class Audit:
         self._negative: list[str] = []
         self._ledger_items: Counter[tuple[str, str]] = Counter()
         self.updates = 0
+        self._unreadable: list[Unreadable] = []
+        self._dead_lettered: set[tuple[str, int, int]] = set()
+
+    def add_unreadable(self, topic: str, partition: int, offset: int, error: str) -> None:
+        """A record of an audited topic that could not be read as its event."""
+        self._unreadable.append(Unreadable(topic, partition, offset, error))
+
+    def add_dead_letter(self, topic: str, partition: int, offset: int) -> None:
+        """A dead letter's origin (its ``source.*`` headers): accounts for that record."""
+        self._dead_lettered.add((topic, partition, offset))
 
     def _first_time(self, topic: str, event_id: str) -> bool:
         if event_id in self._seen:
@@ -245,4 +313,10 @@ class Audit:
         }
         report.duplicates = dict(self.duplicates)
         report.stock = dict(sorted(stock.items()))
+        report.unreadable = len(self._unreadable)
+        report.unaccounted = [
+            u
+            for u in self._unreadable
+            if (u.topic, u.partition, u.offset) not in self._dead_lettered
+        ]
         return report

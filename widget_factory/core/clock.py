@@ -13,7 +13,6 @@ clock jumps forward to it and stays monotonic.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -38,7 +37,7 @@ class SimClock:
         speed: float | None,
         *,
         anchor_wall: float | None = None,
-        wall: Callable[[], float] = time.time,
+        wall: Callable[[], float],
     ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be positive or None (virtual), got {speed}")

@@ -79,7 +79,13 @@ def _widget(e: WidgetAssembled) -> str:
 def _check(e: QualityCheck) -> str:
     score = e.test_results.performance_score
     verdict = f"FAIL {', '.join(e.defects_found)}" if e.defects_found else "PASS"
-    return f"quality    {e.widget_id} ({e.widget_type}) {verdict} (score {score:g}) by {e.inspector_id}"
+    line = f"quality    {e.widget_id} ({e.widget_type}) {verdict} (score {score:g}) by {e.inspector_id}"
+    traced = e.traced_to
+    if traced is not None:
+        source = traced.component_id or "a component"
+        machine = f" of {traced.machine_id}" if traced.machine_id else ""
+        line += f", traced to {source}{machine} ({traced.reason})"
+    return line
 
 
 def _telemetry(e: MachineTelemetry) -> str:

@@ -32,15 +32,34 @@ from widget_factory.core.machines import UnknownMachine
 from widget_factory.factory_config import FactoryConfig, MachineSpec
 from widget_factory.schemas import ComponentProduced, Dimensions, MachineStatus, QualityMetrics
 
-__all__ = ["PRODUCING_STATUSES", "Stoppage", "ComponentProduction"]
+__all__ = [
+    "PRODUCING_STATUSES",
+    "HEALTHY_DEFECT_WEIGHTS",
+    "DEGRADED_DEFECT_WEIGHTS",
+    "Stoppage",
+    "ComponentProduction",
+]
 
 PRODUCING_STATUSES: Final = frozenset({MachineStatus.RUNNING, MachineStatus.IDLE})
 """Statuses in which a machine makes components; any other blocks its output."""
 
+HEALTHY_DEFECT_WEIGHTS: Final = (0.80, 0.15, 0.04, 0.01)
+"""Chances of defect counts 0/1/2/3 on a component of a machine in good order (the
+walkthrough's 80/15/4/1): minor flaws every line has, part of its normal yield."""
+
+DEGRADED_DEFECT_WEIGHTS: Final = (0.25, 0.35, 0.25, 0.15)
+"""Chances of defect counts 0/1/2/3 on a component made in the settling-in cycles right
+after its machine's repair (``simulation.degraded_after_repair``)."""
+
 _DEFECT_1: Final = 0.80
 _DEFECT_2: Final = 0.95
 _DEFECT_3: Final = 0.99
-"""Cumulative thresholds of defect counts 0/1/2/3 with weights 80/15/4/1."""
+"""Cumulative thresholds of :data:`HEALTHY_DEFECT_WEIGHTS`."""
+
+_DEGRADED_1: Final = 0.25
+_DEGRADED_2: Final = 0.60
+_DEGRADED_3: Final = 0.85
+"""Cumulative thresholds of :data:`DEGRADED_DEFECT_WEIGHTS`."""
 
 _DIMENSION_SD: Final = 0.005
 """Relative standard deviation of each dimension around its nominal value."""
@@ -83,6 +102,7 @@ class _Machine:
         "batch_id",
         "batch_left",
         "produced",
+        "degraded_left",
     )
 
     def __init__(self, index: int, spec: MachineSpec, config: FactoryConfig) -> None:
@@ -100,6 +120,8 @@ class _Machine:
         self.batch_id = ""
         self.batch_left = 0
         self.produced = 0
+        self.degraded_left = 0
+        """Components still to make in the settling-in period after a repair."""
 
 
 class ComponentProduction:
@@ -120,6 +142,7 @@ class ComponentProduction:
         self._stoppage_low = float(sim.stoppage_s[0])
         self._stoppage_span = float(sim.stoppage_s[1]) - self._stoppage_low
         self._batch_size = sim.batch_size
+        self._degraded_after_repair = sim.degraded_after_repair
         self._machines = [_Machine(i, spec, config) for i, spec in enumerate(config.machines)]
         self._by_id = {m.id: m for m in self._machines}
         self._stoppages: list[Stoppage] = []
@@ -139,19 +162,23 @@ class ComponentProduction:
         producing statuses blocks the machine from this call on: a component not yet
         produced is not produced. Coming back, its next component comes one fresh cycle
         after ``at``, or after the latest component already produced if that is later,
-        so output stays in time order.
+        so output stays in time order. Coming back from ERROR (a repair), its next
+        ``simulation.degraded_after_repair`` components are made degraded.
         """
         machine = self._by_id.get(machine_id)
         if machine is None:
             return
         status = MachineStatus(status)
-        was_producing = machine.status in PRODUCING_STATUSES
+        previous = machine.status
+        was_producing = previous in PRODUCING_STATUSES
         machine.status = status
         producing = status in PRODUCING_STATUSES
         if was_producing and not producing:
             self._heap = [entry for entry in self._heap if entry[1] != machine.index]
             heapq.heapify(self._heap)
         elif producing and not was_producing:
+            if previous is MachineStatus.ERROR:
+                machine.degraded_left = self._degraded_after_repair
             due = max(at, self._last) + self._cycle(machine)
             heapq.heappush(self._heap, (due, machine.index))
 
@@ -226,6 +253,14 @@ class ComponentProduction:
             if weight < _MIN_WEIGHT_G:
                 weight = _MIN_WEIGHT_G
             u = rand()
+            degraded = m.degraded_left > 0
+            if degraded:
+                m.degraded_left -= 1
+                defects = (
+                    0 if u < _DEGRADED_1 else 1 if u < _DEGRADED_2 else 2 if u < _DEGRADED_3 else 3
+                )
+            else:
+                defects = 0 if u < _DEFECT_1 else 1 if u < _DEFECT_2 else 2 if u < _DEFECT_3 else 3
             append(
                 produced_event(
                     event_id=eid,
@@ -242,9 +277,10 @@ class ComponentProduction:
                             round(m.height * (1.0 + _DIMENSION_SD * n_height), 2),
                         ),
                         round(_TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature, 1),
-                        0 if u < _DEFECT_1 else 1 if u < _DEFECT_2 else 2 if u < _DEFECT_3 else 3,
+                        defects,
                     ),
                     production_line=m.production_line,
+                    made_while_degraded=degraded,
                 )
             )
             m.produced += 1

@@ -30,7 +30,7 @@ A scenario is a TOML file in the factory config's style::
     below = { phase = "normal", factor = 0.5 }
 
 Steps with a ``phase`` start a new phase of the summary. ``[[expect]]`` entries compare
-a metric of a phase (see :mod:`widget_factory.core.scenario_stats`) with a number or
+a metric of a phase (see :mod:`widget_factory.core.scenario_checks`) with a number or
 with another metric (``below``/``above`` = number, or a table overriding ``phase``,
 ``metric``, ``widget_type``, ``sku``, ``group``, ``defects`` and scaling by ``factor``).
 
@@ -98,7 +98,8 @@ METRICS: Final = {
     "components_per_hour": "components produced per simulated hour",
     "widgets_per_hour": "widgets assembled per simulated hour",
     "checks_per_hour": "quality checks per simulated hour",
-    "pass_rate": "fraction of checks passed (widget_type, defects = 'none' | 'some')",
+    "pass_rate": "fraction of checks passed (widget_type, defects = 'none' | 'some' | "
+    "'degraded' | 'healthy': components made right after a machine repair, or none)",
     "orders_waiting_start": "units ordered and not yet assembled, at the phase start",
     "orders_waiting_end": "... at the phase end",
     "orders_waiting_max": "... at most during the phase",

@@ -1,9 +1,11 @@
-"""What a scenario run showed: events folded into per-phase metrics, checks, reports.
+"""What a scenario run showed: its events folded into series by simulated time.
 
 Pure: the scenario runner feeds it the events it reads (and lag samples it takes);
 times are simulated seconds since the scenario's start, so phases are cut on event
-time, not on when a record happened to be read. Metric names are listed in
-:data:`widget_factory.core.scenario_plan.METRICS`.
+time, not on when a record happened to be read. The metrics measured from these series
+(names in :data:`widget_factory.core.scenario_plan.METRICS`) and the expectation checks
+are in :mod:`widget_factory.core.scenario_checks`; the text reports in
+:mod:`widget_factory.core.scenario_report`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from widget_factory.core.inspection import expected_pass_rate
-from widget_factory.core.scenario_plan import Comparison, Expectation, Phase, Scenario
+from widget_factory.core.scenario_checks import Selector, measure
+from widget_factory.core.scenario_plan import Phase
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,
@@ -29,29 +31,21 @@ from widget_factory.schemas import (
     WidgetAssembled,
 )
 
-__all__ = ["Observations", "Outcome", "evaluate", "phase_table", "report_lines", "DEFAULT_GROUP"]
-
-DEFAULT_GROUP = "quality-control"
-"""The group lag metrics look at unless an expectation names another."""
+__all__ = ["Observations", "BuiltWidget"]
 
 _DOWN = {MachineStatus.ERROR, MachineStatus.MAINTENANCE, MachineStatus.SHUTDOWN}
 
 
 @dataclass(frozen=True)
-class _Widget:
+class BuiltWidget:
+    """A widget seen assembled: when (simulated seconds since the start), what, how long."""
+
     t: float
     widget_type: str
     duration: float
     order_id: str | None
     component_defects: int
-
-
-@dataclass(frozen=True)
-class Outcome:
-    expectation: Expectation
-    ok: bool | None
-    """None: not enough data to tell."""
-    text: str
+    degraded_components: int = 0
 
 
 class Observations:
@@ -68,7 +62,7 @@ class Observations:
         takes a moment to travel through Kafka and take effect."""
         self._seen: set[str] = set()
         self.components: list[tuple[float, str]] = []
-        self.widgets: dict[str, _Widget] = {}
+        self.widgets: dict[str, BuiltWidget] = {}
         self.checks: list[tuple[float, str, bool, tuple[str, ...], str]] = []
         self.stock: dict[str, list[tuple[float, int]]] = {}
         """Per component SKU, (time, level after the movements up to then), by event time:
@@ -91,12 +85,13 @@ class Observations:
         if isinstance(event, ComponentProduced):
             self.components.append((t, event.component_type))
         elif isinstance(event, WidgetAssembled):
-            self.widgets[event.widget_id] = _Widget(
+            self.widgets[event.widget_id] = BuiltWidget(
                 t,
                 event.widget_type,
                 event.assembly_duration_seconds,
                 event.order_id,
                 event.component_defects,
+                sum(f.made_while_degraded for f in event.component_flaws),
             )
         elif isinstance(event, QualityCheck):
             self.checks.append(
@@ -146,7 +141,7 @@ class Observations:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def _rate_window(self, phase: Phase) -> tuple[Phase, float]:
+    def rate_window(self, phase: Phase) -> tuple[Phase, float]:
         """The part of the phase rates are counted over, and its length in hours: from
         ``settle`` after its start to its end or the end of production, whichever is
         first (what finishes while the factory drains is in the totals, not the rates)."""
@@ -155,15 +150,15 @@ class Observations:
         return window, max(0.0, window.end - window.start) / 3600.0
 
     @staticmethod
-    def _within(t: float, phase: Phase) -> bool:
+    def within(t: float, phase: Phase) -> bool:
         return phase.start <= t < phase.end
 
-    def _end_of(self, phase: Phase) -> float:
+    def end_of(self, phase: Phase) -> float:
         """The last moment of the phase (its end is exclusive: a step at the boundary
         belongs to the next phase)."""
         return self.duration if math.isinf(phase.end) else phase.end - 1e-3
 
-    def _stock_at(self, t: float, sku: str | None) -> int:
+    def stock_at(self, t: float, sku: str | None) -> int:
         skus = [sku] if sku else list(self.stock)
         total = 0
         for name in skus:
@@ -175,13 +170,13 @@ class Observations:
 
     def scarcest_at(self, t: float) -> tuple[str, int] | None:
         """The component with the least stock at ``t`` (name, units), if any moved."""
-        levels = [(self._stock_at(t, sku), sku) for sku in self.stock]
+        levels = [(self.stock_at(t, sku), sku) for sku in self.stock]
         if not levels:
             return None
         units, sku = min(levels)
         return sku, units
 
-    def _waiting_at(self, t: float) -> int:
+    def waiting_at(self, t: float) -> int:
         built: dict[str, int] = {}
         for widget in self.widgets.values():
             if widget.order_id in self.orders and widget.t <= t:
@@ -192,104 +187,22 @@ class Observations:
             if created <= t
         )
 
-    def _extremes(
+    def extremes(
         self, phase: Phase, times: Iterable[float], value_at: Callable[[float], int]
     ) -> list[int]:
         """``value_at`` at the phase start, at every time of ``times`` within the phase
         (where the value can change) and at its end."""
-        moments = [phase.start] + sorted(t for t in times if self._within(t, phase))
-        moments.append(self._end_of(phase))
+        moments = [phase.start] + sorted(t for t in times if self.within(t, phase))
+        moments.append(self.end_of(phase))
         return [value_at(t) for t in moments]
 
-    # --- metrics -------------------------------------------------------------------------
-
-    def metric(self, name: str, phase: Phase, selector: dict[str, str | None]) -> float | None:
-        """The metric ``name`` over ``phase``; None when there is no data, or the run
-        never reached the phase (an interrupted run)."""
-        if phase.start >= self.duration:
-            return None
-        widget_type = selector.get("widget_type")
-        sku = selector.get("sku")
-        group = selector.get("group") or DEFAULT_GROUP
-        window, hours = self._rate_window(phase)
-        if name == "components_per_hour":
-            n = sum(1 for t, c in self.components if self._within(t, window) and sku in (None, c))
-            return n / hours if hours else None
-        if name == "widgets_per_hour":
-            n = sum(
-                1
-                for w in self.widgets.values()
-                if self._within(w.t, window) and widget_type in (None, w.widget_type)
-            )
-            return n / hours if hours else None
-        if name == "checks_per_hour":
-            n = sum(1 for c in self.checks if self._within(c[0], window))
-            return n / hours if hours else None
-        if name == "pass_rate":
-            return self._pass_rate(phase, widget_type, selector.get("defects"))
-        if name.startswith("orders_waiting_"):
-            times = [o[0] for o in self.orders.values()] + [w.t for w in self.widgets.values()]
-            values = self._extremes(phase, times, self._waiting_at)
-            return float(_pick(name, values))
-        if name.startswith("stock_"):
-            times = [t for series in self.stock.values() for t, _ in series]
-            values = self._extremes(phase, times, lambda t: self._stock_at(t, sku))
-            return float(_pick(name, values))
-        if name.startswith("lag_"):
-            lags = [v for t, v in self.lag.get(group, []) if self._within(t, phase)]
-            if not lags:
-                return None
-            return float(_pick(name, lags))
-        if name == "starvation_alerts":
-            return float(
-                sum(
-                    1
-                    for t, k, _ in self.alerts
-                    if k == "station_starved" and self._within(t, phase)
-                )
-            )
-        if name == "machine_errors":
-            return float(
-                sum(1 for t, k, _ in self.alerts if k == "machine_error" and self._within(t, phase))
-            )
-        if name == "machines_down_end":
-            return float(self._down_at(self._end_of(phase)))
-        if name in ("assembly_time", "assembly_time_ratio"):
-            built = [
-                w
-                for w in self.widgets.values()
-                if self._within(w.t, phase) and widget_type in (None, w.widget_type)
-            ]
-            if name == "assembly_time":
-                return sum(w.duration for w in built) / len(built) if built else None
-            types = self.config.widget_types
-            ratios = [
-                w.duration / types[w.widget_type].assembly_time_s
-                for w in built
-                if w.widget_type in types
-            ]
-            return sum(ratios) / len(ratios) if ratios else None
-        if name == "efficiency":
-            machine = selector.get("machine")
-            efficiencies = [
-                e
-                for m, series in self.telemetry.items()
-                if machine in (None, m)
-                for t, s, e in series
-                if s is MachineStatus.RUNNING and self._within(t, phase)
-            ]
-            return sum(efficiencies) / len(efficiencies) if efficiencies else None
-        raise KeyError(name)
-
-    def _pass_rate(
-        self, phase: Phase, widget_type: str | None, defects: str | None
-    ) -> float | None:
+    def pass_rate(self, phase: Phase, widget_type: str | None, defects: str | None) -> float | None:
         """Checks of the widgets *built* in the phase (by the check's time when the widget
         was not seen): quality belongs to when a widget was made, not when it was checked."""
         passed = total = 0
         for t, kind, ok, _found, widget_id in self.checks:
             widget = self.widgets.get(widget_id)
-            if not self._within(widget.t if widget else t, phase) or widget_type not in (
+            if not self.within(widget.t if widget else t, phase) or widget_type not in (
                 None,
                 kind,
             ):
@@ -297,13 +210,16 @@ class Observations:
             if defects is not None:
                 if widget is None:
                     continue
-                if (widget.component_defects > 0) != (defects == "some"):
+                if defects in ("degraded", "healthy"):
+                    if (widget.degraded_components > 0) != (defects == "degraded"):
+                        continue
+                elif (widget.component_defects > 0) != (defects == "some"):
                     continue
             total += 1
             passed += ok
         return passed / total if total else None
 
-    def _down_at(self, t: float) -> int:
+    def down_at(self, t: float) -> int:
         down = 0
         for series in self.telemetry.values():
             index = bisect.bisect_right(series, t, key=lambda item: item[0])
@@ -311,260 +227,8 @@ class Observations:
                 down += 1
         return down
 
+    # --- metrics -------------------------------------------------------------------------
 
-def _pick(name: str, values: list[int]) -> int:
-    """The ``_start``, ``_end``, ``_min`` or ``_max`` of a phase's values, by metric name."""
-    if name.endswith("_start"):
-        return values[0]
-    if name.endswith("_end"):
-        return values[-1]
-    if name.endswith("_min"):
-        return min(values)
-    return max(values)
-
-
-# --- expectations ------------------------------------------------------------------------
-
-
-def _format(metric: str, value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if metric == "pass_rate":
-        return f"{value:.0%}"
-    if metric.endswith("_ratio"):
-        return f"{value:.2f}"
-    if metric.endswith("_per_hour") or metric in ("assembly_time", "efficiency"):
-        return f"{value:.1f}"
-    return f"{value:.0f}"
-
-
-def _phase(phases: list[Phase], label: str | None) -> Phase:
-    if label is None:
-        return Phase("whole run", 0.0, math.inf)
-    return next(p for p in phases if p.label == label)
-
-
-def _describe(metric: str, phase: str | None, selector: dict[str, str | None]) -> str:
-    extra = ", ".join(f"{k} {v}" for k, v in selector.items() if v and k != "group")
-    group = selector.get("group")
-    if metric.startswith("lag_"):
-        extra = ", ".join(filter(None, [f"group {group or DEFAULT_GROUP}", extra]))
-    where = f"'{phase}'" if phase else "the whole run"
-    return f"{metric}{f' ({extra})' if extra else ''} in {where}"
-
-
-def evaluate(scenario: Scenario, observations: Observations) -> list[Outcome]:
-    phases = scenario.phases()
-    outcomes = []
-    for expect in scenario.expectations:
-        selector = expect.selector()
-        value = observations.metric(expect.metric, _phase(phases, expect.phase), selector)
-        bound = expect.below if expect.below is not None else expect.above
-        op = "<" if expect.below is not None else ">"
-        if isinstance(bound, Comparison):
-            ref_selector = {
-                k: (getattr(bound, k) if getattr(bound, k) is not None else v)
-                for k, v in selector.items()
-            }
-            ref_metric = bound.metric or expect.metric
-            ref_phase = bound.phase or expect.phase
-            ref_value = observations.metric(ref_metric, _phase(phases, ref_phase), ref_selector)
-            limit = None if ref_value is None else ref_value * bound.factor
-            factor = f"{bound.factor:g} x " if bound.factor != 1 else ""
-            ref_text = (
-                f"{factor}{_describe(ref_metric, ref_phase, ref_selector)} "
-                f"({_format(ref_metric, ref_value)})"
-            )
-        else:
-            limit = None if bound is None else float(bound)
-            ref_text = _format(expect.metric, limit)
-        if value is None or limit is None:
-            ok = None
-        else:
-            ok = value < limit if op == "<" else value > limit
-        text = (
-            f"{expect.claim}: {_describe(expect.metric, expect.phase, selector)} = "
-            f"{_format(expect.metric, value)} {op} {ref_text}"
-        )
-        outcomes.append(Outcome(expect, ok, text))
-    return outcomes
-
-
-# --- tables ------------------------------------------------------------------------------
-
-
-def _hours(seconds: float) -> str:
-    minutes = int(round(seconds / 60))
-    return f"{minutes // 60}:{minutes % 60:02d}"
-
-
-def phase_table(scenario: Scenario, observations: Observations) -> list[list[str]]:
-    """Header and one row per phase: the effects every scenario shows."""
-    rows = [
-        [
-            "phase",
-            "from",
-            "to",
-            "components/h",
-            "widgets/h",
-            "QC pass",
-            "orders waiting",
-            "component stock",
-            "QC lag max",
-            "alerts",
-        ]
-    ]
-    o = observations
-    for phase in scenario.phases():
-        if phase.start >= o.duration:
-            blank = [""] * (len(rows[0]) - 4)
-            rows.append([phase.label, _hours(phase.start), "", "not reached", *blank])
-            continue
-
-        def m(name: str, phase: Phase = phase, **selector: str) -> float | None:
-            return o.metric(name, phase, dict(selector))
-
-        scarce = o.scarcest_at(o._end_of(phase))
-        stock = (
-            f"{_format('x', m('stock_start'))} -> {_format('x', m('stock_min'))} (min) -> "
-            f"{_format('x', m('stock_end'))}" + (f" ({scarce[0]} {scarce[1]})" if scarce else "")
-        )
-        waiting = (
-            f"{_format('x', m('orders_waiting_start'))} -> "
-            f"{_format('x', m('orders_waiting_max'))} (max) -> {_format('x', m('orders_waiting_end'))}"
-        )
-        alerts = []
-        starved = m("starvation_alerts")
-        errors = m("machine_errors")
-        if starved:
-            alerts.append(f"{starved:.0f} starved")
-        if errors:
-            alerts.append(f"{errors:.0f} machine errors")
-        rows.append(
-            [
-                phase.label,
-                _hours(phase.start),
-                _hours(min(phase.end, scenario.duration)),
-                _format("components_per_hour", m("components_per_hour")),
-                _format("widgets_per_hour", m("widgets_per_hour")),
-                _format("pass_rate", m("pass_rate")),
-                waiting,
-                stock,
-                _format("lag_max", m("lag_max")),
-                ", ".join(alerts) or "-",
-            ]
-        )
-    return rows
-
-
-def report_lines(name: str, observations: Observations) -> tuple[str, list[list[str]]]:
-    """(title, rows with a header) of one of ``REPORTS``."""
-    o = observations
-    config = o.config
-    whole = Phase("whole run", 0.0, math.inf)
-    if name == "assembly_times":
-        rows = [["widget type", "built", "mean", "min", "max", "configured", "ratio"]]
-        by_type: dict[str, list[float]] = {}
-        for w in o.widgets.values():
-            by_type.setdefault(w.widget_type, []).append(w.duration)
-        for widget_type, durations in sorted(by_type.items()):
-            base = (
-                config.widget_types[widget_type].assembly_time_s
-                if widget_type in config.widget_types
-                else None
-            )
-            mean = sum(durations) / len(durations)
-            rows.append(
-                [
-                    widget_type,
-                    str(len(durations)),
-                    f"{mean:.0f} s",
-                    f"{min(durations):.0f} s",
-                    f"{max(durations):.0f} s",
-                    "-" if base is None else f"{base:.0f} s",
-                    "-" if base is None else f"{mean / base:.2f}",
-                ]
-            )
-        return "Average assembly time by widget type (simulated seconds)", rows
-    if name == "machine_efficiency":
-        rows = [["machine", "running", "efficiency (running)", "reports"]]
-        for machine in config.all_machine_ids:
-            series = o.telemetry.get(machine, [])
-            running = [e for _, s, e in series if s is MachineStatus.RUNNING]
-            rows.append(
-                [
-                    machine,
-                    f"{len(running) / len(series):.0%}" if series else "-",
-                    f"{sum(running) / len(running):.1f}%" if running else "-",
-                    str(len(series)),
-                ]
-            )
-        return (
-            "Machine efficiency (telemetry; running share of reports, mean efficiency while running)",
-            rows,
-        )
-    if name == "pass_rate_over_time":
-        rows = [["simulated time", "checks", "pass rate", ""]]
-        hours = int(math.ceil(max([c[0] for c in o.checks], default=0.0) / 3600.0)) or 1
-        step = max(1, math.ceil(hours / 24))
-        for hour in range(0, hours, step):
-            bucket = Phase(f"{hour}", hour * 3600.0, (hour + step) * 3600.0)
-            total = sum(
-                1
-                for c in o.checks
-                if o._within(o.widgets[c[4]].t if c[4] in o.widgets else c[0], bucket)
-            )
-            rate = o.metric("pass_rate", bucket, {})
-            rows.append(
-                [
-                    f"{_hours(bucket.start)}-{_hours(bucket.end)}",
-                    str(total),
-                    _format("pass_rate", rate),
-                    "#" * int(round((rate or 0) * 20)),
-                ]
-            )
-        return "Quality-control pass rate over time (widgets by when they were built)", rows
-    if name == "quality_by_type":
-        rows = [["widget type", "checked", "pass rate", "expected", "defects found"]]
-        for widget_type in sorted({c[1] for c in o.checks}):
-            checks = [c for c in o.checks if c[1] == widget_type]
-            found: dict[str, int] = {}
-            for c in checks:
-                for defect in c[3]:
-                    found[defect] = found.get(defect, 0) + 1
-            expected = (
-                expected_pass_rate(config, widget_type)
-                if widget_type in config.widget_types
-                else None
-            )
-            rows.append(
-                [
-                    widget_type,
-                    str(len(checks)),
-                    _format(
-                        "pass_rate", o.metric("pass_rate", whole, {"widget_type": widget_type})
-                    ),
-                    _format("pass_rate", expected),
-                    ", ".join(f"{d} {n}" for d, n in sorted(found.items(), key=lambda kv: -kv[1]))
-                    or "-",
-                ]
-            )
-        return (
-            "Quality by widget type (expected: the long-run rate of defect-free components)",
-            rows,
-        )
-    if name == "component_defects":
-        rows = [["component defects in the widget", "checked", "pass rate"]]
-        buckets: dict[str, list[bool]] = {}
-        for _t, _kind, ok, _found, widget_id in o.checks:
-            widget = o.widgets.get(widget_id)
-            if widget is None:
-                continue
-            label = str(min(widget.component_defects, 3)) + (
-                "+" if widget.component_defects >= 3 else ""
-            )
-            buckets.setdefault(label, []).append(ok)
-        for label, results in sorted(buckets.items()):
-            rows.append([label, str(len(results)), f"{sum(results) / len(results):.0%}"])
-        return "Pass rate by the defects of a widget's components", rows
-    raise KeyError(name)
+    def metric(self, name: str, phase: Phase, selector: Selector) -> float | None:
+        """The metric ``name`` over ``phase`` (see :func:`scenario_checks.measure`)."""
+        return measure(self, name, phase, selector)

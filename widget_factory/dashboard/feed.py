@@ -16,9 +16,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from widget_factory.analytics.metrics import decode_metric
 from widget_factory.analytics.service import ANALYTICS_GROUP, SOURCE_TOPICS
+from widget_factory.compat import SkippedRecords
 from widget_factory.core.ids import IdSource
+from widget_factory.core.metric_records import decode_metric
 from widget_factory.core.orders import make_order
 from widget_factory.dashboard.state import DashboardState
 from widget_factory.factory_config import FactoryConfig
@@ -105,6 +106,7 @@ class DashboardFeed:
             return
         committed: Callable[[str], dict[tuple[str, int], int]] = self._committed_reader()
         last_lag = 0.0
+        skipped = SkippedRecords(log, "dashboard")
         try:
             while not self._stop.is_set():
                 for message in follower.poll(5000, 0.2):
@@ -114,9 +116,12 @@ class DashboardFeed:
                         if message.topic() == FACTORY_METRICS:
                             self.state.add(decode_metric(value))
                         elif message.topic() != FACTORY_COMMANDS:
-                            self.state.add(decode(value))
-                    except (SchemaError, ValueError):
-                        continue  # the services dead-letter what they cannot read
+                            self.state.add(decode(value, topic=str(message.topic())))
+                    except (SchemaError, ValueError) as exc:
+                        # the services dead-letter what they cannot read; a view says so
+                        skipped.add(
+                            message.topic(), message.partition(), message.offset(), str(exc)
+                        )
                 if time.monotonic() - last_lag >= self.lag_every_s:
                     last_lag = time.monotonic()
                     self.state.set_lag(self._lag(follower, committed))

@@ -9,7 +9,10 @@ Starlette app served by uvicorn in a thread of the calling process:
 - ``POST /api/orders`` ``{"widget_type", "quantity", "priority"}``: a production order
 - ``POST /api/machines/{id}/{anomaly|stop|start}``: a command to the factory
 
-Control requests are validated on the server (400 with ``{"error": ...}``).
+Control requests are validated on the server (400 with ``{"error": ...}``). Only the
+dashboard's own page gets in (``guard.py``): every request must be addressed to the
+dashboard itself, and a POST must be JSON with the per-run token that ``/`` puts in
+the page; the rest is refused with 403.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from widget_factory.dashboard.feed import CommandRejected, DashboardFeed
+from widget_factory.dashboard.guard import GuardMiddleware, RequestGuard, new_token
 from widget_factory.dashboard.state import DashboardState
 from widget_factory.errors import UsageError
 from widget_factory.factory_config import FactoryConfig
@@ -42,11 +46,19 @@ log = logging.getLogger("dashboard")
 
 STATIC = Path(str(resources.files("widget_factory") / "dashboard" / "static"))
 HOST = "127.0.0.1"
+TOKEN_PLACEHOLDER = "{{WIDGET_FACTORY_TOKEN}}"
+"""Stands in ``static/index.html`` for the run's token, put there when ``/`` is served."""
 
 
-def build_app(state: DashboardState, feed: DashboardFeed, stopping: threading.Event) -> Starlette:
+def build_app(
+    state: DashboardState, feed: DashboardFeed, stopping: threading.Event, guard: RequestGuard
+) -> Starlette:
+    page = (
+        (STATIC / "index.html").read_text(encoding="utf-8").replace(TOKEN_PLACEHOLDER, guard.token)
+    )
+
     async def index(request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     async def snapshot(request: Request) -> Response:
         return JSONResponse(state.snapshot())
@@ -107,7 +119,7 @@ def build_app(state: DashboardState, feed: DashboardFeed, stopping: threading.Ev
             return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
         return JSONResponse(result)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", index),
             Route("/api/state", snapshot),
@@ -117,6 +129,8 @@ def build_app(state: DashboardState, feed: DashboardFeed, stopping: threading.Ev
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         ]
     )
+    app.add_middleware(GuardMiddleware, guard=guard)
+    return app
 
 
 class DashboardServer:
@@ -130,6 +144,8 @@ class DashboardServer:
         self._socket: socket.socket | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self.token = new_token()
+        """The page's key to the controls, new for every server (see ``guard.py``)."""
 
     @property
     def port(self) -> int:
@@ -159,7 +175,8 @@ class DashboardServer:
         import uvicorn
 
         self._socket = self._bind()
-        app = build_app(self.state, self.feed, self._stopping)
+        guard = RequestGuard.for_port(self.port, self.token, also=(HOST,))
+        app = build_app(self.state, self.feed, self._stopping, guard)
         config = uvicorn.Config(
             app,
             log_level="warning",

@@ -13,8 +13,8 @@ import threading
 from collections import Counter, deque
 from typing import Any
 
-from widget_factory.analytics.metrics import Metric
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.metric_records import Metric
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,

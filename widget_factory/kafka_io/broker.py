@@ -21,8 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from widget_factory.children import die_with_parent
 from widget_factory.errors import BrokerLaunchError
+from widget_factory.processes.children import die_with_parent
 
 __all__ = ["EmbeddedBroker", "find_broker_binary", "free_port", "port_in_use", "wait_for_port"]
 

@@ -9,16 +9,18 @@ timestamp is the simulated time of the report).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 
 from confluent_kafka import KafkaError, Message
 
+from widget_factory.compat import SkippedRecords
 from widget_factory.errors import BrokerUnavailable
 from widget_factory.kafka_io.client import EventProducer
+from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_COMMANDS, MACHINE_TELEMETRY, PRODUCTION_ORDERS
-from widget_factory.kafka_io.watch import TopicWatcher
 from widget_factory.schemas import (
     FactoryCommand,
     MachineStatus,
@@ -30,6 +32,8 @@ from widget_factory.schemas import (
 
 __all__ = ["Delivery", "FactoryControl", "factory_time", "StatusWatch"]
 
+log = logging.getLogger(__name__)
+
 Delivery = tuple[str, int, int]
 """(topic, partition, offset) of a delivered record."""
 
@@ -37,7 +41,7 @@ Delivery = tuple[str, int, int]
 def factory_time(settings: KafkaSettings, timeout: float = 3.0) -> float | None:
     """The running factory's simulated time (epoch seconds), from the newest telemetry
     record; None when no telemetry is there."""
-    watcher = TopicWatcher(settings, {MACHINE_TELEMETRY: 1}, client_id="factory-clock")
+    watcher = TopicFollower.from_starts(settings, {MACHINE_TELEMETRY: 1}, client_id="factory-clock")
     latest: float | None = None
     deadline = time.monotonic() + timeout
     try:
@@ -46,7 +50,7 @@ def factory_time(settings: KafkaSettings, timeout: float = 3.0) -> float | None:
                 kind, stamp = message.timestamp()
                 if kind and stamp > 0:
                     latest = max(latest or 0.0, stamp / 1000.0)
-            if watcher.caught_up():
+            if watcher.at_end():
                 break
     finally:
         watcher.close()
@@ -100,7 +104,10 @@ class StatusWatch:
     """Follows ``machine-telemetry`` from now on, to confirm a command took effect."""
 
     def __init__(self, settings: KafkaSettings) -> None:
-        self._watcher = TopicWatcher(settings, {MACHINE_TELEMETRY: "end"}, client_id="status-watch")
+        self._watcher = TopicFollower.from_starts(
+            settings, {MACHINE_TELEMETRY: "end"}, client_id="status-watch"
+        )
+        self.skipped = SkippedRecords(log, "status watch")
 
     def wait_for(
         self, wanted: dict[str, set[MachineStatus]], timeout: float
@@ -113,7 +120,10 @@ class StatusWatch:
             for message in self._watcher.poll(2000, 0.1):
                 try:
                     report = decode_as(message.value() or b"", MachineTelemetry)
-                except SchemaError:
+                except SchemaError as exc:
+                    self.skipped.add(
+                        message.topic(), message.partition(), message.offset(), str(exc)
+                    )
                     continue
                 statuses = wanted.get(report.machine_id)
                 if statuses and report.status in statuses and report.machine_id not in found:

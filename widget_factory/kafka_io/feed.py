@@ -1,5 +1,7 @@
 """Feeds a :class:`~widget_factory.core.factory_view.FactoryView` from the topics, for
-the monitor: reads without a group, tracks throughput and every group's lag.
+the monitor: follows them without a group (a
+:class:`~widget_factory.kafka_io.follower.TopicFollower`), tracks throughput and every
+group's lag.
 
 Start positions keep a long-running factory cheap to join: telemetry and alerts from
 just before their ends (the latest status of every machine and the last alerts), the
@@ -18,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from widget_factory.core.factory_view import FactoryView, GroupLag, RateMeter
 from widget_factory.errors import BrokerUnavailable
+from widget_factory.kafka_io.follower import Start, TopicFollower
 from widget_factory.kafka_io.lag import FACTORY_GROUPS, committed_offsets, list_groups
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
@@ -32,7 +35,6 @@ from widget_factory.kafka_io.topics import (
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
 )
-from widget_factory.kafka_io.watch import Start, TopicWatcher
 from widget_factory.schemas import (
     Event,
     FactoryAlert,
@@ -85,7 +87,7 @@ class FactoryFeed:
         self.settings = settings
         self.view = view or FactoryView()
         self.rates = RateMeter()
-        self.watcher = TopicWatcher(settings, starts, client_id="monitor")
+        self.watcher = TopicFollower.from_starts(settings, starts, client_id="monitor")
         self.topics = [t for t in starts if any(p[0] == t for p in self.watcher.partitions)]
         self.unreadable = 0
         self._admin = AdminClient(settings.admin_config())
@@ -113,7 +115,7 @@ class FactoryFeed:
     def catch_up(self, timeout: float = 60.0) -> None:
         """Read until every partition is at its end (for ``--once``)."""
         deadline = time.monotonic() + timeout
-        while not self.watcher.caught_up():
+        while not self.watcher.at_end():
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(
                     f"could not read the factory's topics to their end within {timeout:.0f} s"

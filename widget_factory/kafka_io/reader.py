@@ -1,4 +1,8 @@
-"""Read whole topics without a consumer group: restores, audits and ``tail``.
+"""Bounded reads without a consumer group: read what a topic holds now, then stop.
+
+Restores, audits and tests use it. Reading that keeps going as topics grow is
+:mod:`widget_factory.kafka_io.follower`; the machine-status view is
+:mod:`widget_factory.kafka_io.status`.
 
 ``read_to_end`` assigns every partition from the beginning and stops once each is read
 up to the high watermark that the fetch responses report. That watermark is exact on

@@ -4,6 +4,13 @@ Production and assembly read every telemetry partition from a little before its 
 so they learn each machine's latest status at start and every change after it. A
 broken machine then really stops its output. No group, no commits: followers never
 affect the topic's consumers.
+
+The services that follow telemetry consume it, so a report they cannot read is
+dead-lettered by each of them (never skipped in silence). Records from before a
+follower's start are re-read only to learn the latest statuses (a restart re-reads the
+same ones): an unreadable one there is counted and logged, not dead-lettered again.
+Walkthrough-shaped reports (naive times, no envelope) are read and counted in
+``upgrades``.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from __future__ import annotations
 import logging
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
-from widget_factory.kafka_io.client import BrokerHealth
+from widget_factory.compat import ReadUpgrades
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import MACHINE_TELEMETRY
 from widget_factory.schemas import MachineStatus, MachineTelemetry, SchemaError, decode_as
@@ -37,6 +45,8 @@ class StatusFollower:
         *,
         client_id: str,
         health: BrokerHealth,
+        dead_letters: DeadLetters | None = None,
+        upgrades: ReadUpgrades | None = None,
         from_time: float | None = None,
     ) -> None:
         """``from_time`` (simulated epoch seconds): read every report from that time on,
@@ -50,6 +60,12 @@ class StatusFollower:
         self._assigned = False
         self._from_time = from_time
         self.latest: dict[str, MachineStatus] = {}
+        self._dead_letters = dead_letters
+        self._upgrades = upgrades
+        self._live_from: dict[int, int] = {}
+        """Per partition, the end offset at start: records from there on are read live."""
+        self.unreadable = 0
+        """Unreadable reports re-read from before the start (not dead-lettered again)."""
 
     def _assign(self) -> None:
         metadata = self._consumer.list_topics(MACHINE_TELEMETRY, timeout=5)
@@ -82,6 +98,7 @@ class StatusFollower:
             partitions.append(
                 TopicPartition(MACHINE_TELEMETRY, partition, max(low, high - _REWIND))
             )
+            self._live_from[partition] = high
         self._consumer.assign(partitions)
         self._assigned = True
 
@@ -100,12 +117,33 @@ class StatusFollower:
             if message.error() is not None:
                 continue
             try:
-                report = decode_as(message.value() or b"", MachineTelemetry)
-            except SchemaError:
-                continue  # the telemetry topic's own consumers dead-letter it
+                report = decode_as(
+                    message.value() or b"",
+                    MachineTelemetry,
+                    topic=MACHINE_TELEMETRY,
+                    upgrades=self._upgrades,
+                )
+            except SchemaError as exc:
+                self._unreadable(message, str(exc))
+                continue
             self.latest[report.machine_id] = report.status
             updates.append((report.machine_id, report.status, report.timestamp.timestamp()))
         return updates
+
+    def _unreadable(self, message: Message, error: str) -> None:
+        partition, offset = int(message.partition() or 0), int(message.offset() or 0)
+        if self._dead_letters is not None and offset >= self._live_from.get(partition, 0):
+            self._dead_letters.route(message, error)
+            return
+        self.unreadable += 1
+        log.warning(
+            "unreadable telemetry %s[%d]@%d, read again from before this start (not "
+            "dead-lettered again): %s",
+            MACHINE_TELEMETRY,
+            partition,
+            offset,
+            error,
+        )
 
     def close(self) -> None:
         self._consumer.close()

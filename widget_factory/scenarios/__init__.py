@@ -1,7 +1,8 @@
 """The walkthrough's experiments as runnable scenarios (``widget-factory scenario NAME``).
 
 Each ``*.toml`` file here is one scenario (format: :mod:`widget_factory.core.scenario_plan`);
-:mod:`widget_factory.scenarios.runner` runs it against a real factory.
+:mod:`widget_factory.scenarios.runner` runs it against a real factory (its worker thread in
+:mod:`widget_factory.scenarios.worker`, its text in :mod:`widget_factory.scenarios.printing`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from confluent_kafka import Message
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
-from widget_factory.runtime import Lifecycle
+from widget_factory.processes.lifecycle import Lifecycle
 from widget_factory.schemas import SchemaError
 from widget_factory.warehouse.tables import (
     DEADLETTER_TOPIC,

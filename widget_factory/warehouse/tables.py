@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from widget_factory.analytics.metrics import Metric, decode_metric
+from widget_factory.core.metric_records import Metric, decode_metric
 from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
     FACTORY_ALERTS,

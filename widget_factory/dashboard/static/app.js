@@ -1,6 +1,9 @@
 // Widget Factory dashboard: renders server-sent snapshots; controls POST to the server,
-// which validates them and produces the orders and commands to Kafka.
+// which validates them and produces the orders and commands to Kafka. Every control
+// request is JSON and carries this run's token, which the server put in the page.
 "use strict";
+
+const TOKEN = document.querySelector('meta[name="widget-factory-token"]').content;
 
 const $ = (id) => document.getElementById(id);
 const tiles = new Map();
@@ -38,7 +41,7 @@ async function post(url, body) {
   try {
     const response = await fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "X-Widget-Factory-Token": TOKEN },
       body: JSON.stringify(body || {}),
     });
     const data = await response.json();

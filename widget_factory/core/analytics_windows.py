@@ -34,10 +34,10 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 
-from widget_factory.analytics.metrics import Metric, Value, make_metric
-from widget_factory.core.windows import HOLD, percentile, split_interval, window_start
+from widget_factory.core.analytics_tallies import FamilyWindows, WindowTally, ratio, rounded
+from widget_factory.core.metric_records import Metric, Value, make_metric
+from widget_factory.core.windows import HOLD, percentile, split_interval
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,
@@ -66,76 +66,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "stock": ("inventory",),
 }
 
-_STATUSES = tuple(s.value for s in MachineStatus)
 _WIDGET_MEMORY = 200_000
-
-
-@dataclass
-class _Unit:
-    """One machine or station in one window (the OEE inputs)."""
-
-    status_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(_STATUSES, 0.0))
-    made: int = 0
-    good: int = 0
-    inspected: int = 0
-    passed: int = 0
-    nominal_s: float = 0.0
-    nominal_known: bool = True
-
-
-@dataclass
-class _Window:
-    seen: set[str] = field(default_factory=set)
-    counts: Counter[str] = field(default_factory=Counter)
-    defective: Counter[str] = field(default_factory=Counter)
-    durations: dict[str, list[float]] = field(default_factory=dict)
-    checks: Counter[str] = field(default_factory=Counter)
-    passed: Counter[str] = field(default_factory=Counter)
-    reasons: Counter[str] = field(default_factory=Counter)
-    failed: int = 0
-    units: dict[str, _Unit] = field(default_factory=dict)
-    change: Counter[str] = field(default_factory=Counter)
-    updates: Counter[str] = field(default_factory=Counter)
-
-    def unit(self, unit_id: str) -> _Unit:
-        unit = self.units.get(unit_id)
-        if unit is None:
-            unit = self.units[unit_id] = _Unit()
-        return unit
-
-
-@dataclass
-class _Family:
-    name: str
-    windows: dict[float, _Window] = field(default_factory=dict)
-    closed_until: float | None = None
-    late: int = 0
-    late_unreported: int = 0
-
-    def window(self, t: float, size: float, event_id: str | None = None) -> _Window | None:
-        """The open window holding ``t``; None (and counted late) if it closed, or if
-        ``event_id`` was already counted in it (a duplicate on the wire)."""
-        start = window_start(t, size)
-        if self.closed_until is not None and start < self.closed_until:
-            self.late += 1
-            self.late_unreported += 1
-            return None
-        window = self.windows.get(start)
-        if window is None:
-            window = self.windows[start] = _Window()
-        if event_id is not None:
-            if event_id in window.seen:
-                return None
-            window.seen.add(event_id)
-        return window
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return None if denominator <= 0 else numerator / denominator
-
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 class FactoryAnalytics:
@@ -153,7 +84,7 @@ class FactoryAnalytics:
         self.config = config
         self.window_s = window_s
         self.lateness_s = lateness_s
-        self.families = {name: _Family(name) for name in FAMILIES}
+        self.families = {name: FamilyWindows(name) for name in FAMILIES}
         self._stations = set(config.station_by_id)
         self._machines = [m.id for m in config.machines]
         self._nominal_cycle = {m.id: sum(m.cycle_time_s) / 2 for m in config.machines}
@@ -167,7 +98,7 @@ class FactoryAnalytics:
 
     # --- inputs ----------------------------------------------------------------------------
 
-    def _open(self, family: str, t: float, event_id: str | None = None) -> _Window | None:
+    def _open(self, family: str, t: float, event_id: str | None = None) -> WindowTally | None:
         return self.families[family].window(t, self.window_s, event_id)
 
     def add_component(self, event: ComponentProduced) -> None:
@@ -253,7 +184,7 @@ class FactoryAnalytics:
                 continue
             window = family.windows.get(start)
             if window is None:
-                window = family.windows[start] = _Window()
+                window = family.windows[start] = WindowTally()
             window.unit(machine).status_s[status] += seconds
         if late:
             family.late += 1
@@ -307,7 +238,7 @@ class FactoryAnalytics:
         out: list[Metric] = []
         size = self.window_s
         while cursor + size <= watermark:
-            window = family.windows.pop(cursor, None) or _Window()
+            window = family.windows.pop(cursor, None) or WindowTally()
             out.extend(emit(self, cursor, cursor + size, window))
             if family.late_unreported:
                 out.append(
@@ -326,7 +257,7 @@ class FactoryAnalytics:
 
     # --- one closed window's metrics -------------------------------------------------------
 
-    def _production(self, start: float, end: float, window: _Window) -> Iterable[Metric]:
+    def _production(self, start: float, end: float, window: WindowTally) -> Iterable[Metric]:
         for machine in sorted(set(self._machines) | set(window.counts)):
             count = window.counts[machine]
             yield make_metric(
@@ -341,7 +272,7 @@ class FactoryAnalytics:
                 },
             )
 
-    def _assembly(self, start: float, end: float, window: _Window) -> Iterable[Metric]:
+    def _assembly(self, start: float, end: float, window: WindowTally) -> Iterable[Metric]:
         for station in sorted(self._stations | set(window.counts)):
             count = window.counts[station]
             yield make_metric(
@@ -360,14 +291,14 @@ class FactoryAnalytics:
                 end,
                 {
                     "widgets": len(durations),
-                    "avg_s": _round(sum(durations) / len(durations), 3),
+                    "avg_s": rounded(sum(durations) / len(durations), 3),
                     "p95_s": percentile(durations, 0.95),
                     "min_s": min(durations),
                     "max_s": max(durations),
                 },
             )
 
-    def _quality(self, start: float, end: float, window: _Window) -> Iterable[Metric]:
+    def _quality(self, start: float, end: float, window: WindowTally) -> Iterable[Metric]:
         for widget_type in sorted(window.checks):
             checks = window.checks[widget_type]
             passed = window.passed[widget_type]
@@ -380,7 +311,7 @@ class FactoryAnalytics:
                     "checks": checks,
                     "passed": passed,
                     "failed": checks - passed,
-                    "pass_rate": _round(passed / checks),
+                    "pass_rate": rounded(passed / checks),
                 },
             )
         for reason in sorted(window.reasons):
@@ -393,11 +324,13 @@ class FactoryAnalytics:
                 {
                     "failures": count,
                     "failed_checks": window.failed,
-                    "share": _round(_ratio(count, window.failed)),
+                    "share": rounded(ratio(count, window.failed)),
                 },
             )
 
-    def _oee(self, start: float, end: float, window: _Window, stations: bool) -> Iterable[Metric]:
+    def _oee(
+        self, start: float, end: float, window: WindowTally, stations: bool
+    ) -> Iterable[Metric]:
         for unit_id in sorted(window.units):
             unit = window.units[unit_id]
             status = unit.status_s
@@ -405,12 +338,12 @@ class FactoryAnalytics:
             if observed <= 0:
                 continue  # no telemetry in this window: nothing to say about time
             running = status[MachineStatus.RUNNING.value]
-            availability = _ratio(running, observed - status[MachineStatus.SHUTDOWN.value])
+            availability = ratio(running, observed - status[MachineStatus.SHUTDOWN.value])
             performance = (
-                None if not unit.nominal_known else _ratio(min(unit.nominal_s, running), running)
+                None if not unit.nominal_known else ratio(min(unit.nominal_s, running), running)
             )
             quality = (
-                _ratio(unit.passed, unit.inspected) if stations else _ratio(unit.good, unit.made)
+                ratio(unit.passed, unit.inspected) if stations else ratio(unit.good, unit.made)
             )
             factors = (availability, performance, quality)
             oee: float | None = None
@@ -424,21 +357,21 @@ class FactoryAnalytics:
                     "good": unit.good if not stations else unit.passed,
                     "inspected": unit.inspected if stations else unit.made,
                     "nominal_s": round(unit.nominal_s, 3),
-                    "availability": _round(availability),
-                    "performance": _round(performance),
-                    "quality": _round(quality),
-                    "oee": _round(oee),
+                    "availability": rounded(availability),
+                    "performance": rounded(performance),
+                    "quality": rounded(quality),
+                    "oee": rounded(oee),
                 }
             )
             yield make_metric("machine_oee", unit_id, start, end, values)
 
-    def _machines_oee(self, start: float, end: float, window: _Window) -> Iterable[Metric]:
+    def _machines_oee(self, start: float, end: float, window: WindowTally) -> Iterable[Metric]:
         return self._oee(start, end, window, stations=False)
 
-    def _stations_oee(self, start: float, end: float, window: _Window) -> Iterable[Metric]:
+    def _stations_oee(self, start: float, end: float, window: WindowTally) -> Iterable[Metric]:
         return self._oee(start, end, window, stations=True)
 
-    def _stock(self, start: float, end: float, window: _Window) -> Iterable[Metric]:
+    def _stock(self, start: float, end: float, window: WindowTally) -> Iterable[Metric]:
         for sku in sorted(self._skus):
             change = window.change[sku]
             self._stock_base[sku] += change
@@ -466,7 +399,7 @@ class FactoryAnalytics:
         return {sku: levels[sku] for sku in sorted(self._skus)}
 
 
-_Emitter = Callable[[FactoryAnalytics, float, float, _Window], Iterable[Metric]]
+_Emitter = Callable[[FactoryAnalytics, float, float, WindowTally], Iterable[Metric]]
 _EMITTERS: dict[str, _Emitter] = {
     "production": FactoryAnalytics._production,
     "assembly": FactoryAnalytics._assembly,

@@ -49,7 +49,7 @@ class ServiceOptions:
     """Set by ``run`` and scenarios for their services (hidden ``--lockstep``)."""
 
     def clock(self) -> SimClock:
-        return SimClock(self.start, self.speed, anchor_wall=self.anchor_wall)
+        return SimClock(self.start, self.speed, anchor_wall=self.anchor_wall, wall=time.time)
 
     def rng(self, purpose: str) -> random.Random:
         """An independent generator per purpose; reproducible when a seed is given."""

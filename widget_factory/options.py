@@ -1,0 +1,221 @@
+"""The flags that commands share, and turning them into typed values, defined once.
+
+Every command module takes its option groups from here (``cli`` only builds the parser
+and dispatches). Each flag that has an environment fallback says so in ``--help``. Values
+are parsed here once; code past the CLI gets numbers and dataclasses, never an
+argparse ``Namespace``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from datetime import datetime
+
+from widget_factory.core.clock import parse_duration
+from widget_factory.errors import UsageError
+from widget_factory.factory_config import load_config
+from widget_factory.kafka_io.settings import KafkaSettings, resolve_settings
+from widget_factory.processes.lifecycle import ServiceOptions
+
+__all__ = [
+    "connection_options",
+    "config_option",
+    "simulation_options",
+    "common_options",
+    "settings_from_args",
+    "positive_int",
+    "port_number",
+    "parse_speed",
+    "parse_start",
+    "START_HELP",
+    "service_options",
+]
+
+
+# --- option groups -----------------------------------------------------------------------
+
+
+def connection_options(parser: argparse.ArgumentParser) -> None:
+    """``--bootstrap-servers``, ``--kafka-config``, ``-X``: which cluster, and how."""
+    group = parser.add_argument_group("Kafka connection")
+    group.add_argument(
+        "--bootstrap-servers",
+        metavar="HOST:PORT",
+        help="Kafka brokers to use (env KAFKA_BOOTSTRAP_SERVERS; default: the embedded "
+        "broker, 127.0.0.1:9092 for a single service)",
+    )
+    group.add_argument(
+        "--kafka-config",
+        metavar="FILE",
+        help="librdkafka settings as key=value lines, e.g. security.protocol, sasl.*, ssl.* "
+        "(env KAFKA_CONFIG; KAFKA_SASL_MECHANISM=PLAIN style variables work too)",
+    )
+    group.add_argument(
+        "-X",
+        dest="kafka_overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one librdkafka setting, e.g. -X security.protocol=SASL_SSL (repeatable)",
+    )
+
+
+def config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE``: the factory layout."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("WIDGET_FACTORY_CONFIG"),
+        help="factory layout (TOML) to use instead of the shipped reference factory "
+        "(env WIDGET_FACTORY_CONFIG)",
+    )
+
+
+def simulation_options(parser: argparse.ArgumentParser) -> None:
+    """``--speed``, ``--seed``, ``--duration``: how simulated time runs."""
+    group = parser.add_argument_group("simulation")
+    group.add_argument(
+        "--speed",
+        metavar="N",
+        help="simulated seconds per wall second, or 'max' to run as fast as possible "
+        "(default: the config's simulation.speed, 120)",
+    )
+    group.add_argument("--seed", type=int, metavar="N", help="make generation reproducible")
+    group.add_argument(
+        "--duration",
+        metavar="D",
+        help="stop after this much simulated time: 3600, 90s, 30m, 8h, 1d (default: run until Ctrl-C)",
+    )
+
+
+def common_options(parser: argparse.ArgumentParser, *, config: bool = True) -> None:
+    """The connection flags, ``--config`` (unless ``config`` is false) and ``--debug``."""
+    connection_options(parser)
+    if config:
+        config_option(parser)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and client logs")
+
+
+# --- values --------------------------------------------------------------------------------
+
+
+def settings_from_args(args: argparse.Namespace) -> KafkaSettings:
+    """The client settings from the connection flags, the environment and the defaults."""
+    return resolve_settings(
+        args.bootstrap_servers,
+        os.environ,
+        kafka_config_file=args.kafka_config,
+        overrides=args.kafka_overrides,
+    )
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type``: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse ``type``: a TCP port, 0-65535 (0: any free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535 (0: any free one), got {port}")
+    return port
+
+
+def parse_speed(text: str | None, default: float) -> float | None:
+    """``--speed``: a positive number, or ``max`` for as fast as possible (None).
+
+    Also reads the form in which a parent hands a child its speed
+    (:func:`widget_factory.processes.service_args.speed_arg`)."""
+    if text is None:
+        return default
+    if text.strip().lower() in {"max", "unlimited", "inf", "0"}:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(
+            f"--speed {text!r}: expected a number of simulated seconds per second, or 'max'"
+        ) from None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--speed {text!r}: must be a positive number, or 'max'")
+    return value
+
+
+START_HELP = (
+    "simulated start time, ISO 8601 with offset (2026-01-01T00:00:00+00:00) or epoch "
+    "seconds (default: now, or just after the cluster's latest event); the same config, "
+    "seed, start and --speed max give the same records"
+)
+"""``--start`` as ``run`` and the services explain it."""
+
+
+def parse_start(text: str | None) -> float:
+    """``--start``: simulated time at the start, as epoch seconds or ISO 8601 with an
+    offset; now when not given."""
+    if text is None:
+        return time.time()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--start {text!r}: expected an ISO 8601 time with offset, or epoch seconds"
+        ) from None
+    if moment.tzinfo is None:
+        raise UsageError(f"--start {text!r}: give a UTC offset, e.g. 2026-01-01T08:00:00+00:00")
+    return moment.timestamp()
+
+
+def service_options(
+    args: argparse.Namespace, settings: KafkaSettings | None = None
+) -> ServiceOptions:
+    """Every service option, parsed and checked against the config before anything
+    starts (a :class:`UsageError` names the first bad flag)."""
+    config = load_config(args.config)
+    duration = None
+    if getattr(args, "duration", None):
+        try:
+            duration = parse_duration(args.duration)
+        except ValueError as exc:
+            raise UsageError(f"--duration: {exc}") from None
+    stations = tuple(getattr(args, "station", None) or ())
+    for station in stations:
+        if station not in config.station_by_id:
+            raise UsageError(
+                f"--station {station}: unknown station (known: {', '.join(config.station_by_id)})"
+            )
+    inspectors = tuple(getattr(args, "inspector", None) or ())
+    for inspector in inspectors:
+        if inspector not in config.quality.inspectors:
+            raise UsageError(
+                f"--inspector {inspector}: unknown inspector (known: {', '.join(config.quality.inspectors)})"
+            )
+    return ServiceOptions(
+        settings=settings or settings_from_args(args),
+        config=config,
+        speed=parse_speed(args.speed, config.simulation.speed),
+        seed=args.seed,
+        duration=duration,
+        start=parse_start(getattr(args, "start", None)),
+        anchor_wall=getattr(args, "anchor_wall", None),
+        stations=stations,
+        inspectors=inspectors,
+        generate_orders=not getattr(args, "no_orders", False),
+        event_time_order=getattr(args, "lockstep", False),
+    )
