@@ -19,8 +19,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from widget_factory.core.metric_records import Metric
 from widget_factory.core.lockstep import EventTimeQueue
+from widget_factory.core.metric_records import Metric
 from widget_factory.core.windows import PartitionProgress
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.topics import INVENTORY_UPDATES, MACHINE_TELEMETRY

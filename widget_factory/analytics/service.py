@@ -19,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from widget_factory.analytics.event_order import AnalyticsInOrder, metric_order
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.analytics_windows import (
     DEFAULT_LATENESS_S,
     DEFAULT_WINDOW_S,
     FactoryAnalytics,
 )
-from widget_factory.analytics.event_order import AnalyticsInOrder, metric_order
 from widget_factory.core.clock import format_sim_duration
 from widget_factory.core.metric_records import Metric, decode_metric, encode_metric
 from widget_factory.core.windows import topic_frontier, window_start
