@@ -66,6 +66,7 @@ class ComponentProductionService:
         self.oee = OeeTruthTracker(options.config, options.start)
         """True OEE per machine and minute, published on factory-ground-truth."""
         self.truth = TruthPublisher(self.producer)
+        self.components_sent = 0
         self.gate = (
             StatusGate(
                 [m.id for m in options.config.machines],
@@ -149,6 +150,7 @@ class ComponentProductionService:
                         now = end
                     events = self.production.produce_until(now, limit=_BATCH if virtual else None)
                 self.producer.send_all(COMPONENT_PRODUCTION, events)
+                self.components_sent += len(events)
                 for event in events:
                     self.oee.made(event)
                 # every component before the next one due is made: those windows are whole
@@ -186,7 +188,7 @@ class ComponentProductionService:
             stop.close(self.status.close)
             log.info(
                 "Component production stopped: %d components sent%s%s",
-                self.producer.sent,
+                self.components_sent,  # (the producer also sends the true-OEE records)
                 f", {remaining} undelivered" if remaining else "",
                 read_notes(self.upgrades, self.dead_letters.count),
             )

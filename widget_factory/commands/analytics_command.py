@@ -46,6 +46,7 @@ def run_analytics(args: argparse.Namespace) -> int:
             lateness_s=lateness,
             until_idle=args.until_idle,
             idle_s=idle,
+            event_time_order=args.lockstep,
         ),
         lifecycle,
     )
@@ -88,4 +89,5 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         help="close the last windows and exit once every input is read and quiet "
         "(for a drained, bounded run)",
     )
+    parser.add_argument("--lockstep", action="store_true", help=argparse.SUPPRESS)
     common_options(parser)

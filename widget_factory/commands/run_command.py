@@ -90,7 +90,8 @@ def run_factory(args: argparse.Namespace) -> int:
             overrides=public_overrides,
             debug=args.debug,
         )
-        if options.speed is None and station_processes == inspector_processes == 1:
+        lockstep = options.speed is None and station_processes == inspector_processes == 1
+        if lockstep:
             # Every service is here, one process each: event-time order (reproducible).
             shared.append("--lockstep")
         where = (
@@ -132,7 +133,9 @@ def run_factory(args: argparse.Namespace) -> int:
             env={**os.environ, **secret_env, **pacing},
             bounded=options.duration is not None,
         )
-        extras = _in_run_options(args, public_overrides, {**secret_env, **pacing})
+        extras = dataclasses.replace(
+            _in_run_options(args, public_overrides, {**secret_env, **pacing}), lockstep=lockstep
+        )
         with in_run_dashboard(extras, settings, options) as dashboard_url:
             if dashboard_url is not None:
                 print(f"Dashboard: {dashboard_url}", flush=True)

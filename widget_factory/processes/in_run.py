@@ -53,6 +53,8 @@ class InRunOptions:
     """Secret ``-X`` settings as ``KAFKA_*`` variables: the child's environment, never its
     command line (which any user of the machine can read with ``ps``)."""
     debug: bool = False
+    lockstep: bool = False
+    """Analytics in event-time order (a virtual-time run with one process per stage)."""
 
 
 def _analytics_argv(extras: InRunOptions, settings: KafkaSettings) -> list[str]:
@@ -74,6 +76,8 @@ def _analytics_argv(extras: InRunOptions, settings: KafkaSettings) -> list[str]:
         argv += ["-X", override]
     if extras.debug:
         argv.append("--debug")
+    if extras.lockstep:
+        argv.append("--lockstep")
     return argv
 
 
