@@ -43,6 +43,7 @@ class ComponentProductionService:
             options.rng("components"),
             IdSource(options.rng("component-ids")),
             options.start,
+            options.share,
         )
         self.health = BrokerHealth("components", options.settings.bootstrap_servers)
         self.producer = EventProducer(
@@ -62,9 +63,7 @@ class ComponentProductionService:
     def _follow_status(self) -> None:
         for machine_id, status, _at in self.status.poll():
             before = (
-                self.production.status(machine_id)
-                if machine_id in self.options.config.machine_by_id
-                else None
+                self.production.status(machine_id) if self.production.makes(machine_id) else None
             )
             self.production.set_status(machine_id, status, self.clock.now())
             if before is not None and (before in PRODUCING_STATUSES) != (
