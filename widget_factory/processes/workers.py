@@ -22,9 +22,15 @@ from widget_factory.processes.lifecycle import ServiceOptions
 from widget_factory.processes.service_args import common_service_args
 from widget_factory.processes.supervisor import FactoryRun
 
-__all__ = ["worker_layout", "run_workers"]
+__all__ = ["worker_layout", "run_workers", "shared_seed"]
 
 log = logging.getLogger("factory")
+
+
+def shared_seed(seed: int | None) -> int:
+    """The seed every worker gets: the one given, or one drawn now (workers seeded apart
+    would mint overlapping ids)."""
+    return seed if seed is not None else random.SystemRandom().getrandbits(31)
 
 
 def worker_layout(name: str, shared: list[str], count: int) -> dict[str, list[str]]:
@@ -35,7 +41,7 @@ def worker_layout(name: str, shared: list[str], count: int) -> dict[str, list[st
 def run_workers(name: str, args: argparse.Namespace, options: ServiceOptions, count: int) -> int:
     """Run ``count`` processes of service ``name`` until they end or Ctrl-C; exit status 1
     if any failed."""
-    seed = options.seed if options.seed is not None else random.SystemRandom().getrandbits(31)
+    seed = shared_seed(options.seed)
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
     shared = common_service_args(
         bootstrap=options.settings.bootstrap_servers,
