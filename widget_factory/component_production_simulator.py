@@ -16,12 +16,17 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
+from widget_factory.core.lockstep import StatusGate
+from widget_factory.core.machine_share import share_config
+from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
+from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
+from widget_factory.schemas import ComponentProduced, MachineStatus
 
 __all__ = ["ComponentProductionService", "main"]
 
@@ -57,24 +62,42 @@ class ComponentProductionService:
             health=self.health,
             dead_letters=self.dead_letters,
             upgrades=self.upgrades,
+            from_time=options.start if options.lockstep else None,
         )
         self._pacer = LogPacer(log, "components")
+        self.oee = OeeTruthTracker(share_config(options.config, options.share), options.start)
+        """True OEE per machine and minute, published on factory-ground-truth."""
+        self.truth = TruthPublisher(self.producer)
+        self.gate = (
+            StatusGate(
+                [m.id for m in options.config.machines],
+                options.config.simulation.telemetry_interval_s,
+                options.end,
+            )
+            if options.lockstep
+            else None
+        )
+        """Lockstep: statuses applied at their report's time, production held to the
+        time every machine's status is known."""
 
     def _follow_status(self) -> None:
-        for machine_id, status, _at in self.status.poll():
-            before = (
-                self.production.status(machine_id) if self.production.makes(machine_id) else None
-            )
-            self.production.set_status(machine_id, status, self.clock.now())
-            if before is not None and (before in PRODUCING_STATUSES) != (
-                status in PRODUCING_STATUSES
-            ):
-                if status in PRODUCING_STATUSES:
-                    log.info("%s is %s again: production resumes", machine_id, status.value)
-                else:
-                    log.warning(
-                        "%s is in %s: no components until it recovers", machine_id, status.value
-                    )
+        for machine_id, status, at in self.status.poll():
+            if self.gate is not None:
+                self.gate.add(machine_id, status, at)
+            else:
+                self._set_status(machine_id, status, self.clock.now())
+
+    def _set_status(self, machine_id: str, status: MachineStatus, at: float) -> None:
+        before = self.production.status(machine_id) if self.production.makes(machine_id) else None
+        self.production.set_status(machine_id, status, at)
+        self.oee.status(machine_id, status, at)
+        if before is not None and (before in PRODUCING_STATUSES) != (status in PRODUCING_STATUSES):
+            if status in PRODUCING_STATUSES:
+                log.info("%s is %s again: production resumes", machine_id, status.value)
+            else:
+                log.warning(
+                    "%s is in %s: no components until it recovers", machine_id, status.value
+                )
 
     def _advance_virtual_time(self, end: float | None) -> None:
         """Virtual time moves to the next component (in steps), or on by a step when every
@@ -82,6 +105,24 @@ class ComponentProductionService:
         due = self.production.next_time()
         target = (due if due != float("inf") else self.clock.now()) + _VIRTUAL_STEP
         self.clock.advance_to(target if end is None else min(target, end))
+
+    def _produce_in_lockstep(self, end: float | None) -> list[ComponentProduced]:
+        """Components up to the status watermark, each status change applied at its
+        report's time in between (at most ``_BATCH`` components per call)."""
+        assert self.gate is not None
+        until = self.gate.watermark()
+        if end is not None:
+            until = min(until, end)
+        events: list[ComponentProduced] = []
+        for at, (machine_id, status) in self.gate.pending.pop_until(until):
+            events += self.production.produce_until(at, limit=_BATCH)
+            if self.production.next_time() <= at:  # the batch is full: resume here
+                self.gate.pending.push(at, 0, machine_id, (machine_id, status))
+                return events
+            self._set_status(machine_id, status, at)
+        events += self.production.produce_until(until, limit=_BATCH)
+        self.clock.advance_to(until)
+        return events
 
     def run(self) -> int:
         log.info(
@@ -94,13 +135,22 @@ class ComponentProductionService:
         try:
             while self.lifecycle.running and not self.lifecycle.draining:
                 self._follow_status()
-                if virtual:
-                    self._advance_virtual_time(end)
                 now = self.clock.now()
-                if end is not None and now >= end:
-                    now = end
-                events = self.production.produce_until(now, limit=_BATCH if virtual else None)
+                if self.gate is not None:
+                    events = self._produce_in_lockstep(end)
+                    now = self.clock.now()
+                else:
+                    if virtual:
+                        self._advance_virtual_time(end)
+                    now = self.clock.now()
+                    if end is not None and now >= end:
+                        now = end
+                    events = self.production.produce_until(now, limit=_BATCH if virtual else None)
                 self.producer.send_all(COMPONENT_PRODUCTION, events)
+                for event in events:
+                    self.oee.made(event)
+                # every component before the next one due is made: those windows are whole
+                self.truth.publish(self.oee.close_until(min(now, self.production.next_time())))
                 allow = self._pacer.allow
                 for event in events:
                     if allow():
@@ -120,10 +170,14 @@ class ComponentProductionService:
                 self.health.check(self.producer)
                 if end is not None and now >= end and self.production.next_time() > end:
                     break  # (every machine down counts too: nothing is due before the end)
+                if self.gate is not None and not events:
+                    self.lifecycle.sleep(0.002)  # waiting for telemetry to move on
                 if not virtual:
                     wait = self.clock.wall_seconds_until(self.production.next_time())
                     self.lifecycle.sleep(min(wait, 0.1))
         finally:
+            if end is not None:
+                self.truth.publish(self.oee.close_until(min(self.clock.now(), end)))
             stop = Shutdown("components")
             stop.flush(self.producer, share=0.8)
             remaining = len(self.producer)

@@ -215,8 +215,8 @@ def _validate(config: FactoryConfig) -> None:
                     f"widget_types.{name}.recipe: no machine makes {component!r}, "
                     "so this widget could never be built"
                 )
-    for name, component in config.component_types.items():
-        for defect in component.fails_as:
+    for name, spec in config.component_types.items():
+        for defect in spec.fails_as:
             if defect not in config.quality.defect_mix:
                 raise ConfigError(
                     f"component_types.{name}.fails_as: {defect!r} is not in quality.defect_mix "

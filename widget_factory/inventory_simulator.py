@@ -15,10 +15,12 @@ components): a crash re-reads them rather than losing them.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 if __name__ == "__main__" and not __package__:  # run as a script from the package folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -27,6 +29,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ledger import InventoryLedger
+from widget_factory.core.lockstep import EventTimeQueue
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.reader import read_to_end
@@ -57,6 +60,10 @@ _END_IDLE_S = 10.0
 """Run alone with --duration, the ledger stops this long after its last record past the
 end time (``run`` drains it explicitly instead)."""
 _SUMMARY_EVERY_S = 10.0
+_RANKS = {COMPONENT_PRODUCTION: 0, WIDGET_ASSEMBLY: 1, QUALITY_CONTROL: 2}
+"""At one instant a component is produced before a widget uses it, which is built
+before it is checked."""
+Source = tuple[str | None, int | None, int | None]
 
 
 class InventoryService:
@@ -73,6 +80,12 @@ class InventoryService:
         self.consumer: Consumer | None = None
         self.updates = 0
         self._pending: set[Hashable] = set()
+        self.queue: EventTimeQueue[tuple[Any, Source]] | None = (
+            EventTimeQueue() if options.lockstep else None
+        )
+        """Lockstep: movements applied in event-time order across every input partition
+        (running stock levels then come out the same on every run)."""
+        self._partition_time: dict[tuple[str, int], float] = {}
         self._last_input = time.monotonic()
 
     def restore(self) -> None:
@@ -111,18 +124,47 @@ class InventoryService:
         self.offsets.consumed(topic, partition, offset, open_=True)
         source = (topic, partition, offset)
         value = message.value() or b""
+        event: ComponentProduced | WidgetAssembled | QualityCheck | None = None
         try:
             if topic == COMPONENT_PRODUCTION:
-                component = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
-                updates = self.ledger.on_component(component, source)
+                event = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
             elif topic == WIDGET_ASSEMBLY:
-                widget = decode_as(value, WidgetAssembled, topic=topic, upgrades=self.upgrades)
-                updates = self.ledger.on_widget(widget, source)
+                event = decode_as(value, WidgetAssembled, topic=topic, upgrades=self.upgrades)
             else:
-                check = decode_as(value, QualityCheck, topic=topic, upgrades=self.upgrades)
-                updates = self.ledger.on_quality(check, source)
+                event = decode_as(value, QualityCheck, topic=topic, upgrades=self.upgrades)
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
+        if event is not None and self.queue is not None:
+            at = event.occurred_at.timestamp()
+            key = (topic or "", int(partition or 0))
+            if at > self._partition_time.get(key, -math.inf):
+                self._partition_time[key] = at
+            self.queue.push(at, _RANKS.get(topic or "", 2), event.event_id, (event, source))
+            return
+        self._apply(event, source)
+
+    def _watermark(self) -> float:
+        """Lockstep: the event time every assigned partition has reached (each is in
+        event-time order); no limit once they are all read to the end while draining."""
+        assert self.consumer is not None
+        if self.lifecycle.draining and at_end(self.consumer):
+            return math.inf
+        times = [
+            self._partition_time.get((tp.topic, tp.partition), -math.inf)
+            for tp in self.consumer.assignment()
+        ]
+        return min(times, default=-math.inf)
+
+    def _apply(
+        self, event: ComponentProduced | WidgetAssembled | QualityCheck | None, source: Source
+    ) -> None:
+        if isinstance(event, ComponentProduced):
+            updates = self.ledger.on_component(event, source)
+        elif isinstance(event, WidgetAssembled):
+            updates = self.ledger.on_widget(event, source)
+        elif isinstance(event, QualityCheck):
+            updates = self.ledger.on_quality(event, source)
+        else:
             updates = []
         self.producer.send_all(INVENTORY_UPDATES, updates)
         self.updates += len(updates)
@@ -172,6 +214,9 @@ class InventoryService:
                 for message in messages:
                     if message.error() is None:
                         self._receive(message)
+                if self.queue is not None:
+                    for _at, (event, source) in self.queue.pop_until(self._watermark()):
+                        self._apply(event, source)
                 if messages:
                     self._last_input = time.monotonic()
                     self.health.on_traffic()
@@ -196,6 +241,7 @@ class InventoryService:
                     self.lifecycle.draining
                     and wall - self._last_input > 0.5
                     and at_end(self.consumer)
+                    and not self.queue
                 ):
                     break
         finally:

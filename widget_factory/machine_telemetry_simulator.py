@@ -20,6 +20,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.ground_truth import FaultTracker
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_share import share_config
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
@@ -27,6 +28,7 @@ from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProdu
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
+from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     FactoryAlert,
@@ -67,6 +69,9 @@ class MachineTelemetryService:
             options.settings, client_id="telemetry", health=self.health, report_successes=False
         )
         self.dead_letters = DeadLetters(self.producer, "telemetry")
+        self.faults = FaultTracker(options.config)
+        """The answer key of machine faults, published on factory-ground-truth."""
+        self.truth = TruthPublisher(self.producer)
         self.commands = make_consumer(
             options.settings,
             COMMANDS_GROUP + worker,
@@ -84,7 +89,8 @@ class MachineTelemetryService:
     def simulate_anomaly(self, machine_id: str) -> None:
         """Drive ``machine_id`` into ERROR with anomalous readings, now."""
         report, change = self.fleet.inject_anomaly(machine_id, self.clock.now())
-        self._publish([report], [change] if change else [])
+        earlier = self.fleet.take_changes()
+        self._publish([report], [*earlier, change] if change else earlier)
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -93,6 +99,8 @@ class MachineTelemetryService:
         self.reports += len(reports)
         for change in changes:
             self._announce(change)
+        if changes:
+            self.truth.publish(self.faults.observe_all(changes))
 
     def _announce(self, change: StatusChange) -> None:
         if change.current is MachineStatus.ERROR:
@@ -145,14 +153,16 @@ class MachineTelemetryService:
             "start_machine": self.fleet.start,
             "maintenance": self.fleet.maintain,
         }
+        cause = "scenario" if command.args.get("origin") == "scenario" else "command"
         try:
-            report, change = actions[command.command](command.target_id, now)
+            report, change = actions[command.command](command.target_id, now, cause)
         except UnknownMachine as exc:
             if command.target_id not in self.options.config.all_machine_ids:
                 log.warning("Ignoring %s: %s", command.command, exc)
             return  # (another worker's machine: that worker serves it)
         log.info("Command %s for %s", command.command, command.target_id)
-        self._publish([report], [change] if change else [])
+        earlier = self.fleet.take_changes()  # e.g. a repair done before the command came
+        self._publish([report], [*earlier, change] if change else earlier)
 
     def _summary(self) -> None:
         counts = Counter(self.fleet.status(m).value for m in self.fleet.machine_ids())
@@ -201,6 +211,9 @@ class MachineTelemetryService:
                     wait = self.clock.wall_seconds_until(self.fleet.next_time())
                     self.lifecycle.sleep(min(wait, 0.1))
         finally:
+            # Faults still going when the run ends are closed at its end (open_at_end).
+            closed_at = self.clock.now() if end is None else min(self.clock.now(), end)
+            self.truth.publish(self.faults.close_all(closed_at))
             stop = Shutdown("telemetry")
             flushed = stop.flush(self.producer)
             remaining = len(self.producer)

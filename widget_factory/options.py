@@ -30,6 +30,7 @@ __all__ = [
     "port_number",
     "parse_speed",
     "parse_start",
+    "START_HELP",
     "service_options",
 ]
 
@@ -153,6 +154,14 @@ def parse_speed(text: str | None, default: float) -> float | None:
     return value
 
 
+START_HELP = (
+    "simulated start time, ISO 8601 with offset (2026-01-01T00:00:00+00:00) or epoch "
+    "seconds (default: now, or just after the cluster's latest event); the same config, "
+    "seed, start and --speed max give the same records"
+)
+"""``--start`` as ``run`` and the services explain it."""
+
+
 def parse_start(text: str | None) -> float:
     """``--start``: simulated time at the start, as epoch seconds or ISO 8601 with an
     offset; now when not given."""
@@ -208,4 +217,5 @@ def service_options(
         stations=stations,
         inspectors=inspectors,
         generate_orders=not getattr(args, "no_orders", False),
+        event_time_order=getattr(args, "lockstep", False),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 import sys
 import time
 from collections import OrderedDict
@@ -28,6 +29,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
+from widget_factory.core.lockstep import EventTimeQueue
 from widget_factory.kafka_io.client import (
     BrokerHealth,
     DeadLetters,
@@ -99,6 +101,12 @@ class QualityControlService:
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self._free_at = dict.fromkeys(self.inspectors, 0.0)
+        self.queue: EventTimeQueue[tuple[WidgetAssembled, str, int | None, int | None]] | None = (
+            EventTimeQueue() if options.lockstep else None
+        )
+        """Lockstep: widgets wait here to be inspected in completion-time order, up to
+        the time every partition has reached (each is in completion order)."""
+        self._partition_time: dict[int, float] = {}
         self._pending: list[PendingCheck] = []
         self._seq = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
@@ -111,6 +119,8 @@ class QualityControlService:
     def _capacity(self) -> int:
         """Widgets taken from Kafka ahead of inspection: a few in real time (back-pressure
         stays visible as lag), a large batch when running as fast as possible."""
+        if self.queue is not None:
+            return 1000 + len(self._pending)  # never stop reading: time needs every partition
         return 1000 if self.clock.virtual else 2 * len(self.inspectors)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -152,6 +162,17 @@ class QualityControlService:
         self._recent[widget.event_id] = None
         if len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
+        if self.queue is not None:
+            completed = widget.assembly_completed_at.timestamp()
+            self.queue.push(completed, 0, widget.widget_id, (widget, topic, partition, offset))
+            if completed > self._partition_time.get(partition or 0, -math.inf):
+                self._partition_time[partition or 0] = completed
+            return
+        self._inspect(widget, topic, partition, offset)
+
+    def _inspect(
+        self, widget: WidgetAssembled, topic: str, partition: int | None, offset: int | None
+    ) -> None:
         inspector = min(self.inspectors, key=lambda i: self._free_at[i])
         completed = widget.assembly_completed_at.timestamp()
         # In virtual time widgets arrive partition by partition, not in time order, so an
@@ -166,8 +187,27 @@ class QualityControlService:
             self._pending, PendingCheck(checked_at, self._seq, check, topic, partition, offset)
         )
 
+    def _watermark(self) -> float:
+        """Lockstep: the completion time every assigned partition has reached (all of
+        them read to the end while draining: no limit)."""
+        assert self.consumer is not None
+        if self.lifecycle.draining and at_end(self.consumer):
+            return math.inf
+        assignment = self.consumer.assignment()
+        times = [self._partition_time.get(tp.partition, -math.inf) for tp in assignment]
+        return min(times, default=-math.inf)
+
+    def _inspect_due(self) -> float:
+        """Lockstep: inspect the widgets due by the watermark, in order; returns it."""
+        assert self.queue is not None
+        until = self._watermark()
+        for _at, item in self.queue.pop_until(until):
+            self._inspect(*item)
+        return until
+
     def _emit_due(self, now: float) -> None:
-        while self._pending and (self.clock.virtual or self._pending[0].checked_at <= now):
+        anytime = self.clock.virtual and self.queue is None
+        while self._pending and (anytime or self._pending[0].checked_at <= now):
             due = heapq.heappop(self._pending)
             self.clock.observe(due.checked_at)
             self.producer.send(QUALITY_CONTROL, due.check)
@@ -229,6 +269,7 @@ class QualityControlService:
         assert self.consumer is not None
         return (
             not self._pending
+            and not self.queue
             and len(self.producer) == 0
             and time.monotonic() - self._last_input > 0.5
             and at_end(self.consumer)
@@ -266,7 +307,7 @@ class QualityControlService:
                 if messages:
                     self._last_input = time.monotonic()
                     self.health.on_traffic()
-                self._emit_due(self.clock.now())
+                self._emit_due(self._inspect_due() if self.queue is not None else self.clock.now())
                 self.producer.poll(0)
                 self.health.check(self.producer)
                 if time.monotonic() - last_commit >= _COMMIT_EVERY_S:

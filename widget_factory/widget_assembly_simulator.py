@@ -24,6 +24,7 @@ by the pure :mod:`widget_factory.core.progress`.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,9 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.assembly import AssemblyPlanner, BuildRecord, StepResult
 from widget_factory.core.clock import format_sim_duration, to_datetime
+from widget_factory.core.ground_truth import StarvationTruth
 from widget_factory.core.ids import IdSource, event_id_from
+from widget_factory.core.lockstep import PlannerFeed, StatusGate
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.progress import Ends, InputProgress, Progress, PublishedOrders
 from widget_factory.core.routing import StationRouter
@@ -60,6 +63,7 @@ from widget_factory.kafka_io.topics import (
     PRODUCTION_ORDERS,
     WIDGET_ASSEMBLY,
 )
+from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     ComponentProduced,
@@ -93,6 +97,15 @@ class WidgetAssemblyService:
         self.ids = IdSource(options.rng("assembly-ids:" + "+".join(sorted(stations))))
         self.planner = AssemblyPlanner(config, stations, options.rng("assembly"), self.ids)
         self.router = StationRouter(config, stations)
+        self.feed = (
+            PlannerFeed(
+                self.planner,
+                StatusGate(stations, config.simulation.telemetry_interval_s, options.end),
+            )
+            if options.lockstep
+            else None
+        )
+        """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
         self.inbox: HandoffInbox | None = None
         self.forwarder: Forwarder | None = None
         self.progress = InputProgress(COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start)
@@ -112,6 +125,8 @@ class WidgetAssemblyService:
         self.dead_letters = DeadLetters(self.producer, "assembly")
         self.upgrades = ReadUpgrades(log)
         self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)
+        self.starvation_truth = StarvationTruth(config)
+        self.truth = TruthPublisher(self.producer)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.status: StatusFollower | None = None
@@ -250,6 +265,9 @@ class WidgetAssemblyService:
                 assert self.forwarder is not None
                 self.forwarder.forward(target, source)
                 return
+        if self.feed is not None:
+            self.feed.component(component)
+            return
         self.planner.receive_component(component)
 
     def _take_order(self, order: ProductionOrder, source: Message | None) -> None:
@@ -270,14 +288,20 @@ class WidgetAssemblyService:
                     target,
                 )
                 return
+        if self.feed is not None:
+            self.feed.order(order)
+            return
         if self.planner.add_order(order):
-            log.info(
-                "Added production order: %dx %s (%s, priority %d)",
-                order.quantity,
-                order.widget_type,
-                order.order_id,
-                order.priority,
-            )
+            self._log_order(order)
+
+    def _log_order(self, order: ProductionOrder) -> None:
+        log.info(
+            "Added production order: %dx %s (%s, priority %d)",
+            order.quantity,
+            order.widget_type,
+            order.order_id,
+            order.priority,
+        )
 
     def _publish_initial_orders(self) -> None:
         if self.orders is None:
@@ -365,9 +389,12 @@ class WidgetAssemblyService:
                     shortage.order_id,
                 )
         for starvation in result.starvations:
+            # the simulated moment the threshold was crossed, not the end of this step
+            # (virtual time may jump far past it in one step)
+            found_at = self.clock.now() if starvation.at is None else starvation.at
             message = (
                 f"Station {starvation.station_id} starved of {', '.join(starvation.missing)} "
-                f"for {format_sim_duration(self.clock.now() - starvation.since)} with orders waiting"
+                f"for {format_sim_duration(found_at - starvation.since)} with orders waiting"
             )
             log.warning(message)
             alert_id = self.ids.short_id("ALERT")
@@ -379,10 +406,12 @@ class WidgetAssemblyService:
                     severity="warning",
                     source_id=starvation.station_id,
                     message=message,
-                    raised_at=to_datetime(self.clock.now()),
+                    raised_at=to_datetime(found_at),
                     kind="station_starved",
                 ),
             )
+        if result.starvations or result.starvation_ends:
+            self.truth.publish(self.starvation_truth.from_step(result, self.planner.cutoff))
         for order_id in self.planner.orders_completed:
             log.info("Order %s completed!", order_id)
         self.planner.orders_completed.clear()
@@ -401,6 +430,9 @@ class WidgetAssemblyService:
         """Move virtual time to the component watermark, publishing the orders due by
         then, but never past an order still on its way back from Kafka."""
         watermark = self._watermark()
+        lockstep = self.feed is not None
+        if lockstep and draining and self.planner.cutoff != float("inf") and self._inputs_at_end():
+            watermark = self.planner.cutoff  # every input is in: on to the end
         if watermark is None:
             # Nothing read that tells the time (a process whose partitions others had
             # already consumed): once everything is in, draining goes to the end.
@@ -420,7 +452,11 @@ class WidgetAssemblyService:
             else []
         )
         if awaited:
-            target = min(target, min(awaited))
+            # in lockstep, not even to an awaited order's instant: it must be applied first
+            first = min(awaited)
+            target = min(target, math.nextafter(first, -math.inf) if lockstep else first)
+        if self.feed is not None:
+            target = min(target, self.feed.gate.watermark())
         self.clock.advance_to(target)
         if draining and not awaited:
             due = self.planner.next_completion()
@@ -432,7 +468,7 @@ class WidgetAssemblyService:
         here or (scaled out) by any process; None holds time still."""
         if self.forwarder is not None:
             return self.progress.global_watermark(self._ends())
-        return self.progress.local_watermark(self._ends())
+        return self.progress.local_watermark(self._ends(), lockstep=self.feed is not None)
 
     def _inputs_at_end(self) -> bool:
         assert self.consumer is not None
@@ -519,6 +555,7 @@ class WidgetAssemblyService:
             health=self.health,
             dead_letters=self.dead_letters,
             upgrades=self.upgrades,
+            from_time=self.options.start if self.feed is not None else None,
         )
         if self.inbox is not None:
             metadata = self.consumer.list_topics(timeout=10)
@@ -539,8 +576,11 @@ class WidgetAssemblyService:
                         self._receive(message)
                 if messages:
                     self.health.on_traffic()
-                for machine_id, status, _at in self.status.poll():
-                    self.planner.set_status(machine_id, status)
+                for machine_id, status, at in self.status.poll():
+                    if self.feed is not None:
+                        self.feed.gate.add(machine_id, status, at)
+                    else:
+                        self.planner.set_status(machine_id, status)
                 if end is not None and self.clock.now() >= end:
                     self.lifecycle.drain()
                 draining = self.lifecycle.draining
@@ -561,7 +601,12 @@ class WidgetAssemblyService:
                 if self.orders is not None and not virtual:
                     for order in self.orders.orders_until(min(now, self.planner.cutoff)):
                         self._publish_order(order)
-                result = self.planner.step(now)
+                if self.feed is not None:
+                    result, accepted = self.feed.step(now)
+                    for order in accepted:
+                        self._log_order(order)
+                else:
+                    result = self.planner.step(now)
                 self._report(result)
                 if not self._write_changes(flush=False):
                     break
@@ -584,6 +629,13 @@ class WidgetAssemblyService:
     def _shutdown(self) -> None:
         self.lifecycle.stop()
         stop = Shutdown("assembly")
+        if self.feed is not None and self.feed.stock_the_rest():
+            log.info("Stopping before the inputs' time came: the rest went into stock")
+        self.truth.publish(
+            self.starvation_truth.close(
+                self.planner.open_starvations(), self.clock.now(), self.planner.cutoff
+            )
+        )
         self._write_changes(flush=False)
         flushed = stop.flush(self.producer)
         if self.consumer is not None:

@@ -40,6 +40,8 @@ def test_every_contract_event_type_is_known() -> None:
         "factory_alert",
         "factory_command",
         "factory_metric",
+        "fault_truth",
+        "oee_truth",
     }
 
 

@@ -14,6 +14,7 @@ from widget_factory.errors import UsageError
 from widget_factory.kafka_io.cluster import embedded_or_given, prepare_cluster
 from widget_factory.kafka_io.settings import split_secret_overrides
 from widget_factory.options import (
+    START_HELP,
     common_options,
     port_number,
     positive_int,
@@ -79,6 +80,13 @@ def run_factory(args: argparse.Namespace) -> int:
             overrides=public_overrides,
             debug=args.debug,
         )
+        generation_workers = args.generation_workers or 1
+        if (
+            options.speed is None
+            and station_processes == inspector_processes == generation_workers == 1
+        ):
+            # Every service is here, one process each: event-time order (reproducible).
+            shared.append("--lockstep")
         where = (
             f"embedded broker on {settings.bootstrap_servers} (in memory)"
             if broker is not None
@@ -101,7 +109,7 @@ def run_factory(args: argparse.Namespace) -> int:
             station_processes=station_processes,
             inspectors=options.config.quality.inspectors,
             inspector_processes=inspector_processes,
-            generation_workers=args.generation_workers or 1,
+            generation_workers=generation_workers,
         )
         if station_processes > 1 or inspector_processes > 1:
             log.info(
@@ -166,6 +174,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         run_factory,
     )
     simulation_options(parser)
+    parser.add_argument("--start", metavar="TIME", help=START_HELP)
     scale = parser.add_argument_group("scale-out (docs/scaling.md)")
     scale.add_argument(
         "--stations",

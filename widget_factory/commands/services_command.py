@@ -15,6 +15,7 @@ from widget_factory.errors import UsageError
 from widget_factory.kafka_io.cluster import prepare_cluster, start_after_latest_event
 from widget_factory.kafka_io.shutdown import hard_exit_needed
 from widget_factory.options import (
+    START_HELP,
     common_options,
     positive_int,
     service_options,
@@ -68,8 +69,9 @@ def _service_arguments(parser: argparse.ArgumentParser) -> None:
     simulation_options(parser)
     common_options(parser)
     hidden: dict[str, Any] = {"help": argparse.SUPPRESS}
-    parser.add_argument("--start", **hidden)
+    parser.add_argument("--start", metavar="TIME", help=START_HELP)
     parser.add_argument("--anchor-wall", type=float, **hidden)
+    parser.add_argument("--lockstep", action="store_true", **hidden)
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "Shortage",
     "Starvation",
     "LateOrder",
+    "StarvationEnded",
     "StepResult",
     "AssemblyPlanner",
     "BUILDING_STATUSES",
@@ -209,11 +210,23 @@ class Shortage:
 
 @dataclass(frozen=True)
 class Starvation:
-    """A station starved for ``starvation_alert_s`` with orders waiting."""
+    """A station starved for ``starvation_alert_s`` with orders waiting, found at ``at``
+    (simulated; None from older callers)."""
 
     station_id: str
     since: float
     missing: tuple[str, ...]
+    at: float | None = None
+
+
+@dataclass(frozen=True)
+class StarvationEnded:
+    """A starvation reported earlier (since ``since``) ended at ``at``: a build started,
+    or no order is left waiting for the station."""
+
+    station_id: str
+    since: float
+    at: float
 
 
 @dataclass(frozen=True)
@@ -235,6 +248,7 @@ class StepResult:
     started: list[BuildRecord] = field(default_factory=list)
     shortages: list[Shortage] = field(default_factory=list)
     starvations: list[Starvation] = field(default_factory=list)
+    starvation_ends: list[StarvationEnded] = field(default_factory=list)
 
 
 class AssemblyPlanner:
@@ -300,6 +314,14 @@ class AssemblyPlanner:
         for widget_id in changes.delivered:
             self._apply_delivered(widget_id)
         self._ids.restore(changes.counters)
+
+    def open_starvations(self) -> list[tuple[str, float]]:
+        """(station id, since) of every starvation reported and not yet over."""
+        return [
+            (sid, s.starved_since)
+            for sid, s in self.stations.items()
+            if s.starvation_reported and s.starved_since is not None
+        ]
 
     def in_progress(self) -> list[BuildRecord]:
         """Builds started and not yet delivered."""
@@ -471,6 +493,18 @@ class AssemblyPlanner:
 
     def _try_start(self, station: _Station, now: float, result: StepResult) -> BuildRecord | None:
         candidates = [o for o in self._open_orders(station) if o.record.created_at <= now]
+        if station.starvation_reported and station.starved_since is not None:
+            since = station.starved_since
+            build = self._attempt_start(station, candidates, now, result)
+            if station.starved_since is None:
+                at = now if build is None else build.widget.assembly_started_at.timestamp()
+                result.starvation_ends.append(StarvationEnded(station.spec.id, since, at))
+            return build
+        return self._attempt_start(station, candidates, now, result)
+
+    def _attempt_start(
+        self, station: _Station, candidates: list[_Order], now: float, result: StepResult
+    ) -> BuildRecord | None:
         if not candidates:
             station.starved_since = None
             station.starvation_reported = False
@@ -501,7 +535,9 @@ class AssemblyPlanner:
         limit = self._config.simulation.starvation_alert_s
         if not station.starvation_reported and now - station.starved_since >= limit:
             station.starvation_reported = True
-            result.starvations.append(Starvation(station.spec.id, station.starved_since, missing))
+            result.starvations.append(
+                Starvation(station.spec.id, station.starved_since, missing, now)
+            )
         self._block(station, now)
         return None
 

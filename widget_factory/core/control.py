@@ -133,10 +133,16 @@ def build_order(
 
 
 def build_command(
-    config: FactoryConfig, ids: IdSource, name: str, machine_id: str, issued_at: datetime
+    config: FactoryConfig,
+    ids: IdSource,
+    name: str,
+    machine_id: str,
+    issued_at: datetime,
+    origin: str | None = None,
 ) -> FactoryCommand:
     """A checked machine command. ``issued_at`` is wall-clock UTC: the telemetry service
-    ignores commands older than two minutes when it reads them."""
+    ignores commands older than two minutes when it reads them. ``origin`` (``scenario``)
+    goes into ``args``, so the answer key can name what caused the fault."""
     command = COMMANDS.get(name)
     if command is None:
         raise UsageError(f"unknown command {name!r} (commands: {', '.join(COMMANDS)})")
@@ -146,4 +152,5 @@ def build_command(
         command=command,
         target_id=machine_id,
         issued_at=issued_at,
+        args={"origin": origin} if origin else {},
     )

@@ -18,8 +18,10 @@ from widget_factory.schemas import (
     Event,
     FactoryAlert,
     FactoryCommand,
+    FaultTruth,
     InventoryUpdate,
     MachineTelemetry,
+    OeeTruth,
     ProductionOrder,
     QualityCheck,
     SchemaError,
@@ -114,6 +116,24 @@ def _command(e: FactoryCommand) -> str:
     return f"command    {e.command} {e.target_id}{args}"
 
 
+def _fault(e: FaultTruth) -> str:
+    spell = f"from {format_time(e.started_at)}"
+    if e.ended_at is not None:
+        spell += f" to {format_time(e.ended_at)}"
+    lost = f", {e.effects.units_not_made} {e.effects.unit}s not made" if e.effects else ""
+    return f"truth      {e.kind} {e.phase} {e.target_id} ({e.cause}) {spell}{lost}"
+
+
+def _oee(e: OeeTruth) -> str:
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.0f}%"
+
+    return (
+        f"oee truth  {e.target_id} availability {pct(e.availability)}, performance "
+        f"{pct(e.performance)}, quality {pct(e.quality)}, oee {pct(e.oee)} ({e.made} made)"
+    )
+
+
 def format_event(event: Event) -> str:
     """``<simulated time>  <kind>  <what happened>`` for any factory event."""
     if isinstance(event, ComponentProduced):
@@ -132,6 +152,10 @@ def format_event(event: Event) -> str:
         body = _alert(event)
     elif isinstance(event, FactoryCommand):
         body = _command(event)
+    elif isinstance(event, FaultTruth):
+        body = _fault(event)
+    elif isinstance(event, OeeTruth):
+        body = _oee(event)
     else:  # pragma: no cover - every event type is listed above
         body = f"{event.event_type} {event.event_id}"
     return f"{format_time(event.occurred_at)}  {body}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Final
@@ -66,7 +66,10 @@ class StatusChange:
     """A machine's status moved from ``previous`` to ``current`` at ``at`` (epoch seconds).
 
     ``reason`` is one of "breakdown", "repaired", "maintenance", "maintenance done",
-    "anomaly injected", "stopped", "started".
+    "anomaly injected", "stopped", "started". ``cause`` says what moved it: "random" (a
+    breakdown), "schedule" (maintenance due by wear), or the origin a command was given
+    ("command", "scenario"); empty for a recovery. ``until`` is the planned end of an
+    ERROR or MAINTENANCE it enters (math.inf otherwise): the answer key's expected end.
     """
 
     machine_id: str
@@ -74,6 +77,9 @@ class StatusChange:
     current: MachineStatus
     at: float
     reason: str
+    # Left out of comparisons: a change is the same change whoever asked for it.
+    cause: str = field(default="", compare=False)
+    until: float = field(default=math.inf, compare=False)
 
 
 class UnknownMachine(FactoryError, KeyError):
@@ -226,10 +232,18 @@ class MachineFleet:
         changes.sort(key=attrgetter("at"))
         return reports, changes
 
+    def take_changes(self) -> list[StatusChange]:
+        """Changes found while serving commands (a repair finished before the command's
+        time), in time order; otherwise returned by the next :meth:`report_until`. Take
+        them right after a command to see every change in the order it happened."""
+        changes, self._pending = self._pending, []
+        changes.sort(key=attrgetter("at"))
+        return changes
+
     # --- commands -------------------------------------------------------------------------
 
     def inject_anomaly(
-        self, machine_id: str, at: float
+        self, machine_id: str, at: float, cause: str = "command"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Drive the machine into ERROR now with anomalous readings until it is repaired.
 
@@ -239,27 +253,33 @@ class MachineFleet:
         unit = self._command(machine_id, at)
         unit.anomalous = True
         unit.until = at + self._rng.uniform(*self._telemetry.repair_s)
-        change = self._set(unit, _ERROR, at, "anomaly injected")
+        change = self._set(unit, _ERROR, at, "anomaly injected", cause=cause)
         return self._report(unit, at), change
 
-    def stop(self, machine_id: str, at: float) -> tuple[MachineTelemetry, StatusChange | None]:
+    def stop(
+        self, machine_id: str, at: float, cause: str = "command"
+    ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Shut the machine down until :meth:`start`; a pending repair or maintenance is dropped."""
         unit = self._command(machine_id, at)
-        change = self._set(unit, _SHUTDOWN, at, "stopped")
+        change = self._set(unit, _SHUTDOWN, at, "stopped", cause=cause)
         if change is not None:
             unit.anomalous = False
             unit.until = math.inf
         return self._report(unit, at), change
 
-    def start(self, machine_id: str, at: float) -> tuple[MachineTelemetry, StatusChange | None]:
+    def start(
+        self, machine_id: str, at: float, cause: str = "command"
+    ) -> tuple[MachineTelemetry, StatusChange | None]:
         """SHUTDOWN -> IDLE now, then RUNNING at its next report; otherwise a no-op (None)."""
         unit = self._command(machine_id, at)
         change = None
         if unit.status is _SHUTDOWN:
-            change = self._set(unit, _IDLE, at, "started")
+            change = self._set(unit, _IDLE, at, "started", cause=cause)
         return self._report(unit, at), change
 
-    def maintain(self, machine_id: str, at: float) -> tuple[MachineTelemetry, StatusChange | None]:
+    def maintain(
+        self, machine_id: str, at: float, cause: str = "command"
+    ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Scheduled maintenance now, for ``telemetry.maintenance_s``; it resets the wear.
 
         Starts from any status; None when the machine is already under maintenance.
@@ -269,7 +289,7 @@ class MachineFleet:
         if unit.status is not _MAINTENANCE:
             unit.anomalous = False
             unit.until = at + self._rng.uniform(*self._telemetry.maintenance_s)
-            change = self._set(unit, _MAINTENANCE, at, "maintenance")
+            change = self._set(unit, _MAINTENANCE, at, "maintenance", cause=cause)
         return self._report(unit, at), change
 
     # --- internals ------------------------------------------------------------------------
@@ -293,12 +313,14 @@ class MachineFleet:
         at: float,
         reason: str,
         changes: list[StatusChange] | None = None,
+        cause: str = "",
     ) -> StatusChange | None:
         previous = unit.status
         if previous is status:
             return None
         unit.status = status
-        change = StatusChange(unit.id, previous, status, at, reason)
+        until = unit.until if status is _ERROR or status is _MAINTENANCE else math.inf
+        change = StatusChange(unit.id, previous, status, at, reason, cause, until)
         if changes is not None:
             changes.append(change)
         return change
@@ -333,10 +355,10 @@ class MachineFleet:
                 unit.cycles += dt / unit.mean_cycle
                 if rng.random() < 1.0 - math.exp(-rate * hours):
                     unit.until = t + rng.uniform(*tel.repair_s)
-                    self._set(unit, _ERROR, t, "breakdown", changes)
+                    self._set(unit, _ERROR, t, "breakdown", changes, "random")
                 elif unit.wear >= tel.maintenance_at_wear:
                     unit.until = t + rng.uniform(*tel.maintenance_s)
-                    self._set(unit, _MAINTENANCE, t, "maintenance", changes)
+                    self._set(unit, _MAINTENANCE, t, "maintenance", changes, "schedule")
         unit.last = t
 
     def _report(self, unit: _Unit, t: float) -> MachineTelemetry:

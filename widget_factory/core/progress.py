@@ -102,17 +102,24 @@ class InputProgress:
 
     # --- watermarks ---------------------------------------------------------------------
 
-    def local_watermark(self, ends: Ends) -> float | None:
+    def local_watermark(self, ends: Ends, *, lockstep: bool = False) -> float | None:
         """Virtual time, one process: the event time every component partition has reached.
 
         Each partition is in time order, so stations may act up to the slowest
         partition's latest time without a component from the past turning up later.
-        Partitions read to their end do not hold time back. None: hold everything."""
+        Partitions read to their end do not hold time back, except in ``lockstep``: a
+        partition read to its end may still get earlier components than another's latest,
+        so only its own latest time is certain. None: hold everything."""
         held: list[float] = []
         for (topic, partition), (_low, high) in ends.items():
             if topic != self.components:
                 continue
             seen = self.partition_time.get(partition)
+            if lockstep:
+                if seen is None:
+                    return None
+                held.append(seen)
+                continue
             position = self._next_component(partition)
             if high >= 0 and position is not None and position >= high:
                 continue

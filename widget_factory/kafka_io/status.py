@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters
@@ -47,7 +47,10 @@ class StatusFollower:
         health: BrokerHealth,
         dead_letters: DeadLetters | None = None,
         upgrades: ReadUpgrades | None = None,
+        from_time: float | None = None,
     ) -> None:
+        """``from_time`` (simulated epoch seconds): read every report from that time on,
+        instead of the latest few (a lockstep run must see every change in order)."""
         config = settings.consumer_config(
             f"widget-factory-status-{uuid.uuid4().hex[:8]}",
             **{"client.id": client_id, "enable.partition.eof": False},
@@ -55,6 +58,7 @@ class StatusFollower:
         config["error_cb"] = health.on_error
         self._consumer = Consumer(config)
         self._assigned = False
+        self._from_time = from_time
         self.latest: dict[str, MachineStatus] = {}
         self._dead_letters = dead_letters
         self._upgrades = upgrades
@@ -67,6 +71,24 @@ class StatusFollower:
         metadata = self._consumer.list_topics(MACHINE_TELEMETRY, timeout=5)
         topic = metadata.topics.get(MACHINE_TELEMETRY)
         if topic is None or topic.error is not None:
+            return
+        if self._from_time is not None:
+            wanted = [
+                TopicPartition(MACHINE_TELEMETRY, p, int(self._from_time * 1000))
+                for p in sorted(topic.partitions)
+            ]
+            found = self._consumer.offsets_for_times(wanted, timeout=5)
+            # No record at or after the time yet (-1): from the beginning, not the end,
+            # which would skip whatever is written before the first fetch.
+            self._consumer.assign(
+                [
+                    TopicPartition(
+                        tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
+                    )
+                    for tp in found
+                ]
+            )
+            self._assigned = True
             return
         partitions = []
         for partition in topic.partitions:

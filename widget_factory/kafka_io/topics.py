@@ -30,6 +30,7 @@ __all__ = [
     "FACTORY_COMMANDS",
     "FACTORY_METRICS",
     "FACTORY_DEADLETTER",
+    "FACTORY_GROUND_TRUTH",
     "ASSEMBLY_CHANGELOG",
     "ASSEMBLY_HANDOFFS",
     "TopicSpec",
@@ -52,6 +53,7 @@ FACTORY_ALERTS = "factory-alerts"
 FACTORY_COMMANDS = "factory-commands"
 FACTORY_METRICS = "factory-metrics"
 FACTORY_DEADLETTER = "factory-deadletter"
+FACTORY_GROUND_TRUTH = "factory-ground-truth"
 ASSEMBLY_CHANGELOG = "assembly-stations-changelog"
 ASSEMBLY_HANDOFFS = "assembly-handoffs"
 
@@ -79,6 +81,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(FACTORY_COMMANDS, 1, 7 * _DAY_MS, "target id", "FactoryCommand"),
     TopicSpec(FACTORY_METRICS, 3, 7 * _DAY_MS, "metric name", "windowed aggregates"),
     TopicSpec(FACTORY_DEADLETTER, 1, 30 * _DAY_MS, "original key", "original bytes"),
+    # The answer key: every fault the simulation causes, begin and end (docs/contract.md).
+    TopicSpec(FACTORY_GROUND_TRUTH, 3, 30 * _DAY_MS, "target id", "FaultTruth"),
     # Internal: the assembly stations' write-ahead log (their stock survives a crash).
     TopicSpec(ASSEMBLY_CHANGELOG, 1, 30 * _DAY_MS, "station id", "station state changes", True),
     # Internal: scaled-out assembly processes forward components and orders that belong

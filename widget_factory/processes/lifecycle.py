@@ -48,6 +48,8 @@ class ServiceOptions:
     share: MachineShare = WHOLE_FACTORY
     """Components and telemetry: the machines this process makes (``--workers``)."""
     quiet: bool = False
+    event_time_order: bool = False
+    """Set by ``run`` and scenarios for their services (hidden ``--lockstep``)."""
 
     def clock(self) -> SimClock:
         return SimClock(self.start, self.speed, anchor_wall=self.anchor_wall, wall=time.time)
@@ -61,6 +63,14 @@ class ServiceOptions:
     @property
     def end(self) -> float | None:
         return None if self.duration is None else self.start + self.duration
+
+    @property
+    def lockstep(self) -> bool:
+        """Virtual time in a whole-factory ``run`` or scenario (``--lockstep``): each
+        service follows its upstreams' event time (``core/lockstep.py``), so the same
+        config, seed and start give the same records. A service started alone in virtual
+        time does not wait for upstreams that may never run."""
+        return self.speed is None and self.event_time_order
 
 
 def describe_speed(options: ServiceOptions) -> str:

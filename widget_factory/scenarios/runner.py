@@ -201,6 +201,8 @@ def run_scenario(
             overrides=_quick_joins(settings) + tuple(options.overrides),
             debug=options.debug,
         )
+        if virtual:
+            shared.append("--lockstep")  # every service is here: event-time order
         run = FactoryRun({name: list(shared) for name in SERVICES}, bounded=True)
 
         def stop_producers() -> None:

@@ -162,7 +162,10 @@ class ScenarioWorker(threading.Thread):
             machines = expand_targets(self.config, step.targets)
             now = datetime.now(UTC)
             self.control.send_commands(
-                [build_command(self.config, self._ids, step.action, m, now) for m in machines]
+                [
+                    build_command(self.config, self._ids, step.action, m, now, "scenario")
+                    for m in machines
+                ]
             )
             did = f"{step.action} {', '.join(machines) if len(machines) <= 3 else f'{len(machines)} machines'}"
         else:
