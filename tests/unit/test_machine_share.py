@@ -95,3 +95,27 @@ def test_values_keep_two_decimals_and_temperature_one() -> None:
 def schemas_dims(metrics: schemas.QualityMetrics) -> tuple[float, float, float]:
     d = metrics.dimensions_mm
     return d.length, d.width, d.height
+
+
+def test_worker_command_lines_carry_each_worker_s_share() -> None:
+    from widget_factory.processes.service_args import service_layout
+    from widget_factory.processes.workers import worker_layout
+
+    assert worker_layout("components", ["--seed", "3"], 2) == {
+        "components#1": ["--seed", "3", "--worker", "1/2"],
+        "components#2": ["--seed", "3", "--worker", "2/2"],
+    }
+    layout = service_layout(
+        ["components", "assembly", "telemetry"], ["--seed", "3"], generation_workers=2
+    )
+    assert layout == {
+        "components#1": ["--seed", "3", "--worker", "1/2"],
+        "components#2": ["--seed", "3", "--worker", "2/2"],
+        "assembly": ["--seed", "3"],
+        "telemetry#1": ["--seed", "3", "--worker", "1/2"],
+        "telemetry#2": ["--seed", "3", "--worker", "2/2"],
+    }
+    assert {parse_share(args[-1]) for args in layout.values() if "--worker" in args} == {
+        MachineShare(0, 2),
+        MachineShare(1, 2),
+    }
