@@ -8,20 +8,39 @@ naming the offending field. A walkthrough-shaped record (no envelope at all, nai
 times) is upgraded on read instead (:mod:`widget_factory.compat`).
 
 Component and widget *types* are plain strings in the events, because a factory's
-configuration may add new ones; the enums below name the reference factory's types, and
-services check incoming types against their configuration.
+configuration may add new ones; services check incoming types against their
+configuration. The envelope (:class:`Event`), the enums, the reference factory's type
+tables and the constrained field types are in :mod:`widget_factory.schema_types`
+(importable from here too).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
 
 from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded
+from widget_factory.schema_types import (
+    MAX_EVENT_BYTES,
+    SCHEMA_VERSION,
+    WIDGET_RECIPES,
+    ComponentId,
+    ComponentType,
+    Event,
+    MachineStatus,
+    Name,
+    NonNegative,
+    QualityStatus,
+    SchemaError,
+    TypeName,
+    UtcTime,
+    Uuid,
+    WidgetId,
+    WidgetType,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -58,109 +77,6 @@ __all__ = [
     "decode",
     "decode_as",
 ]
-
-SCHEMA_VERSION: Final = 1
-"""The one schema version this code writes and reads; a change to the contract bumps it."""
-
-MAX_EVENT_BYTES: Final = 64 * 1024
-"""Values larger than this are refused as malformed (a factory event is well under 2 KiB)."""
-
-
-class ComponentType(StrEnum):
-    """Component types of the reference factory."""
-
-    METAL_FRAME = "metal_frame"
-    PLASTIC_HOUSING = "plastic_housing"
-    CIRCUIT_BOARD = "circuit_board"
-    BATTERY = "battery"
-    DISPLAY_SCREEN = "display_screen"
-    SENSOR = "sensor"
-    MOTOR = "motor"
-
-
-class WidgetType(StrEnum):
-    """Widget types of the reference factory."""
-
-    BASIC_WIDGET = "basic_widget"
-    PREMIUM_WIDGET = "premium_widget"
-    INDUSTRIAL_WIDGET = "industrial_widget"
-    SMART_WIDGET = "smart_widget"
-
-
-class MachineStatus(StrEnum):
-    IDLE = "idle"
-    RUNNING = "running"
-    MAINTENANCE = "maintenance"
-    ERROR = "error"
-    SHUTDOWN = "shutdown"
-
-
-class QualityStatus(StrEnum):
-    PASS = "pass"
-    FAIL = "fail"
-
-
-_BASIC = (ComponentType.METAL_FRAME, ComponentType.PLASTIC_HOUSING, ComponentType.CIRCUIT_BOARD)
-
-WIDGET_RECIPES: Final[dict[WidgetType, tuple[ComponentType, ...]]] = {
-    WidgetType.BASIC_WIDGET: _BASIC,
-    WidgetType.PREMIUM_WIDGET: (*_BASIC, ComponentType.BATTERY, ComponentType.DISPLAY_SCREEN),
-    WidgetType.INDUSTRIAL_WIDGET: (
-        *_BASIC,
-        ComponentType.BATTERY,
-        ComponentType.SENSOR,
-        ComponentType.MOTOR,
-    ),
-    WidgetType.SMART_WIDGET: (
-        *_BASIC,
-        ComponentType.BATTERY,
-        ComponentType.DISPLAY_SCREEN,
-        ComponentType.SENSOR,
-    ),
-}
-"""The reference factory's recipes: one of each component listed. The shipped
-``factory.toml`` carries the same recipes; configuration may add more."""
-
-
-class SchemaError(ValueError):
-    """A record that is not a valid event of this contract; the message names the field."""
-
-
-# --- field types -------------------------------------------------------------------------
-
-UtcTime = Annotated[datetime, Meta(tz=True)]
-"""An ISO 8601 time that must carry a UTC offset (naive times are refused)."""
-
-Uuid = Annotated[
-    str, Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-]
-ComponentId = Annotated[str, Meta(pattern=r"^COMP_[A-Z0-9_]+_[0-9a-f]{8}$")]
-WidgetId = Annotated[str, Meta(pattern=r"^WIDGET_[A-Z0-9_]+_[0-9a-f]{8}$")]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-TypeName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-NonNegative = Annotated[float, Meta(ge=0)]
-
-
-class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="event_type"):
-    """The envelope every event carries. ``event_type`` is the struct's tag."""
-
-    event_id: Uuid
-    schema_version: Literal[1] = SCHEMA_VERSION
-
-    @property
-    def event_type(self) -> str:
-        return str(self.__struct_config__.tag)
-
-    @property
-    def kafka_key(self) -> str:
-        """The record key of docs/contract.md's topic table."""
-        raise NotImplementedError
-
-    @property
-    def occurred_at(self) -> datetime:
-        """The event's simulated time: also its Kafka record timestamp."""
-        raise NotImplementedError
-
 
 # --- component production ---------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's headless Chromium, driven by Playwright)
 against a running factory: the page loads with no outside asset, numbers move as events
-flow, an order, an anomaly and a stop/start reach the factory, a request without the
+flow, an order, an anomaly and a stop/start reach the factory, the answer key marks the
+stop as a true fault (on the tile and in its list, ongoing then ended), a request without the
 page's token is refused, bad input is refused by the server, and nothing sticks out
 of its panel at 1400 px.
 
@@ -205,9 +206,23 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
                 f"document.querySelector(\"{tile} .status\").innerText.toLowerCase() === 'shutdown'",
                 timeout=20_000,
             )
+            # the answer key marks the true fault on the tile and lists it beside the alerts
+            page.wait_for_function(
+                f"/true fault: shutdown \\(command\\)/.test("
+                f'document.querySelector("{tile} .true-fault").innerText)',
+                timeout=20_000,
+            )
+            listed = "#answer-key li[data-target='PLASTIC_MOLD_01'][data-kind='shutdown']"
+            page.wait_for_selector(f"{listed}.ongoing", timeout=20_000)
             page.click(f"{tile} button[data-action='start']")
             page.wait_for_function(
                 f"document.querySelector(\"{tile} .status\").innerText.toLowerCase() !== 'shutdown'",
+                timeout=20_000,
+            )
+            page.wait_for_selector(f"{listed}.ended", timeout=20_000)
+            assert "ended" in page.inner_text(f"{listed}.ended")
+            page.wait_for_function(
+                f"document.querySelector(\"{tile} .true-fault\").innerText === ''",
                 timeout=20_000,
             )
 

@@ -311,9 +311,10 @@ def test_run_with_stations_and_inspectors_scales_out_in_one_command(
     assert set(by_station) == {A, B, C}
     assert placement["lost"] == [] and placement["held by two stations"] == []
     assert placement["waiting in an inbox"] == 0  # the drain waited for every handoff
-    # The single process builds 110 widgets with this seed (every station shares one order
-    # book); scaled out each order has one home station, which costs some, not most.
-    assert report["counts"]["widgets_assembled"] >= 80
+    # The single process builds 85 widgets with this seed (every station shares one order
+    # book; orders ask about 83 % of capacity, factory.toml); scaled out each order has one
+    # home station, which costs some, not most (measured: 74).
+    assert report["counts"]["widgets_assembled"] >= 60
 
 
 def test_bad_scale_options_are_one_line_errors() -> None:

@@ -12,8 +12,8 @@ from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
-from widget_factory.kafka_io.topics import WIDGET_ASSEMBLY
-from widget_factory.schemas import WidgetAssembled, decode_as
+from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH, WIDGET_ASSEMBLY
+from widget_factory.schemas import FaultTruth, OeeTruth, WidgetAssembled, decode, decode_as
 from widget_factory.warehouse.charts import CHARTS
 from widget_factory.warehouse.sink import connect
 from widget_factory.warehouse.tables import TABLES
@@ -75,6 +75,53 @@ def test_sink_loads_every_topic_once_per_event_and_resumes(
     other = tmp_path / "other.duckdb"
     _sink(factory, other)
     assert _rows(other) == rows
+
+
+def test_sink_loads_the_answer_key_once_per_event(factory: KafkaSettings, tmp_path: Path) -> None:
+    by_type: dict[type, dict[str, FaultTruth | OeeTruth]] = {FaultTruth: {}, OeeTruth: {}}
+    for message in read_to_end(factory, [FACTORY_GROUND_TRUTH]):
+        event = decode(message.value())
+        assert isinstance(event, FaultTruth | OeeTruth)
+        by_type[type(event)][event.event_id] = event
+    faults, oee = by_type[FaultTruth], by_type[OeeTruth]
+    assert faults and oee
+    db = tmp_path / "factory.duckdb"
+    _sink(factory, db)
+    con = connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM fault_truth").fetchone()[0] == len(faults)
+        assert con.execute("SELECT count(*) FROM oee_truth").fetchone()[0] == len(oee)
+        # every fault that ended is one begin and one end row under its fault_id
+        pairs = con.execute(
+            "SELECT fault_id, count(*) FILTER (phase = 'begin'), count(*) FILTER (phase = 'end'), "
+            "max(ended_at) - min(started_at) FROM fault_truth GROUP BY fault_id"
+        ).fetchall()
+        ends = [e for e in faults.values() if e.phase == "end"]
+        assert len(pairs) == len({e.fault_id for e in faults.values()})
+        assert sum(end for _, _, end, _ in pairs) == len(ends)
+        some_end = ends[0]
+        row = con.execute(
+            "SELECT target_id, kind, cause, ended_at, units_not_made FROM fault_truth "
+            "WHERE event_id = ?",
+            [some_end.event_id],
+        ).fetchone()
+        assert row[:4] == (some_end.target_id, some_end.kind, some_end.cause, some_end.ended_at)
+        assert row[4] == (some_end.effects.units_not_made if some_end.effects else None)
+        # the true OEE of each machine and minute, as published
+        some = next(iter(oee.values()))
+        got = con.execute(
+            "SELECT machine_id, window_start, made, good, oee FROM oee_truth WHERE event_id = ?",
+            [some.event_id],
+        ).fetchone()
+        assert got == (some.target_id, some.window_start, some.made, some.good, some.oee)
+    finally:
+        con.close()
+    # a duplicate on the wire stays one row
+    producer = EventProducer(factory, client_id="test-truth")
+    producer.send(FACTORY_GROUND_TRUTH, some_end)
+    assert producer.flush(10) == 0
+    log = _sink(factory, db)
+    assert "0 rows loaded" in log and "1 duplicates ignored" in log
 
 
 def test_report_prints_the_walkthrough_analytics_and_writes_charts(

@@ -92,3 +92,69 @@ def test_machine_commands_are_validated() -> None:
         feed.machine_command("NO_SUCH_MACHINE", "stop")
     with pytest.raises(CommandRejected, match="unknown action"):
         feed.machine_command("FRAME_MACHINE_01", "explode")
+
+
+def test_state_marks_true_faults_and_lists_the_answer_key() -> None:
+    from widget_factory.core.clock import to_datetime
+    from widget_factory.core.ground_truth import fault_id
+    from widget_factory.core.ids import event_id_from
+    from widget_factory.schemas import FaultTruth, OeeTruth
+
+    def fault(target: str, phase: str, start: float, end: float | None = None) -> FaultTruth:
+        fid = fault_id(target, "shutdown", start)
+        return FaultTruth(
+            event_id=event_id_from("fault_truth", fid, phase),
+            phase=phase,  # type: ignore[arg-type]
+            fault_id=fid,
+            target_id=target,
+            target_type="machine",
+            kind="shutdown",
+            cause="command",
+            started_at=to_datetime(1_764_057_600.0 + start),
+            ended_at=None if end is None else to_datetime(1_764_057_600.0 + end),
+        )
+
+    state = DashboardState(default_config())
+    state.add(fault("PLASTIC_MOLD_01", "begin", 10))
+    state.add(fault("PLASTIC_MOLD_01", "begin", 10))  # a duplicate on the wire
+    snap = state.snapshot()
+    machines = {m["id"]: m for m in snap["machines"]}
+    mark = machines["PLASTIC_MOLD_01"]["true_fault"]
+    assert mark is not None and (mark["kind"], mark["cause"]) == ("shutdown", "command")
+    assert machines["FRAME_MACHINE_01"]["true_fault"] is None
+    assert [(f["target"], f["ended_at"]) for f in snap["answer_key"]] == [("PLASTIC_MOLD_01", None)]
+
+    state.add(fault("PLASTIC_MOLD_01", "end", 10, 70))
+    for i in range(12):  # only the newest faults stay listed, newest first
+        state.add(fault("FRAME_MACHINE_01", "begin", 100 + 10 * i))
+        state.add(fault("FRAME_MACHINE_01", "end", 100 + 10 * i, 105 + 10 * i))
+    snap = state.snapshot()
+    machines = {m["id"]: m for m in snap["machines"]}
+    assert machines["PLASTIC_MOLD_01"]["true_fault"] is None
+    assert machines["FRAME_MACHINE_01"]["true_fault"] is None
+    starts = [f["started_at"] for f in snap["answer_key"]]
+    assert len(starts) == 8 and starts == sorted(starts, reverse=True)
+    assert all(f["ended_at"] is not None for f in snap["answer_key"])
+
+    window = OeeTruth(
+        event_id=event_id_from("oee_truth", "FRAME_MACHINE_01", "0"),
+        target_id="FRAME_MACHINE_01",
+        window_start=to_datetime(1_764_057_600.0),
+        window_end=to_datetime(1_764_057_660.0),
+        producing_s=30.0,
+        shutdown_s=0.0,
+        made=2,
+        good=1,
+        availability=0.5,
+        performance=0.8,
+        quality=0.5,
+        oee=0.2,
+    )
+    state.add(window)
+    machine = next(m for m in state.snapshot()["machines"] if m["id"] == "FRAME_MACHINE_01")
+    assert machine["true_oee"] == {
+        "availability": 0.5,
+        "performance": 0.8,
+        "quality": 0.5,
+        "oee": 0.2,
+    }

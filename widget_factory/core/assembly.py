@@ -7,6 +7,10 @@ changelog topic before it emits the widgets the changes produce, so a crashed st
 is rebuilt exactly by replaying its change sets: no component vanishes from stock and
 none is used twice.
 
+The changelog entries and step results are in :mod:`widget_factory.core.assembly_records`,
+a station's stock and kit picking in :mod:`widget_factory.core.station_stock`; their
+names stay importable from here.
+
 Each component goes to exactly one station, the one that needs it most; a station builds
 the highest-priority order it has every component for, taking the earliest-made
 components of its stock first, and takes the widget type's assembly time (simulated).
@@ -14,25 +18,30 @@ components of its stock first, and takes the widget type's assembly time (simula
 
 from __future__ import annotations
 
-import heapq
 import math
 import random
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
 
-import msgspec
-
-from widget_factory.core.clock import to_datetime
-from widget_factory.core.ids import IdSource, event_id_from
-from widget_factory.factory_config import FactoryConfig, StationSpec
+from widget_factory.core.assembly_records import (
+    BuildRecord,
+    ChangeSet,
+    LateOrder,
+    OrderRecord,
+    OrderState,
+    Shortage,
+    Starvation,
+    StarvationEnded,
+    StepResult,
+    Stocked,
+)
+from widget_factory.core.ids import IdSource, type_of_component
+from widget_factory.core.station_stock import StationState, StockBin, assemble_widget, pick_kit
+from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
-    ComponentFlaw,
     ComponentProduced,
     MachineStatus,
     ProductionOrder,
-    WidgetAssembled,
 )
 
 __all__ = [
@@ -59,198 +68,6 @@ UNPLACED = "UNPLACED"
 """Pseudo-station holding components no local station can use (in scaled-out runs)."""
 
 
-# --- changelog entries -------------------------------------------------------------------
-
-
-class Stocked(msgspec.Struct, array_like=True, frozen=True):
-    station_id: str
-    component_id: str
-    component_type: str
-    defects: int
-    produced_at: float
-    machine_id: str = ""
-    degraded: bool = False
-    """Machine and condition, for quality to trace failures (absent in older changelogs)."""
-
-
-class OrderRecord(msgspec.Struct, array_like=True, frozen=True):
-    order_id: str
-    widget_type: str
-    quantity: int
-    priority: int
-    created_at: float
-    due_at: float | None = None
-
-
-class BuildRecord(msgspec.Struct, frozen=True):
-    station_id: str
-    widget: WidgetAssembled
-    completes_at: float
-
-
-class ChangeSet(msgspec.Struct, kw_only=True):
-    """What one step changed; the unit written to (and replayed from) the changelog."""
-
-    instance: str
-    stocked: list[Stocked] = []
-    orders: list[OrderRecord] = []
-    started: list[BuildRecord] = []
-    delivered: list[str] = []
-    positions: dict[str, int] = {}
-    counters: dict[str, int] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.stocked or self.orders or self.started or self.delivered or self.positions)
-
-
-# --- state -------------------------------------------------------------------------------
-
-
-class _Bin:
-    """One component type's stock at a station: earliest-made first, whatever order the
-    components arrived in (partitions are read one after another)."""
-
-    __slots__ = ("_heap", "_removed", "size")
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, str, Stocked]] = []
-        self._removed: set[str] = set()
-        self.size = 0
-
-    def add(self, item: Stocked) -> None:
-        heapq.heappush(self._heap, (item.produced_at, item.component_id, item))
-        self.size += 1
-
-    def _settle(self) -> None:
-        while self._heap and self._heap[0][1] in self._removed:
-            self._removed.discard(heapq.heappop(self._heap)[1])
-
-    def first(self) -> Stocked:
-        self._settle()
-        return self._heap[0][2]
-
-    def remove(self, component_id: str) -> None:
-        self.size -= 1
-        heap = self._heap
-        if heap and heap[0][1] == component_id:  # the usual case: the earliest is taken
-            heapq.heappop(heap)
-        else:
-            self._removed.add(component_id)
-        self._settle()
-
-
-@dataclass
-class _Order:
-    record: OrderRecord
-    started: int = 0
-    delivered: int = 0
-    finished_at: float = -math.inf
-    """When its latest unit delivered so far was completed (simulated)."""
-
-    @property
-    def open_units(self) -> int:
-        return self.record.quantity - self.started
-
-    @property
-    def sort_key(self) -> tuple[int, float, str]:
-        return (-self.record.priority, self.record.created_at, self.record.order_id)
-
-
-@dataclass
-class _Station:
-    spec: StationSpec
-    recipes: dict[str, tuple[str, ...]]
-    uses: frozenset[str]
-    stock: dict[str, _Bin] = field(default_factory=dict)
-    build: BuildRecord | None = None
-    free_at: float = 0.0
-    status: MachineStatus = MachineStatus.RUNNING
-    shortage: tuple[str, tuple[str, ...]] | None = None
-    starved_since: float | None = None
-    starvation_reported: bool = False
-    built: int = 0
-    stock_version: int = 0
-    blocked: tuple[int, int] | None = None
-    """(order version, stock version) when a start last failed: until either changes, or
-    ``wake_at`` passes, trying again would fail the same way."""
-    wake_at: float = math.inf
-
-    def count(self, component_type: str) -> int:
-        stock = self.stock.get(component_type)
-        return stock.size if stock else 0
-
-    def missing(self, recipe: tuple[str, ...], at: float = math.inf) -> tuple[str, ...]:
-        """Types of ``recipe`` this station lacks, counting only components made by ``at``."""
-        lacking: list[str] = []
-        for component_type, n in _needs(recipe):
-            stock = self.stock.get(component_type)
-            if stock is None or stock.size < n or stock.first().produced_at > at:
-                lacking.append(component_type)
-        return tuple(lacking)
-
-    def ready(self, recipe: tuple[str, ...], at: float) -> bool:
-        """``not missing(recipe, at)``, without building the list (the hot path)."""
-        stock = self.stock
-        for component_type, n in _needs(recipe):
-            bin_ = stock.get(component_type)
-            if bin_ is None or bin_.size < n or bin_.first().produced_at > at:
-                return False
-        return True
-
-
-@dataclass(frozen=True)
-class Shortage:
-    """A free station lacks components for its best order: said once per shortage."""
-
-    station_id: str
-    widget_type: str
-    order_id: str
-    missing: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Starvation:
-    """A station starved for ``starvation_alert_s`` with orders waiting, found at ``at``
-    (simulated; None from older callers)."""
-
-    station_id: str
-    since: float
-    missing: tuple[str, ...]
-    at: float | None = None
-
-
-@dataclass(frozen=True)
-class StarvationEnded:
-    """A starvation reported earlier (since ``since``) ended at ``at``: a build started,
-    or no order is left waiting for the station."""
-
-    station_id: str
-    since: float
-    at: float
-
-
-@dataclass(frozen=True)
-class LateOrder:
-    """An order whose last unit was completed ``late_by`` simulated seconds after its due date."""
-
-    order_id: str
-    due_at: float
-    completed_at: float
-
-    @property
-    def late_by(self) -> float:
-        return self.completed_at - self.due_at
-
-
-@dataclass
-class StepResult:
-    completed: list[BuildRecord] = field(default_factory=list)
-    started: list[BuildRecord] = field(default_factory=list)
-    shortages: list[Shortage] = field(default_factory=list)
-    starvations: list[Starvation] = field(default_factory=list)
-    starvation_ends: list[StarvationEnded] = field(default_factory=list)
-
-
 class AssemblyPlanner:
     """The stations of one assembly process. See the module docstring."""
 
@@ -268,15 +85,15 @@ class AssemblyPlanner:
         self._rng = rng
         self._ids = ids
         recipes = config.recipes
-        self.stations: dict[str, _Station] = {}
+        self.stations: dict[str, StationState] = {}
         for station_id in station_ids:
             spec = config.station_by_id[station_id]
             station_recipes = {w: recipes[w] for w in spec.builds}
             uses = frozenset(c for recipe in station_recipes.values() for c in recipe)
-            self.stations[station_id] = _Station(spec, station_recipes, uses)
+            self.stations[station_id] = StationState(spec, station_recipes, uses)
         self.instance = instance or "+".join(sorted(self.stations))
-        self._unplaced: dict[str, _Bin] = {}
-        self.orders: dict[str, _Order] = {}
+        self._unplaced: dict[str, StockBin] = {}
+        self.orders: dict[str, OrderState] = {}
         self._finished_orders: OrderedDict[str, None] = OrderedDict()
         self._builds: dict[str, BuildRecord] = {}
         self._placed: set[str] = set()
@@ -293,7 +110,7 @@ class AssemblyPlanner:
         self.late_orders = 0
         """Orders completed after their due date, in all."""
         self._order_version = 0
-        self._open_cache: dict[str, tuple[int, list[_Order]]] = {}
+        self._open_cache: dict[str, tuple[int, list[OrderState]]] = {}
 
     # --- the change log ------------------------------------------------------------------
 
@@ -423,11 +240,7 @@ class AssemblyPlanner:
         for station in self.stations.values():
             if station.build is not None and t < station.build.completes_at < upcoming:
                 upcoming = station.build.completes_at
-            for stock in station.stock.values():
-                if stock.size:
-                    made = stock.first().produced_at
-                    if t < made < upcoming:
-                        upcoming = made
+            upcoming = station.next_made_after(t, upcoming)
         for order in self.orders.values():
             created = order.record.created_at
             if t < created < upcoming and order.open_units > 0:
@@ -475,7 +288,7 @@ class AssemblyPlanner:
                 best, chosen = key, station.spec.id
         return chosen
 
-    def _open_orders(self, station: _Station) -> list[_Order]:
+    def _open_orders(self, station: StationState) -> list[OrderState]:
         """Orders this station could build, best first (cached until the orders change)."""
         cached = self._open_cache.get(station.spec.id)
         if cached is not None and cached[0] == self._order_version:
@@ -491,7 +304,9 @@ class AssemblyPlanner:
         self._open_cache[station.spec.id] = (self._order_version, orders)
         return orders
 
-    def _try_start(self, station: _Station, now: float, result: StepResult) -> BuildRecord | None:
+    def _try_start(
+        self, station: StationState, now: float, result: StepResult
+    ) -> BuildRecord | None:
         candidates = [o for o in self._open_orders(station) if o.record.created_at <= now]
         if station.starvation_reported and station.starved_since is not None:
             since = station.starved_since
@@ -503,12 +318,10 @@ class AssemblyPlanner:
         return self._attempt_start(station, candidates, now, result)
 
     def _attempt_start(
-        self, station: _Station, candidates: list[_Order], now: float, result: StepResult
+        self, station: StationState, candidates: list[OrderState], now: float, result: StepResult
     ) -> BuildRecord | None:
         if not candidates:
-            station.starved_since = None
-            station.starvation_reported = False
-            station.shortage = None
+            station.fed()
             self._block(station, now)
             return None
         kits: dict[str, bool] = {}
@@ -522,84 +335,38 @@ class AssemblyPlanner:
                 return self._start(station, order, recipe, now)
             if len(kits) == len(station.recipes):
                 break  # every type this station builds lacks something
-        top = candidates[0]
-        missing = station.missing(station.recipes[top.record.widget_type], now)
-        shortage_key = (top.record.widget_type, missing)
-        if station.shortage != shortage_key:
-            station.shortage = shortage_key
-            result.shortages.append(
-                Shortage(station.spec.id, top.record.widget_type, top.record.order_id, missing)
-            )
-        if station.starved_since is None:
-            station.starved_since = now
+        top = candidates[0].record
+        missing = station.missing(station.recipes[top.widget_type], now)
         limit = self._config.simulation.starvation_alert_s
-        if not station.starvation_reported and now - station.starved_since >= limit:
-            station.starvation_reported = True
-            result.starvations.append(
-                Starvation(station.spec.id, station.starved_since, missing, now)
-            )
+        station.lacks(top.widget_type, top.order_id, missing, now, limit, result)
         self._block(station, now)
         return None
 
-    def _block(self, station: _Station, now: float) -> None:
-        """Remember a failed start: it is retried once the orders or the station's stock
-        change, or when a component made later, a later order, or the starvation alert's
-        moment comes due."""
-        wake = math.inf
-        for stock in station.stock.values():
-            if stock.size:
-                made = stock.first().produced_at
-                if now < made < wake:
-                    wake = made
-        for order in self._open_orders(station):
-            if now < order.record.created_at < wake:
-                wake = order.record.created_at
-        if station.starved_since is not None and not station.starvation_reported:
-            wake = min(wake, station.starved_since + self._config.simulation.starvation_alert_s)
-        station.blocked = (self._order_version, station.stock_version)
-        station.wake_at = wake
+    def _block(self, station: StationState, now: float) -> None:
+        created = (o.record.created_at for o in self._open_orders(station))
+        limit = self._config.simulation.starvation_alert_s
+        station.block(now, created, self._order_version, limit)
 
     def _start(
-        self, station: _Station, order: _Order, recipe: tuple[str, ...], now: float
+        self, station: StationState, order: OrderState, recipe: tuple[str, ...], now: float
     ) -> BuildRecord | None:
-        components = _pick(station, recipe)
+        components = pick_kit(station, recipe)
         ready_at = max(c.produced_at for c in components)
         started_at = min(now, max(station.free_at, ready_at, order.record.created_at))
         if started_at >= self.cutoff:
             return None
-        spec = self._config.widget_types[order.record.widget_type]
-        jitter = self._config.simulation.assembly_jitter
-        duration = spec.assembly_time_s * self._rng.uniform(1 - jitter, 1 + jitter)
-        completes_at = started_at + duration
-        widget_type = order.record.widget_type
-        widget_id = self._ids.widget_id(widget_type)
-        widget = WidgetAssembled(
-            # From the widget id, whose counter the changelog restores: a restarted
-            # station never reissues an event id (its random stream starts over).
-            event_id=event_id_from("widget_assembled", widget_id),
-            widget_id=widget_id,
-            widget_type=widget_type,
-            assembly_station_id=station.spec.id,
-            component_ids=[c.component_id for c in components],
-            assembly_started_at=to_datetime(started_at),
-            assembly_completed_at=to_datetime(completes_at),
-            assembly_duration_seconds=round(duration, 3),
-            worker_id=self._rng.choice(self._config.assembly.workers),
-            batch_id=_batch_id(station.spec.id, to_datetime(started_at)),
-            order_id=order.record.order_id,
-            component_defects=sum(c.defects for c in components),
-            component_flaws=[
-                ComponentFlaw(c.component_id, c.machine_id or "UNKNOWN", c.defects, c.degraded)
-                for c in components
-                if c.defects or c.degraded
-            ],
+        build = assemble_widget(
+            self._config,
+            self._rng,
+            self._ids,
+            station.spec.id,
+            order.record,
+            components,
+            started_at,
         )
-        build = BuildRecord(station.spec.id, widget, completes_at)
         self._pending.started.append(build)
         self._apply_started(build)
-        station.shortage = None
-        station.starved_since = None
-        station.starvation_reported = False
+        station.fed()
         return build
 
     # --- applying changes (shared by live steps and replays) ----------------------------
@@ -609,14 +376,14 @@ class AssemblyPlanner:
             return  # replayed twice: applying a change set is idempotent
         station = self.stations.get(stocked.station_id)
         stock = station.stock if station is not None else self._unplaced
-        stock.setdefault(stocked.component_type, _Bin()).add(stocked)
+        stock.setdefault(stocked.component_type, StockBin()).add(stocked)
         self._placed.add(stocked.component_id)
         if station is not None:
             station.stock_version += 1
 
     def _apply_order(self, record: OrderRecord) -> None:
         if record.order_id not in self.orders and record.order_id not in self._finished_orders:
-            self.orders[record.order_id] = _Order(record)
+            self.orders[record.order_id] = OrderState(record)
             self._order_version += 1
 
     def _apply_started(self, build: BuildRecord) -> None:
@@ -636,8 +403,8 @@ class AssemblyPlanner:
             order.started += 1
             self._order_version += 1
 
-    def _take_from_stock(self, station: _Station, component_id: str) -> None:
-        stock = station.stock.get(_type_of(component_id))
+    def _take_from_stock(self, station: StationState, component_id: str) -> None:
+        stock = station.stock.get(type_of_component(component_id))
         if stock is not None and component_id in self._placed:
             stock.remove(component_id)
             station.stock_version += 1
@@ -689,44 +456,3 @@ class AssemblyPlanner:
 
     def orders_waiting(self) -> int:
         return sum(o.open_units for o in self.orders.values())
-
-
-_NEEDS: dict[tuple[str, ...], tuple[tuple[str, int], ...]] = {}
-
-
-def _needs(recipe: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    """``recipe`` as (component type, units) pairs, computed once per recipe."""
-    needs = _NEEDS.get(recipe)
-    if needs is None:
-        counts: dict[str, int] = {}
-        for component_type in recipe:
-            counts[component_type] = counts.get(component_type, 0) + 1
-        needs = _NEEDS[recipe] = tuple(counts.items())
-    return needs
-
-
-def _pick(station: _Station, recipe: tuple[str, ...]) -> list[Stocked]:
-    """The earliest-made components for ``recipe`` (which may name a type twice)."""
-    picked: list[Stocked] = []
-    for component_type in recipe:
-        stock = station.stock[component_type]
-        if component_type in recipe[: len(picked)]:
-            taken = {c.component_id for c in picked}
-            candidates = sorted(
-                entry
-                for entry in stock._heap
-                if entry[1] not in stock._removed and entry[1] not in taken
-            )
-            picked.append(candidates[0][2])
-        else:
-            picked.append(stock.first())
-    return picked
-
-
-def _type_of(component_id: str) -> str:
-    """``COMP_METAL_FRAME_a1b2c3d4`` → ``metal_frame``."""
-    return component_id[5:-9].lower()
-
-
-def _batch_id(station_id: str, at: datetime) -> str:
-    return f"ASSY_{station_id.rsplit('_', 1)[-1]}_{at:%Y%m%d_%H}"

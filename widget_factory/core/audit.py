@@ -24,6 +24,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from widget_factory.core.ids import type_of_component
 from widget_factory.schemas import (
     ComponentProduced,
     InventoryUpdate,
@@ -138,10 +139,6 @@ class AuditReport:
         }
 
 
-def _type_of(component_id: str) -> str:
-    return component_id[5:-9].lower()
-
-
 class Audit:
     """Accumulates events, then :meth:`report` checks the invariants."""
 
@@ -232,7 +229,9 @@ class Audit:
                 if component_id not in self.components:
                     unknown.append(f"{component_id} in {widget.widget_id}")
             recipe = self._recipes.get(widget.widget_type)
-            types = sorted(self.components.get(c, _type_of(c)) for c in widget.component_ids)
+            types = sorted(
+                self.components.get(c, type_of_component(c)) for c in widget.component_ids
+            )
             if recipe is None or types != sorted(recipe):
                 wrong_recipe.append(widget.widget_id)
         violation(1, "components used but never produced", unknown)
@@ -244,7 +243,7 @@ class Audit:
 
         produced_by_type: Counter[str] = Counter(self.components.values())
         used_by_type: Counter[str] = Counter(
-            self.components.get(c, _type_of(c)) for c in usage if c in self.components
+            self.components.get(c, type_of_component(c)) for c in usage if c in self.components
         )
         widgets_by_type: Counter[str] = Counter(w.widget_type for w in self.widgets.values())
         rejected_by_type: Counter[str] = Counter()

@@ -13,7 +13,7 @@ import random
 import uuid
 from hashlib import sha1
 
-__all__ = ["IdSource", "scramble32", "event_id_from", "NAMESPACE"]
+__all__ = ["IdSource", "scramble32", "event_id_from", "type_of_component", "NAMESPACE"]
 
 NAMESPACE = uuid.UUID("6f1b9e52-5d3a-4c1e-9a57-0c2f3b8e7d41")
 """Namespace for deterministic event ids (a retried output keeps its ``event_id``)."""
@@ -23,6 +23,12 @@ _MASK = 0xFFFFFFFF
 _UUID4_CLEAR = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
 _UUID4_SET = 0x00000000_0000_4000_8000_000000000000
 """Version 4 and the RFC 4122 variant, as ``uuid.UUID(int=n, version=4)`` sets them."""
+
+
+def type_of_component(component_id: str) -> str:
+    """``COMP_METAL_FRAME_a1b2c3d4`` -> ``metal_frame``, for ids this factory made (no
+    checks: the hot path; :func:`widget_factory.core.ledger.component_type_of` checks)."""
+    return component_id[5:-9].lower()
 
 
 def scramble32(n: int) -> int:

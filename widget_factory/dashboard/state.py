@@ -4,7 +4,10 @@
 JSON-ready dict for the page. Times are simulated; "now" is the newest event time seen.
 Throughput and recent pass rates cover the last simulated hour. Analytics' windowed
 metrics (``factory-metrics``), when a service publishes them, add OEE per machine and
-assembly times per widget type over the last 15 windows.
+assembly times per widget type over the last 15 windows. The answer key
+(``factory-ground-truth``) marks each machine or station in a true fault with its kind
+and cause, lists the most recent faults (begin, and end once it came) beside the
+alerts, and adds the true OEE over the same number of one-minute windows.
 """
 
 from __future__ import annotations
@@ -20,21 +23,26 @@ from widget_factory.schemas import (
     ComponentProduced,
     Event,
     FactoryAlert,
+    FaultTruth,
     InventoryUpdate,
     MachineTelemetry,
+    OeeTruth,
     ProductionOrder,
     QualityCheck,
     QualityStatus,
     WidgetAssembled,
 )
 
-__all__ = ["DashboardState", "RECENT_S", "METRIC_WINDOWS"]
+__all__ = ["DashboardState", "RECENT_S", "METRIC_WINDOWS", "ANSWER_KEY_FAULTS"]
 
 RECENT_S = 3600.0
 """Throughput and recent pass rates: the last simulated hour."""
 
 METRIC_WINDOWS = 15
 """Analytics windows aggregated per machine / widget type."""
+
+ANSWER_KEY_FAULTS = 8
+"""Faults of the answer key listed on the page (the newest by start)."""
 
 _MINUTE = 60.0
 
@@ -88,6 +96,11 @@ class DashboardState:
         self._recent_checks: deque[tuple[float, str, bool]] = deque()
         self._per_minute: Counter[float] = Counter()
         self.alerts: deque[dict[str, Any]] = deque(maxlen=8)
+        self.true_faults: dict[str, dict[str, Any]] = {}
+        """Target id -> the fault it is in now, by the answer key."""
+        self.answer_key: dict[str, dict[str, Any]] = {}
+        """Fault id -> the newest faults, begin and (once it came) end."""
+        self._true_oee: dict[str, deque[OeeTruth]] = {}
         self._oee: dict[str, deque[dict[str, Any]]] = {}
         self._assembly: dict[str, deque[dict[str, Any]]] = {}
         self.metrics_seen = 0
@@ -160,6 +173,11 @@ class DashboardState:
                     "priority": event.priority,
                     "created_at": event.created_at.timestamp(),
                 }
+            elif isinstance(event, FaultTruth):
+                self._add_fault(event)
+            elif isinstance(event, OeeTruth):
+                windows = self._true_oee.setdefault(event.target_id, deque(maxlen=METRIC_WINDOWS))
+                windows.append(event)
             elif isinstance(event, FactoryAlert):
                 self.alerts.appendleft(
                     {
@@ -194,6 +212,34 @@ class DashboardState:
         machine["efficiency"] = round(event.metrics.efficiency_percent, 1)
         machine["vibration"] = round(event.metrics.vibration_level, 2)
 
+    def _add_fault(self, event: FaultTruth) -> None:
+        started = event.started_at.timestamp()
+        entry = self.answer_key.get(event.fault_id)
+        if entry is None:
+            entry = {
+                "fault_id": event.fault_id,
+                "target": event.target_id,
+                "kind": event.kind,
+                "cause": event.cause,
+                "started_at": started,
+                "ended_at": None,
+                "open_at_end": False,
+            }
+            self.answer_key[event.fault_id] = entry
+            if len(self.answer_key) > ANSWER_KEY_FAULTS:
+                oldest = min(self.answer_key.values(), key=lambda f: f["started_at"])
+                del self.answer_key[oldest["fault_id"]]
+        current = self.true_faults.get(event.target_id)
+        if event.phase == "begin":
+            if current is None or current["started_at"] <= started:
+                self.true_faults[event.target_id] = entry
+            return
+        ended = event.ended_at.timestamp() if event.ended_at else started
+        entry["ended_at"] = ended
+        entry["open_at_end"] = event.open_at_end
+        if current is not None and current["fault_id"] == event.fault_id:
+            del self.true_faults[event.target_id]
+
     def _add_metric(self, metric: Metric) -> None:
         self.metrics_seen += 1
         if metric.metric == "machine_oee":
@@ -224,7 +270,8 @@ class DashboardState:
 
     @staticmethod
     def _oee_of(windows: deque[dict[str, Any]]) -> dict[str, Any]:
-        running = sum(w.get("running_s") or 0 for w in windows)
+        # available: running or idle (working, as the simulation has it)
+        running = sum((w.get("running_s") or 0) + (w.get("idle_s") or 0) for w in windows)
         observed = sum(w.get("observed_s") or 0 for w in windows)
         shutdown = sum(w.get("shutdown_s") or 0 for w in windows)
         nominal = sum(w.get("nominal_s") or 0 for w in windows)
@@ -259,6 +306,18 @@ class DashboardState:
                 view["made"] = self.made_by[machine["id"]]
                 windows = self._oee.get(machine["id"])
                 view["oee"] = self._oee_of(windows) if windows else None
+                truth = self._true_oee.get(machine["id"])
+                view["true_oee"] = _true_oee_of(truth) if truth else None
+                fault = self.true_faults.get(machine["id"])
+                view["true_fault"] = (
+                    None
+                    if fault is None
+                    else {
+                        "kind": fault["kind"],
+                        "cause": fault["cause"],
+                        "since": _utc(fault["started_at"]),
+                    }
+                )
                 machines.append(view)
             orders = []
             units_open = 0
@@ -333,4 +392,43 @@ class DashboardState:
                 "metrics_seen": self.metrics_seen,
                 "lag": self.lag,
                 "alerts": list(self.alerts),
+                "answer_key": [
+                    {
+                        **f,
+                        "started_at": _utc(f["started_at"]),
+                        "ended_at": None if f["ended_at"] is None else _utc(f["ended_at"]),
+                    }
+                    for f in sorted(
+                        self.answer_key.values(), key=lambda f: f["started_at"], reverse=True
+                    )
+                ],
             }
+
+
+def _true_oee_of(windows: deque[OeeTruth]) -> dict[str, Any]:
+    """The answer key's OEE over its last windows, combined as the analytics' are:
+    sums of producing, shut-down, observed and nominal time, made and good."""
+    producing = sum(w.producing_s for w in windows)
+    shutdown = sum(w.shutdown_s for w in windows)
+    observed = sum((w.window_end - w.window_start).total_seconds() for w in windows)
+    made = sum(w.made for w in windows)
+    good = sum(w.good for w in windows)
+    # nominal time is not in the record; performance x producing time gives it back
+    nominal = sum((w.performance or 0.0) * w.producing_s for w in windows)
+    availability = producing / (observed - shutdown) if observed - shutdown > 0 else None
+    performance = nominal / producing if producing > 0 else None
+    quality = good / made if made > 0 else None
+    oee = (
+        availability * performance * quality
+        if availability is not None and performance is not None and quality is not None
+        else None
+    )
+    return {
+        k: None if v is None else round(v, 3)
+        for k, v in (
+            ("availability", availability),
+            ("performance", performance),
+            ("quality", quality),
+            ("oee", oee),
+        )
+    }

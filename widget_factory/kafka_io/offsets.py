@@ -14,7 +14,14 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-__all__ = ["OffsetTracker", "commit", "at_end"]
+__all__ = [
+    "OffsetTracker",
+    "commit",
+    "at_end",
+    "assignment_ends",
+    "assignment_positions",
+    "has_records",
+]
 
 Key = tuple[str, int]
 
@@ -129,3 +136,32 @@ def at_end(consumer: Consumer) -> bool:
         if offset < high:
             return False
     return True
+
+
+def assignment_ends(consumer: Consumer) -> dict[tuple[str, int], tuple[int, int]]:
+    """(low, high) watermarks of the assignment as the latest fetch responses reported
+    them: no request to the broker, so cheap enough for every loop."""
+    return {
+        (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, cached=True)
+        for tp in consumer.assignment()
+    }
+
+
+def assignment_positions(consumer: Consumer) -> dict[tuple[str, int], int]:
+    """The next offset to read of each assigned partition (negative: none read yet)."""
+    assignment = consumer.assignment()
+    return {
+        (tp.topic, tp.partition): tp.offset
+        for tp in (consumer.position(assignment) if assignment else [])
+    }
+
+
+def has_records(consumer: Consumer, topic: str, timeout: float = 10.0) -> bool:
+    """True when any partition of ``topic`` has ever been written to (asks the broker)."""
+    for partition in consumer.list_topics(topic, timeout=timeout).topics[topic].partitions:
+        _low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout
+        )
+        if high > 0:
+            return True
+    return False

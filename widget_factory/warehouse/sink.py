@@ -31,17 +31,37 @@ from widget_factory.schemas import SchemaError
 from widget_factory.warehouse.tables import (
     DEADLETTER_TOPIC,
     OFFSETS_TABLE,
-    TABLE_BY_TOPIC,
     TABLES,
     Table,
     create_tables,
 )
+from widget_factory.warehouse.truth_tables import TRUTH_TABLES
 
-__all__ = ["SinkOptions", "WarehouseSink", "connect"]
+__all__ = ["ALL_TABLES", "SinkOptions", "WarehouseSink", "connect"]
 
 log = logging.getLogger("sink")
 
 _encoder = msgspec.json.Encoder()
+
+ALL_TABLES: tuple[Table, ...] = TABLES + TRUTH_TABLES
+"""Every table the sink fills: one per event topic, and the answer key's two."""
+
+_BY_TOPIC: dict[str, tuple[Table, ...]] = {}
+for _table in ALL_TABLES:
+    _BY_TOPIC[_table.topic] = (*_BY_TOPIC.get(_table.topic, ()), _table)
+
+
+def _route(topic: str, value: bytes) -> tuple[Table, dict[str, Any]] | None:
+    """The table a record goes to and its row; None for a topic without tables.
+    A :class:`SchemaError` for a record no table of its topic reads."""
+    tables = _BY_TOPIC.get(topic)
+    if not tables:
+        return None
+    event = tables[0].parse(value)  # tables of one topic share its parser
+    for table in tables:
+        if table.accepts is None or isinstance(event, table.accepts):
+            return table, table.flatten(event)
+    raise SchemaError(f"no table keeps {type(event).__name__} records of {topic}")
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> Any:
@@ -80,6 +100,8 @@ class WarehouseSink:
         self.lifecycle = lifecycle or Lifecycle()
         self.con = connect(options.db)
         create_tables(self.con)
+        for table in TRUTH_TABLES:
+            self.con.execute(table.ddl())
         self.loaded = 0
         self.duplicates = 0
         self.unreadable = 0
@@ -87,7 +109,7 @@ class WarehouseSink:
 
     @property
     def topics(self) -> list[str]:
-        return [table.topic for table in TABLES] + [DEADLETTER_TOPIC]
+        return [*_BY_TOPIC, DEADLETTER_TOPIC]
 
     def resume_offsets(self) -> dict[tuple[str, int], int]:
         rows = self.con.execute(
@@ -109,14 +131,14 @@ class WarehouseSink:
             if topic == DEADLETTER_TOPIC:
                 dead.append(_dead_letter_row(message, partition, offset))
                 continue
-            table = TABLE_BY_TOPIC.get(topic)
-            if table is None:
-                continue
             try:
-                row = table.flatten(table.parse(message.value() or b""))
+                routed = _route(topic, message.value() or b"")
             except SchemaError:
                 self.unreadable += 1
                 continue
+            if routed is None:
+                continue
+            table, row = routed
             row["kafka_partition"] = partition
             row["kafka_offset"] = offset
             bucket = rows.setdefault(table.name, {})
@@ -127,7 +149,7 @@ class WarehouseSink:
         added = 0
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for table in TABLES:
+            for table in ALL_TABLES:
                 batch = rows.get(table.name)
                 if batch:
                     added += self._insert(table, list(batch.values()))
@@ -207,7 +229,7 @@ class WarehouseSink:
     def _summary(self, final: bool = False) -> None:
         counts = {
             table.name: int(self.con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0])
-            for table in TABLES
+            for table in ALL_TABLES
         }
         log.info(
             "Sink%s: %d rows loaded this run (%d duplicates ignored%s); tables: %s",

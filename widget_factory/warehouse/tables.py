@@ -50,6 +50,9 @@ class Table:
     """(name, DuckDB type) in order; the first is the primary key."""
     parse: Callable[[bytes], Any]
     flatten: Callable[[Any], Row]
+    accepts: type | None = None
+    """The event type this table keeps, when its topic carries several (the answer key's
+    ``factory-ground-truth``); None: every record of the topic."""
 
     @property
     def key(self) -> str:

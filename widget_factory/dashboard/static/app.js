@@ -59,6 +59,8 @@ function tile(machine) {
   const status = el("div", { class: "status" }, "–");
   const meta = el("div", { class: "meta" }, "");
   const oee = el("div", { class: "meta oee" }, "");
+  const truth = el("div", { class: "meta true-oee" }, "");
+  const fault = el("div", { class: "true-fault" }, "");
   const anomaly = el("button", { class: "danger", type: "button", "data-action": "anomaly" }, "anomaly");
   const toggle = el("button", { class: "secondary", type: "button", "data-action": "stop" }, "stop");
   anomaly.addEventListener("click", () => post(`/api/machines/${machine.id}/anomaly`));
@@ -71,6 +73,8 @@ function tile(machine) {
     status,
     meta,
     oee,
+    truth,
+    fault,
     el("div", { class: "actions" }, anomaly, toggle),
   );
   const group = machine.kind === "station" ? "Assembly" : "Building " + machine.location.building;
@@ -86,7 +90,7 @@ function tile(machine) {
     floor.insertBefore(building, floor.children[groups.indexOf(group)] || null);
   }
   box.append(node);
-  entry = { node, status, meta, oee, toggle };
+  entry = { node, status, meta, oee, truth, fault, toggle };
   tiles.set(machine.id, entry);
   return entry;
 }
@@ -103,6 +107,12 @@ function renderFloor(machines) {
     if (machine.efficiency !== undefined) bits.push(`eff ${machine.efficiency}%`);
     t.meta.textContent = bits.join(" · ");
     t.oee.textContent = machine.oee ? `OEE ${pct(machine.oee.oee)} (A ${pct(machine.oee.availability)}, P ${pct(machine.oee.performance)}, Q ${pct(machine.oee.quality)})` : "";
+    const o = machine.true_oee;
+    t.truth.textContent = o ? `true OEE ${pct(o.oee)} (A ${pct(o.availability)}, P ${pct(o.performance)}, Q ${pct(o.quality)})` : "";
+    const f = machine.true_fault;
+    const faultText = f ? `true fault: ${f.kind} (${f.cause}) since ${f.since.slice(11, 19)}` : "";
+    if (t.fault.textContent !== faultText) t.fault.textContent = faultText;
+    t.node.classList.toggle("in-fault", Boolean(f));
     const action = machine.status === "shutdown" ? "start" : "stop";
     if (t.toggle.getAttribute("data-action") !== action) {
       t.toggle.setAttribute("data-action", action);
@@ -169,6 +179,12 @@ function render(s) {
   ]));
   $("alerts").replaceChildren(...s.alerts.map((a) =>
     el("li", { class: a.severity }, `${a.at.slice(11, 19)} ${a.message}`)));
+  $("answer-key").replaceChildren(...(s.answer_key.length ? s.answer_key.map((f) => el(
+    "li",
+    { class: f.ended_at ? "ended" : "ongoing", "data-target": f.target, "data-kind": f.kind },
+    `${f.started_at.slice(11, 19)} ${f.target} ${f.kind} (${f.cause}) `
+      + (f.ended_at ? `ended ${f.ended_at.slice(11, 19)}${f.open_at_end ? " (run ended)" : ""}` : "ongoing"),
+  )) : [el("li", { class: "none" }, "no fault yet")]));
   if (!widgetTypesFilled && s.quality.length) {
     widgetTypesFilled = true;
     $("order-type").replaceChildren(...s.quality.map((q) => el("option", { value: q.widget_type }, q.widget_type)));
