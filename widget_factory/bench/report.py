@@ -48,8 +48,27 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
                 _met(doc, "generation_ratio"),
             )
         )
-        rows.append(("  components", _n(generation["components_per_s"]), "", ""))
-        rows.append(("  telemetry", _n(generation["telemetry_per_s"]), "", ""))
+        rows.append(
+            (
+                "  1 process each",
+                _n(generation["one_worker_per_s"]),
+                _ratio(doc["generation_one_worker_ratio"]),
+                "",
+            )
+        )
+        rows.append(("    components", _n(generation["components_per_s"]), "", ""))
+        rows.append(("    telemetry", _n(generation["telemetry_per_s"]), "", ""))
+        workers = generation["workers"]
+        rows.append(
+            (
+                f"  {workers} processes each",
+                _n(generation["workers_per_s"]),
+                _ratio(doc["generation_workers_ratio"]),
+                "",
+            )
+        )
+        rows.append(("    components", _n(generation["workers_components_per_s"]), "", ""))
+        rows.append(("    telemetry", _n(generation["workers_telemetry_per_s"]), "", ""))
     pipeline = doc.get("pipeline")
     if pipeline:
         rows.append(

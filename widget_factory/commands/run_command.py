@@ -41,6 +41,7 @@ from widget_factory.processes.lifecycle import ServiceOptions, describe_speed
 from widget_factory.processes.service_args import common_service_args, service_layout
 from widget_factory.processes.services import SERVICES
 from widget_factory.processes.supervisor import PRODUCERS, FactoryRun
+from widget_factory.processes.workers import shared_seed
 
 ORDER = 10
 
@@ -81,7 +82,7 @@ def run_factory(args: argparse.Namespace) -> int:
         shared = common_service_args(
             bootstrap=settings.bootstrap_servers,
             speed=options.speed,
-            seed=options.seed,
+            seed=options.seed if (args.generation_workers or 1) == 1 else shared_seed(options.seed),
             duration=args.duration,
             start=start,
             anchor_wall=anchor_wall,
@@ -90,7 +91,11 @@ def run_factory(args: argparse.Namespace) -> int:
             overrides=public_overrides,
             debug=args.debug,
         )
-        lockstep = options.speed is None and station_processes == inspector_processes == 1
+        generation_workers = args.generation_workers or 1
+        lockstep = (
+            options.speed is None
+            and station_processes == inspector_processes == generation_workers == 1
+        )
         if lockstep:
             # Every service is here, one process each: event-time order (reproducible).
             shared.append("--lockstep")
@@ -116,6 +121,7 @@ def run_factory(args: argparse.Namespace) -> int:
             station_processes=station_processes,
             inspectors=options.config.quality.inspectors,
             inspector_processes=inspector_processes,
+            generation_workers=generation_workers,
         )
         if station_processes > 1 or inspector_processes > 1:
             log.info(
@@ -226,6 +232,13 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         type=positive_int,
         metavar="M",
         help="run quality control in M processes sharing group quality-control (default 1)",
+    )
+    parser.add_argument(
+        "--generation-workers",
+        type=positive_int,
+        metavar="N",
+        help="run component production and telemetry in N processes each, the machines "
+        "dealt between them (default 1; worth it where there are spare cores)",
     )
     _add_in_run_options(parser)
     guard = parser.add_argument_group("memory (docs/performance.md)")
