@@ -43,7 +43,7 @@ class ComponentProductionService:
             IdSource(options.rng("component-ids")),
             options.start,
         )
-        self.health = BrokerHealth("components", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("components", options.settings)
         self.producer = EventProducer(
             options.settings, client_id="components", health=self.health, report_successes=False
         )

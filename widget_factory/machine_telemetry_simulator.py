@@ -57,7 +57,7 @@ class MachineTelemetryService:
         self.clock = options.clock()
         self.ids = IdSource(options.rng("telemetry-ids"))
         self.fleet = MachineFleet(options.config, options.rng("telemetry"), self.ids, options.start)
-        self.health = BrokerHealth("telemetry", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("telemetry", options.settings)
         self.producer = EventProducer(
             options.settings, client_id="telemetry", health=self.health, report_successes=False
         )

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from widget_factory.children import die_with_parent
 from widget_factory.kafka_io.broker import EmbeddedBroker, port_in_use
+from widget_factory.kafka_io.cluster_identity import EXIT_CLUSTER_REPLACED, RUN_STOPPED
 from widget_factory.kafka_io.settings import KafkaSettings
 
 __all__ = ["FactoryRun", "Child", "embedded_or_given", "deal", "service_layout"]
@@ -124,6 +125,9 @@ class FactoryRun:
                 if child.process is None or child.alive:
                     continue
                 code = child.process.returncode
+                if code == EXIT_CLUSTER_REPLACED:  # the broker restarted empty
+                    log.error("%s", RUN_STOPPED)
+                    return EXIT_CLUSTER_REPLACED
                 if code != 0:
                     log.error(
                         "the %s service exited with status %s; stopping the factory",
@@ -158,6 +162,9 @@ class FactoryRun:
             for name, child in self.children.items()
             if child.process is not None and child.process.wait() != 0
         }
+        if EXIT_CLUSTER_REPLACED in failed.values():  # the broker restarted empty
+            log.error("%s", RUN_STOPPED)
+            return EXIT_CLUSTER_REPLACED
         for name, code in failed.items():
             log.error("the %s service ended with status %s", name, code)
         return 1 if failed else 0

@@ -156,7 +156,7 @@ class WidgetAssemblyService:
             if options.generate_orders
             else None
         )
-        self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("assembly", options.settings)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
         self.offsets = OffsetTracker()

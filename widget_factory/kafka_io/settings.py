@@ -195,6 +195,10 @@ class KafkaSettings:
         return {
             "bootstrap.servers": self.bootstrap_servers,
             "logger": logging.getLogger("widget_factory.librdkafka"),
+            # Never let a metadata request create a topic (librdkafka's producers do by
+            # default): topics are created with their partition counts by `setup`, and
+            # an emptied broker would otherwise get them back with its default of 4.
+            "allow.auto.create.topics": False,
         }
 
     def admin_config(self, **overrides: Any) -> dict[str, Any]:
