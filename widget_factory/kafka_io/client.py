@@ -66,6 +66,11 @@ class BrokerHealth:
         """Health for a service's clients that also watches for a replaced cluster."""
         return cls(name, settings.bootstrap_servers, cluster=ClusterWatch(settings, name).start())
 
+    @property
+    def cluster_replaced(self) -> bool:
+        """True once the watched cluster was seen replaced (:meth:`check` then raises)."""
+        return self.cluster is not None and self.cluster.replaced
+
     def on_error(self, error: KafkaError) -> None:
         code = error.code()
         if self.cluster is not None and is_suspicious(error):
