@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(f"widget-factory {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         return 130
 

@@ -50,7 +50,7 @@ class ComponentProductionService:
             options.start,
             options.share,
         )
-        self.health = BrokerHealth("components", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("components", options.settings)
         self.producer = EventProducer(
             options.settings, client_id="components", health=self.health, report_successes=False
         )

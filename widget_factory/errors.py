@@ -8,6 +8,9 @@ __all__ = ["FactoryError", "ConfigError", "BrokerUnavailable", "BrokerLaunchErro
 class FactoryError(Exception):
     """An expected failure with a message fit for the user; no traceback needed."""
 
+    exit_status = 2
+    """The CLI's exit status for it (a replaced cluster has its own, see cluster_identity)."""
+
 
 class ConfigError(FactoryError):
     """A factory configuration or setting that cannot be used; the message names the field."""

@@ -72,7 +72,7 @@ class InventoryService:
         self.lifecycle = lifecycle or Lifecycle()
         self.clock = options.clock()
         self.ledger = InventoryLedger(options.config.assembly.warehouse)
-        self.health = BrokerHealth("inventory", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("inventory", options.settings)
         self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "inventory")
         self.upgrades = ReadUpgrades(log)

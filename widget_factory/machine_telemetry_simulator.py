@@ -64,7 +64,7 @@ class MachineTelemetryService:
         self.fleet = MachineFleet(
             config, options.rng("telemetry" + worker), self.ids, options.start
         )
-        self.health = BrokerHealth("telemetry", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("telemetry", options.settings)
         self.producer = EventProducer(
             options.settings, client_id="telemetry", health=self.health, report_successes=False
         )

@@ -94,7 +94,7 @@ class QualityControlService:
             },
         )
         self.ids = IdSource(options.rng("quality-ids:" + "+".join(sorted(self.inspectors))))
-        self.health = BrokerHealth("quality", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("quality", options.settings)
         self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "quality")
         self.upgrades = ReadUpgrades(log)

@@ -127,7 +127,7 @@ class WidgetAssemblyService:
             self.feed,
             scaled_out=self.router.scaled_out,
         )
-        self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("assembly", options.settings)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
         self.upgrades = ReadUpgrades(log)

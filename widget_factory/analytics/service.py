@@ -31,6 +31,7 @@ from widget_factory.core.metric_records import Metric, decode_metric, encode_met
 from widget_factory.core.windows import topic_frontier, window_start
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.cluster_identity import cluster_was_replaced
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -91,7 +92,7 @@ class AnalyticsService:
         self.engine = FactoryAnalytics(
             options.config, window_s=options.window_s, lateness_s=options.lateness_s
         )
-        self.health = BrokerHealth("analytics", options.settings.bootstrap_servers)
+        self.health = BrokerHealth.watching("analytics", options.settings)
         self.producer = EventProducer(options.settings, client_id="analytics", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "analytics")
         self.upgrades = ReadUpgrades(log)
@@ -234,6 +235,7 @@ class AnalyticsService:
                         add(event)
                     follower.observe(message, event.occurred_at.timestamp())
                 now = time.monotonic()
+                self.health.check(self.producer)
                 if self.in_order is not None and now - last_advance >= 0.2:
                     last_advance = now
                     self._advance_in_order(follower)
@@ -257,7 +259,7 @@ class AnalyticsService:
                     self._publish(self.engine.flush())
                     break
         finally:
-            remaining = self.producer.flush(10)
+            remaining = len(self.producer) if cluster_was_replaced() else self.producer.flush(10)
             follower.close()
             self._summary(final=True, undelivered=remaining)
         return 0

@@ -38,9 +38,12 @@ def run_dashboard(args: argparse.Namespace) -> int:
             f"Dashboard: {server.url} (factory at {settings.bootstrap_servers}); Ctrl-C stops it",
             flush=True,
         )
-        done.wait()
+        while not done.wait(0.5) and server.feed.replaced is None:
+            pass
     finally:
         server.stop()
+    if server.feed.replaced is not None:  # the broker came back empty: one line, status 4
+        raise server.feed.replaced
     return 0
 
 

@@ -23,7 +23,8 @@ from widget_factory.core.metric_records import decode_metric
 from widget_factory.core.orders import make_order
 from widget_factory.dashboard.state import DashboardState
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.kafka_io.client import EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
+from widget_factory.kafka_io.cluster_identity import ClusterReplaced
 from widget_factory.kafka_io.committed import GroupOffsets
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -93,6 +94,8 @@ class DashboardFeed:
         self._producer_lock = threading.Lock()
         self._ids = IdSource(random.Random())
         self.error: str | None = None
+        self.replaced: ClusterReplaced | None = None
+        """Set when the broker came back empty (a new cluster): following stopped."""
 
     # --- following -------------------------------------------------------------------------
 
@@ -102,7 +105,8 @@ class DashboardFeed:
 
     def _run(self) -> None:
         try:
-            follower = TopicFollower(self.settings, TOPICS, client_id="dashboard")
+            health = BrokerHealth.watching("dashboard", self.settings)
+            follower = TopicFollower(self.settings, TOPICS, client_id="dashboard", health=health)
         except Exception as exc:  # noqa: BLE001 - shown on the page, logged once
             self.error = str(exc)
             log.error("dashboard: cannot follow the factory: %s", exc)
@@ -133,6 +137,9 @@ class DashboardFeed:
                 if time.monotonic() - last_lag >= self.lag_every_s:
                     last_lag = time.monotonic()
                     self.state.set_lag(self._lag(follower, committed))
+                health.check()
+        except ClusterReplaced as exc:  # the page keeps what it showed; the command ends
+            self.replaced, self.error = exc, str(exc)
         finally:
             offsets.close()
             follower.consumer.close()

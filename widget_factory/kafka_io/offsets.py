@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from widget_factory.kafka_io.cluster_identity import cluster_was_replaced
+
 __all__ = [
     "OffsetTracker",
     "commit",
@@ -87,7 +89,10 @@ def commit(consumer: Consumer, tracker: OffsetTracker, *, sync: bool = False) ->
     Asynchronous by default: a commit never blocks the service (a synchronous one waits
     without limit for a broker that does not answer). A lost asynchronous commit is
     harmless - offsets only move forward, and every ``_REFRESH_S`` all are sent again.
-    ``sync`` is for rebalances, where the next owner must see the offsets."""
+    ``sync`` is for rebalances, where the next owner must see the offsets. Nothing is
+    committed to a cluster that replaced the one the records came from."""
+    if cluster_was_replaced():
+        return 0
     now = time.monotonic()
     if now - tracker.refreshed > _REFRESH_S:
         tracker.refreshed = now

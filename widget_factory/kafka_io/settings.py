@@ -48,7 +48,15 @@ SECRET_KEYS = ("password", "secret", "key.pem", "keystore", "token", "sasl.jaas.
 _ENV_PREFIX = "KAFKA_"
 _ENV_IGNORED = {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_CONFIG"}
 
+_NO_AUTO_CREATE: dict[str, Any] = {
+    # Never let a metadata request create a topic (librdkafka's producers do by
+    # default): topics are created with their partition counts by `setup`, and an
+    # emptied broker would otherwise get them back with its default of 4 partitions.
+    "allow.auto.create.topics": False,
+}
+
 _PRODUCER_DEFAULTS: dict[str, Any] = {
+    **_NO_AUTO_CREATE,
     # Idempotence: retries after a broker hiccup are deduplicated by the broker, and a
     # restarted embedded broker fails sends visibly instead of acking lost records.
     "enable.idempotence": True,
@@ -65,6 +73,7 @@ _PRODUCER_DEFAULTS: dict[str, Any] = {
 }
 
 _CONSUMER_DEFAULTS: dict[str, Any] = {
+    **_NO_AUTO_CREATE,
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
     # Start from the beginning when a group has no offsets: components produced before

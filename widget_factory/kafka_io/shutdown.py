@@ -17,6 +17,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, KafkaException
 
 from widget_factory.kafka_io.client import EventProducer
+from widget_factory.kafka_io.cluster_identity import cluster_was_replaced
 from widget_factory.kafka_io.offsets import OffsetTracker
 
 __all__ = ["Shutdown", "EXIT_BUDGET_S", "hard_exit_needed"]
@@ -44,8 +45,28 @@ class Shutdown:
         return max(0.0, self._deadline - time.monotonic())
 
     def flush(self, producer: EventProducer, share: float = 0.5) -> bool:
-        """Wait for outstanding deliveries, for at most ``share`` of the remaining budget."""
-        left = producer.flush(max(0.1, self.remaining() * share))
+        """Wait for outstanding deliveries, for at most ``share`` of the remaining budget.
+
+        A replaced cluster cannot take the records meant for the old one: none is waited
+        for. A producer failed for good (a fatal error) cannot flush at all: its queue is
+        reported as dropped instead of raising from ``flush``."""
+        if cluster_was_replaced():
+            left = len(producer)
+            if left:
+                log.warning(
+                    "%s: %d records meant for the replaced cluster are dropped", self.name, left
+                )
+            return False
+        try:
+            left = producer.flush(max(0.1, self.remaining() * share))
+        except (KafkaException, SystemError) as exc:
+            log.warning(
+                "%s: the producer cannot deliver any more (%s); %d records dropped",
+                self.name,
+                _reason(exc),
+                len(producer),
+            )
+            return False
         if left:
             log.warning(
                 "%s: %d records not acknowledged by the broker are dropped; no input they "
@@ -57,6 +78,9 @@ class Shutdown:
 
     def finish_consumer(self, consumer: Consumer, offsets: OffsetTracker | None) -> None:
         """Commit ``offsets`` (None: commit nothing) and leave the group, within the budget."""
+
+        if offsets is not None and cluster_was_replaced():
+            offsets = None  # the new cluster knows none of these topics: commit nothing
 
         def finish() -> None:
             try:
@@ -84,3 +108,14 @@ class Shutdown:
                 "%s: the broker did not answer in time to %s; exiting anyway", self.name, what
             )
             _hard_exit.set()
+
+
+def _reason(exc: BaseException) -> str:
+    """The Kafka error behind ``exc`` (``SystemError`` wraps the one a callback raised)."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, SystemError) and cause is not None:
+        exc = cause
+    if isinstance(exc, KafkaException) and exc.args:
+        error = exc.args[0]
+        return str(error.str()) if hasattr(error, "str") else str(error)
+    return str(exc) or type(exc).__name__

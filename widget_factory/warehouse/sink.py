@@ -24,6 +24,7 @@ import msgspec
 from confluent_kafka import Message
 
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.client import BrokerHealth
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.processes.lifecycle import Lifecycle
@@ -192,13 +193,18 @@ class WarehouseSink:
             o.db,
             "; stops once caught up" if o.until_idle else "",
         )
+        health = BrokerHealth.watching("sink", o.settings)
         follower = TopicFollower(
-            o.settings, self.topics, client_id="sink", start_offsets=self.resume_offsets()
+            o.settings,
+            self.topics,
+            client_id="sink",
+            health=health,
+            start_offsets=self.resume_offsets(),
         )
         pending: list[Message] = []
         last_load = last_log = time.monotonic()
         try:
-            while self.lifecycle.running:
+            while self.lifecycle.running and not health.cluster_replaced:
                 pending.extend(follower.poll(10_000, 0.2))
                 now = time.monotonic()
                 if pending and (len(pending) >= o.batch_max or now - last_load >= o.batch_s):
@@ -216,6 +222,7 @@ class WarehouseSink:
                     break
             if pending:
                 self.load(pending)
+            health.check()  # records read from a replaced cluster are loaded, then it stops
         finally:
             follower.consumer.close()
             self._summary(final=True)
