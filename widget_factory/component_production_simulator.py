@@ -17,6 +17,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.lockstep import StatusGate
+from widget_factory.core.machine_share import share_config
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
@@ -47,6 +48,7 @@ class ComponentProductionService:
             options.rng("components"),
             IdSource(options.rng("component-ids")),
             options.start,
+            options.share,
         )
         self.health = BrokerHealth("components", options.settings.bootstrap_servers)
         self.producer = EventProducer(
@@ -63,9 +65,10 @@ class ComponentProductionService:
             from_time=options.start if options.lockstep else None,
         )
         self._pacer = LogPacer(log, "components")
-        self.oee = OeeTruthTracker(options.config, options.start)
+        self.oee = OeeTruthTracker(share_config(options.config, options.share), options.start)
         """True OEE per machine and minute, published on factory-ground-truth."""
         self.truth = TruthPublisher(self.producer)
+        self.components_sent = 0
         self.gate = (
             StatusGate(
                 [m.id for m in options.config.machines],
@@ -86,11 +89,7 @@ class ComponentProductionService:
                 self._set_status(machine_id, status, self.clock.now())
 
     def _set_status(self, machine_id: str, status: MachineStatus, at: float) -> None:
-        before = (
-            self.production.status(machine_id)
-            if machine_id in self.options.config.machine_by_id
-            else None
-        )
+        before = self.production.status(machine_id) if self.production.makes(machine_id) else None
         self.production.set_status(machine_id, status, at)
         self.oee.status(machine_id, status, at)
         if before is not None and (before in PRODUCING_STATUSES) != (status in PRODUCING_STATUSES):
@@ -149,6 +148,7 @@ class ComponentProductionService:
                         now = end
                     events = self.production.produce_until(now, limit=_BATCH if virtual else None)
                 self.producer.send_all(COMPONENT_PRODUCTION, events)
+                self.components_sent += len(events)
                 for event in events:
                     self.oee.made(event)
                 # every component before the next one due is made: those windows are whole
@@ -186,7 +186,7 @@ class ComponentProductionService:
             stop.close(self.status.close)
             log.info(
                 "Component production stopped: %d components sent%s%s",
-                self.producer.sent,
+                self.components_sent,  # (the producer also sends the true-OEE records)
                 f", {remaining} undelivered" if remaining else "",
                 read_notes(self.upgrades, self.dead_letters.count),
             )

@@ -23,6 +23,7 @@ from widget_factory.core.clock import to_datetime
 from widget_factory.core.ground_truth import FaultTracker
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_alerts import machine_error_alert
+from widget_factory.core.machine_share import share_config
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
@@ -57,8 +58,12 @@ class MachineTelemetryService:
         self.options = options
         self.lifecycle = lifecycle or Lifecycle()
         self.clock = options.clock()
-        self.ids = IdSource(options.rng("telemetry-ids"))
-        self.fleet = MachineFleet(options.config, options.rng("telemetry"), self.ids, options.start)
+        worker = options.share.suffix  # "" for one process; workers draw and read apart
+        self.ids = IdSource(options.rng("telemetry-ids" + worker))
+        config = share_config(options.config, options.share)
+        self.fleet = MachineFleet(
+            config, options.rng("telemetry" + worker), self.ids, options.start
+        )
         self.health = BrokerHealth("telemetry", options.settings.bootstrap_servers)
         self.producer = EventProducer(
             options.settings, client_id="telemetry", health=self.health, report_successes=False
@@ -69,7 +74,7 @@ class MachineTelemetryService:
         self.truth = TruthPublisher(self.producer)
         self.commands = make_consumer(
             options.settings,
-            COMMANDS_GROUP,
+            COMMANDS_GROUP + worker,
             [FACTORY_COMMANDS],
             client_id="telemetry",
             health=self.health,
@@ -149,8 +154,9 @@ class MachineTelemetryService:
         try:
             report, change = actions[command.command](command.target_id, now, cause)
         except UnknownMachine as exc:
-            log.warning("Ignoring %s: %s", command.command, exc)
-            return
+            if command.target_id not in self.options.config.all_machine_ids:
+                log.warning("Ignoring %s: %s", command.command, exc)
+            return  # (another worker's machine: that worker serves it)
         log.info("Command %s for %s", command.command, command.target_id)
         earlier = self.fleet.take_changes()  # e.g. a repair done before the command came
         self._publish([report], [*earlier, change] if change else earlier)

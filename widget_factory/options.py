@@ -206,10 +206,11 @@ def service_options(
             raise UsageError(
                 f"--inspector {inspector}: unknown inspector (known: {', '.join(config.quality.inspectors)})"
             )
+    speed = parse_speed(args.speed, config.simulation.speed)
     return ServiceOptions(
-        settings=settings or settings_from_args(args),
+        settings=(settings or settings_from_args(args)).paced(speed),
         config=config,
-        speed=parse_speed(args.speed, config.simulation.speed),
+        speed=speed,
         seed=args.seed,
         duration=duration,
         start=parse_start(getattr(args, "start", None)),

@@ -47,6 +47,10 @@ def test_bench_measures_every_phase_and_audits_what_it_made(own_broker: Embedded
         "virtual_day": True,
     }
     assert doc["generation_ratio"] > 0 and doc["pipeline_ratio"] > 0
+    generation = doc["generation"]  # with one process per service, and with two
+    assert generation["one_worker_per_s"] > 0 and generation["workers"] == 2
+    assert generation["workers_components_per_s"] > 0 and generation["workers_per_s"] > 0
+    assert doc["generation_one_worker_ratio"] > 0 and doc["generation_workers_ratio"] > 0
     assert doc["pipeline"]["components_end_to_end"] > 0
     sustained = doc["pipeline"]["sustained"]
     assert sustained["components_per_s"] > 0 and isinstance(sustained["lag_bounded"], bool)

@@ -7,6 +7,7 @@ import math
 import random
 
 from tests.unit.test_assembly import CONFIG, START, Maker, planner
+from widget_factory.core.clock import to_datetime, to_epoch
 from widget_factory.core.lockstep import EventTimeQueue, PlannerFeed, StatusGate
 from widget_factory.schemas import MachineStatus, encode
 
@@ -127,3 +128,40 @@ def test_inputs_still_waiting_when_stopping_go_into_stock() -> None:
     assert feed.stock_the_rest() == len(components)
     assert p.stocked_ids() == {c.component_id for c in components}
     assert len(feed.queue) == 0
+
+
+def test_analytics_waits_for_every_machine_sku_and_partition() -> None:
+    from tests.unit.test_machines import START as T
+    from tests.unit.test_machines import _fleet
+    from widget_factory.analytics.event_order import AnalyticsInOrder
+    from widget_factory.core.windows import PartitionProgress
+    from widget_factory.schemas import InventoryUpdate
+
+    order = AnalyticsInOrder(CONFIG, {"machine-telemetry": 0, "inventory-updates": 1})
+    reports, _ = _fleet().report_until(T + 30)
+    for report in reports:
+        order.add("machine-telemetry", report)
+    progress = {"component-production": [PartitionProgress(T + 20, False)]}
+    assert order.watermark(progress) == -math.inf  # no SKU has moved yet
+    for n, sku in enumerate([*CONFIG.component_types, *CONFIG.widget_types]):
+        update = InventoryUpdate(
+            event_id=f"00000000-0000-4000-8000-{n:012d}",
+            item_type="component",
+            sku=sku,
+            item_id="X",
+            warehouse_location="W",
+            quantity_change=1,
+            current_stock=1,
+            updated_at=to_datetime(T + 100),
+            reason="production",
+            batch_id="B",
+        )
+        order.add("inventory-updates", update)
+    earliest_latest = min(
+        max(to_epoch(r.timestamp) for r in reports if r.machine_id == m)
+        for m in CONFIG.all_machine_ids
+    )
+    assert order.watermark(progress) == min(earliest_latest, T + 20)
+    assert order.watermark({**progress, "widget-assembly": []}) == -math.inf
+    released = [topic for topic, _ in order.release(math.inf)]
+    assert released == ["machine-telemetry"] * len(reports) + ["inventory-updates"] * 11

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from widget_factory.errors import ConfigError
-from widget_factory.kafka_io.settings import DEFAULT_BOOTSTRAP, resolve_settings
+from widget_factory.kafka_io.settings import (
+    DEFAULT_BOOTSTRAP,
+    PACE_ENV,
+    pace_for_speed,
+    resolve_settings,
+)
 
 
 def test_flag_beats_environment() -> None:
@@ -80,3 +85,47 @@ def test_bad_override_is_a_clear_error() -> None:
 def test_missing_kafka_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read it"):
         resolve_settings(None, {}, kafka_config_file=str(tmp_path / "missing.properties"))
+
+
+def test_pace_follows_the_simulated_speed_within_bounds() -> None:
+    assert pace_for_speed(None) == 5  # unlimited speed: throughput first
+    assert pace_for_speed(120) == 250  # the default factory: a dashboard's freshness
+    assert pace_for_speed(600) == 50
+    assert pace_for_speed(1) == 250  # real time: never staler than a quarter second
+    assert pace_for_speed(1_000_000) == 5
+
+
+def test_paced_settings_set_linger_and_fetch_wait_unless_the_user_did() -> None:
+    settings = resolve_settings("127.0.0.1:9092", {}).paced(120)
+    assert settings.producer_config()["linger.ms"] == 250
+    assert settings.consumer_config("g")["fetch.wait.max.ms"] == 250
+    assert settings.with_bootstrap("127.0.0.1:1", "embedded").pace_ms == 250
+    user = resolve_settings("127.0.0.1:9092", {}, overrides=["fetch.wait.max.ms=20"]).paced(120)
+    assert user.consumer_config("g")["fetch.wait.max.ms"] == "20"
+    assert user.consumer_config("g", **{"fetch.wait.max.ms": 10})["fetch.wait.max.ms"] == 10
+
+
+def test_pace_from_the_environment_wins_over_the_speed() -> None:
+    settings = resolve_settings("b:9092", {PACE_ENV: "40"}).paced(120)
+    assert settings.pace_ms == 40
+    assert settings.consumer_config("g")["fetch.wait.max.ms"] == 40
+    with pytest.raises(ConfigError, match=PACE_ENV):
+        resolve_settings("b:9092", {PACE_ENV: "soon"})
+    with pytest.raises(ConfigError, match=PACE_ENV):
+        resolve_settings("b:9092", {PACE_ENV: "-1"})
+
+
+def test_unpaced_settings_keep_the_defaults() -> None:
+    local = resolve_settings("127.0.0.1:9092", {})
+    assert local.pace_ms is None
+    assert local.consumer_config("g")["fetch.wait.max.ms"] == 5
+    assert local.producer_config()["compression.type"] == "none"
+    assert local.paced(None).producer_config()["compression.type"] == "none"
+    assert local.paced(120).producer_config()["compression.type"] == "lz4"
+
+
+def test_viewers_wait_a_quarter_of_their_refresh_unless_paced() -> None:
+    settings = resolve_settings("127.0.0.1:9092", {})
+    assert settings.for_viewer(1.0).consumer_config(None)["fetch.wait.max.ms"] == 250
+    assert settings.for_viewer(0.1).consumer_config(None)["fetch.wait.max.ms"] == 25
+    assert settings.paced(600).for_viewer(1.0).pace_ms == 50

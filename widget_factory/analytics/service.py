@@ -13,11 +13,13 @@ closes the last, partial windows once every input is read and quiet, and exits.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from widget_factory.analytics.event_order import AnalyticsInOrder, metric_order
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.analytics_windows import (
     DEFAULT_LATENESS_S,
@@ -26,7 +28,7 @@ from widget_factory.core.analytics_windows import (
 )
 from widget_factory.core.clock import format_sim_duration
 from widget_factory.core.metric_records import Metric, decode_metric, encode_metric
-from widget_factory.core.windows import topic_frontier
+from widget_factory.core.windows import topic_frontier, window_start
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
 from widget_factory.kafka_io.follower import TopicFollower
@@ -86,6 +88,8 @@ class AnalyticsOptions:
     """A quiet input counts as complete up to its newest event. ``run`` at ``--speed max``
     turns it off: its producers run ahead in virtual time faster than a reader learns of
     their records, so a pause in reading says nothing; the drain closes the last windows."""
+    event_time_order: bool = False
+    """Lockstep (``run`` at --speed max): inputs in event-time order, never late."""
 
 
 class AnalyticsService:
@@ -100,6 +104,13 @@ class AnalyticsService:
         self.dead_letters = DeadLetters(self.producer, "analytics")
         self.upgrades = ReadUpgrades(log)
         self.published: set[str] = set()
+        self._boundary: float | None = None
+        """Lockstep: the window boundary the engine has been advanced to."""
+        self.in_order = (
+            AnalyticsInOrder(options.config, {t: i for i, t in enumerate(SOURCE_TOPICS)})
+            if options.event_time_order
+            else None
+        )
         self.sent = 0
         self.skipped = 0
         self._started = time.monotonic()
@@ -142,6 +153,39 @@ class AnalyticsService:
             )
             self.sent += 1
         self.producer.poll(0)
+
+    def _advance_in_order(self, follower: TopicFollower, everything: bool = False) -> None:
+        """Lockstep: window by window up to the inputs' common time (everything: until no
+        event is left), the events before each boundary plus the lateness bound, then the
+        windows ending at the boundary. What a window holds and lists (machines, stations,
+        SKUs) then depends only on the events before that time, never on how far a call
+        went."""
+        assert self.in_order is not None
+        queue = self.in_order.queue
+        until = (
+            math.inf
+            if everything
+            else self.in_order.watermark({t: follower.progress(t) for t in SOURCE_TOPICS})
+        )
+        size = self.options.window_s
+        lateness = self.options.lateness_s
+        while queue or not everything:
+            if self._boundary is None:
+                if not queue:
+                    return
+                self._boundary = window_start(queue.next_time(), size)
+            boundary = self._boundary + size
+            if boundary + lateness > until:
+                return
+            # the lateness bound still applies: a telemetry report accounts for the time
+            # since its machine's previous one, which may lie before the boundary
+            for topic, event in self.in_order.release(
+                math.nextafter(boundary + lateness, -math.inf)
+            ):
+                self._adders[topic][1](event)
+            closed = self.engine.advance(dict.fromkeys(SOURCE_TOPICS.values(), boundary + lateness))
+            self._publish(sorted(closed, key=metric_order))
+            self._boundary = boundary
 
     def frontiers(self, follower: TopicFollower) -> dict[str, Any]:
         o = self.options
@@ -197,19 +241,31 @@ class AnalyticsService:
                     except SchemaError as exc:
                         self.dead_letters.route(message, str(exc))
                         continue
-                    add(event)
+                    if self.in_order is not None:
+                        self.in_order.add(str(message.topic()), event)
+                    else:
+                        add(event)
                     follower.observe(message, event.occurred_at.timestamp())
                 now = time.monotonic()
-                if now - last_advance >= 0.2:
+                if self.in_order is not None and now - last_advance >= 0.2:
+                    last_advance = now
+                    self._advance_in_order(follower)
+                elif now - last_advance >= 0.2:
                     last_advance = now
                     self._publish(self.engine.advance(self.frontiers(follower)))
-                if now - last_commit >= 2.0:
+                if now - last_commit >= 0.5:  # lag tools show it as current as the factory
                     last_commit = now
                     follower.commit()
                 if now - last_log >= 10.0:
                     last_log = now
                     self._summary()
                 if (o.until_idle or self.lifecycle.draining) and self._all_quiet(follower):
+                    if self.in_order is not None:
+                        # the rest, in the same order whichever time lockstep had reached
+                        self._advance_in_order(follower, everything=True)
+                        rest = self.engine.advance(self.frontiers(follower)) + self.engine.flush()
+                        self._publish(sorted(rest, key=metric_order))
+                        break
                     self._publish(self.engine.advance(self.frontiers(follower)))
                     self._publish(self.engine.flush())
                     break

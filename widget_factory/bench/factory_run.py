@@ -10,6 +10,7 @@ file. Afterwards the audit reads what the run produced and checks every invarian
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from widget_factory.core.audit import AuditReport
 from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.audit import audit_topics
 from widget_factory.kafka_io.lag import EndOffsetProbe, group_lag
-from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.kafka_io.settings import PACE_ENV, KafkaSettings
 from widget_factory.kafka_io.topics import WIDGET_ASSEMBLY, connect_admin
 from widget_factory.processes.service_args import common_service_args
 from widget_factory.processes.services import SERVICES
@@ -132,10 +133,12 @@ def run_factory(
     start: float,
     anchor_wall: float | None = None,
     lag_every: float = 1.0,
+    pace_ms: int | None = None,
 ) -> FactoryRunResult:
     """Run the factory on ``settings`` (topics already created), then audit it.
 
-    ``speed``: simulated seconds per wall second; None runs as fast as possible."""
+    ``speed``: simulated seconds per wall second; None runs as fast as possible.
+    ``pace_ms`` pins the clients' linger and fetch wait (else they follow the speed)."""
     shared = common_service_args(
         bootstrap=settings.bootstrap_servers,
         speed=speed,
@@ -148,7 +151,10 @@ def run_factory(
         overrides=[],
         debug=False,
     )
-    run = FactoryRun({name: list(shared) for name in SERVICES}, bounded=True)
+    env = dict(os.environ)
+    if pace_ms is not None:
+        env[PACE_ENV] = str(pace_ms)
+    run = FactoryRun({name: list(shared) for name in SERVICES}, env=env, bounded=True)
 
     def pids() -> dict[str, int]:
         return {

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -86,27 +87,41 @@ def _measure(
     return GenerationResult(name, acknowledged, finished[0] - started)
 
 
-def _options(settings: KafkaSettings, config: FactoryConfig, seed: int) -> ServiceOptions:
-    return ServiceOptions(settings=settings, config=config, speed=None, seed=seed, start=START)
+def _options(
+    settings: KafkaSettings, config: FactoryConfig, seed: int, share: MachineShare
+) -> ServiceOptions:
+    return ServiceOptions(
+        settings=settings, config=config, speed=None, seed=seed, start=START, share=share
+    )
 
 
 def measure_components(
-    settings: KafkaSettings, config: FactoryConfig, seconds: float, seed: int = 1
+    settings: KafkaSettings,
+    config: FactoryConfig,
+    seconds: float,
+    seed: int = 1,
+    share: MachineShare = WHOLE_FACTORY,
 ) -> GenerationResult:
-    """Component events per second from the component production service."""
+    """Component events per second from the component production service (``share``:
+    the machines of one worker of several)."""
     from widget_factory.component_production_simulator import ComponentProductionService
 
     lifecycle = Lifecycle()
-    service = ComponentProductionService(_options(settings, config, seed), lifecycle)
+    service = ComponentProductionService(_options(settings, config, seed, share), lifecycle)
     return _measure("components", service, lifecycle, seconds)
 
 
 def measure_telemetry(
-    settings: KafkaSettings, config: FactoryConfig, seconds: float, seed: int = 1
+    settings: KafkaSettings,
+    config: FactoryConfig,
+    seconds: float,
+    seed: int = 1,
+    share: MachineShare = WHOLE_FACTORY,
 ) -> GenerationResult:
-    """Telemetry events per second from the machine telemetry service."""
+    """Telemetry events per second from the machine telemetry service (``share``: the
+    machines of one worker of several)."""
     from widget_factory.machine_telemetry_simulator import MachineTelemetryService
 
     lifecycle = Lifecycle()
-    service = MachineTelemetryService(_options(settings, config, seed), lifecycle)
+    service = MachineTelemetryService(_options(settings, config, seed, share), lifecycle)
     return _measure("telemetry", service, lifecycle, seconds)

@@ -48,8 +48,27 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
                 _met(doc, "generation_ratio"),
             )
         )
-        rows.append(("  components", _n(generation["components_per_s"]), "", ""))
-        rows.append(("  telemetry", _n(generation["telemetry_per_s"]), "", ""))
+        rows.append(
+            (
+                "  1 process each",
+                _n(generation["one_worker_per_s"]),
+                _ratio(doc["generation_one_worker_ratio"]),
+                "",
+            )
+        )
+        rows.append(("    components", _n(generation["components_per_s"]), "", ""))
+        rows.append(("    telemetry", _n(generation["telemetry_per_s"]), "", ""))
+        workers = generation["workers"]
+        rows.append(
+            (
+                f"  {workers} processes each",
+                _n(generation["workers_per_s"]),
+                _ratio(doc["generation_workers_ratio"]),
+                "",
+            )
+        )
+        rows.append(("    components", _n(generation["workers_components_per_s"]), "", ""))
+        rows.append(("    telemetry", _n(generation["workers_telemetry_per_s"]), "", ""))
     pipeline = doc.get("pipeline")
     if pipeline:
         rows.append(
@@ -86,7 +105,7 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
         rows.append((f"peak RSS {service}", f"{mb:.0f} MB", "", ""))
     if doc.get("max_rss_mb") is not None:
         rows.append(("", "", "", _met(doc, "max_rss_mb")))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    widths = [max((len(r[i]) for r in rows), default=0) for i in range(3)]
     machine = doc["machine"]
     load = machine.get("load_average_at_start")
     out.write(
@@ -121,8 +140,46 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
                 + ", ".join(f"{service} {us:.0f} us" for service, us in cpu.items())
                 + f"; {sum(cpu.values()):.0f} us in all\n"
             )
+    idle = doc.get("idle")
+    if idle:
+        _print_idle(idle, out)
     audits = doc.get("audits", {})
     if audits:
         verdict = "every invariant holds" if doc.get("audit_ok") else "FAILED"
         out.write(f"Audit of each factory run ({', '.join(audits)}): {verdict}\n")
     out.write(f"Service logs: {doc['logs']}\n")
+
+
+def _print_idle(idle: dict[str, Any], out: TextIO) -> None:
+    """The idle phase: a few lines, each with its target."""
+    met = {name: t["met"] for name, t in idle["targets"].items()}
+
+    def verdict(name: str) -> str:
+        return f"(<= {idle['targets'][name]['target']:g}: {'met' if met[name] else 'NOT met'})"
+
+    cpu = ", ".join(f"{name} {pct:.1f}" for name, pct in idle["cpu_pct"].items())
+    out.write(
+        f"Idle: the default `run` (speed {idle['speed']:g}) for {idle['window_s']:.0f} s: "
+        f"{idle['cpu_pct_total']:.1f} % of one core in all {verdict('cpu_pct_total')}: {cpu}\n"
+    )
+    rss = idle.get("broker_rss_mb")
+    if rss:
+        out.write(
+            f"  broker memory {rss[0]:.0f} -> {rss[1]:.0f} MB, "
+            f"{idle['broker_rss_mb_per_min']:.1f} MB per minute\n"
+        )
+    behind = idle["dashboard_behind_s"]
+    groups = ", ".join(
+        f"{group} {s['p50']}/{s['max']}" for group, s in idle["group_behind_s"].items()
+    )
+    out.write(
+        f"  dashboard behind the factory: p50 {behind['p50']} s, max {behind['max']} s "
+        f"{verdict('dashboard_behind_s')}\n  committed offsets behind production, p50/max s: "
+        f"{groups} {verdict('group_behind_p50_s')}\n"
+    )
+    out.write(
+        f"  monitor --once {idle['monitor_s']} s "
+        f"({'full' if idle['monitor_full'] else 'EMPTY'}) {verdict('monitor_s')}; "
+        f"groups {idle['groups_s']} s {verdict('groups_s')}; lag {idle['lag_s']} s "
+        f"{verdict('lag_s')}; order {'ok' if idle['order_ok'] else 'WARNED'}\n"
+    )

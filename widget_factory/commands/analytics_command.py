@@ -48,6 +48,7 @@ def run_analytics(args: argparse.Namespace) -> int:
             idle_s=idle,
             hold_empty_s=parse_time_option("--hold-empty", args.hold_empty, allow_zero=True),
             quiet_completes=not args.no_quiet_frontier,
+            event_time_order=args.lockstep,
         ),
         lifecycle,
     )
@@ -105,4 +106,5 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         help="close the last windows and exit once every input is read and quiet "
         "(for a drained, bounded run)",
     )
+    parser.add_argument("--lockstep", action="store_true", help=argparse.SUPPRESS)
     common_options(parser)

@@ -31,9 +31,9 @@ def _seconds(text: str) -> float:
 
 def _run(args: argparse.Namespace) -> int:
     from widget_factory.bench.report import print_report
-    from widget_factory.bench.runner import PHASES, BenchOptions, run_bench
+    from widget_factory.bench.runner import DEFAULT_PHASES, PHASES, BenchOptions, run_bench
 
-    phases = tuple(args.only.split(",")) if args.only else PHASES
+    phases = tuple(args.only.split(",")) if args.only else DEFAULT_PHASES
     unknown = [p for p in phases if p not in PHASES]
     if unknown:
         raise UsageError(
@@ -78,7 +78,9 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--only",
         metavar="PHASES",
-        help="comma-separated subset of: raw, generation, pipeline, latency, virtual_day",
+        help="comma-separated subset of: raw, generation, pipeline, latency, virtual_day, "
+        "idle (default: all but idle, which measures the default `run` for a minute or "
+        "--duration, whichever is longer)",
     )
     parser.add_argument(
         "--reset",

@@ -22,7 +22,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from widget_factory.kafka_io.topics import connect_admin
 
     config = load_config(args.config)
-    settings = settings_from_args(args)
+    settings = settings_from_args(args).for_viewer(1.0)  # the page refreshes every second
     connect_admin(settings)
     done = threading.Event()
 

@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from confluent_kafka.admin import AdminClient
+
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.lag import (
     FACTORY_GROUPS,
@@ -114,19 +116,23 @@ def print_lag(report: LagReport, out: TextIO = sys.stdout) -> None:
         )
 
 
-def lag_reports(settings: KafkaSettings, groups: Sequence[str]) -> list[LagReport]:
+def lag_reports(
+    settings: KafkaSettings, groups: Sequence[str], admin: AdminClient | None = None
+) -> list[LagReport]:
+    """One probe and one admin connection for every group (a connection each costs a
+    round of metadata requests)."""
     probe = EndOffsetProbe(settings)
     try:
-        return [group_lag(settings, group, probe=probe) for group in groups]
+        return [group_lag(settings, group, probe=probe, admin=admin) for group in groups]
     finally:
         probe.close()
 
 
 def _groups(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    connect_admin(settings)
-    groups = list_groups(settings)
-    reports = {r.group: r for r in lag_reports(settings, [g.group_id for g in groups])}
+    admin, _ = connect_admin(settings)
+    groups = list_groups(settings, admin=admin)
+    reports = {r.group: r for r in lag_reports(settings, [g.group_id for g in groups], admin)}
     if args.json:
         document = [
             {
@@ -147,8 +153,8 @@ def _groups(args: argparse.Namespace) -> int:
 
 def _lag(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    connect_admin(settings)
-    known = {g.group_id for g in list_groups(settings)}
+    admin, _ = connect_admin(settings)
+    known = {g.group_id for g in list_groups(settings, admin=admin)}
     wanted = list(dict.fromkeys(args.group or sorted(known)))
     for group in wanted:
         if group not in known and group not in FACTORY_GROUPS:
@@ -156,7 +162,7 @@ def _lag(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"no consumer group {group!r} on {settings.bootstrap_servers} (groups: {listed})"
             )
-    reports = lag_reports(settings, wanted)
+    reports = lag_reports(settings, wanted, admin)
     if args.json:
         json.dump([r.to_dict() for r in reports], sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from widget_factory.commands.services_command import continue_simulated_time
 from widget_factory.errors import UsageError
+from widget_factory.kafka_io.broker import EmbeddedBroker
+from widget_factory.kafka_io.broker_memory import (
+    BROKER_MEMORY_ENV,
+    BrokerMemoryGuard,
+    local_broker_pid,
+    resolve_budget,
+)
 from widget_factory.kafka_io.cluster import embedded_or_given, prepare_cluster
-from widget_factory.kafka_io.settings import split_secret_overrides
+from widget_factory.kafka_io.settings import PACE_ENV, split_secret_overrides
 from widget_factory.options import (
     START_HELP,
     common_options,
@@ -31,7 +40,8 @@ from widget_factory.processes.in_run import (
 from widget_factory.processes.lifecycle import ServiceOptions, describe_speed
 from widget_factory.processes.service_args import common_service_args, service_layout
 from widget_factory.processes.services import SERVICES
-from widget_factory.processes.supervisor import FactoryRun
+from widget_factory.processes.supervisor import PRODUCERS, FactoryRun
+from widget_factory.processes.workers import shared_seed
 
 ORDER = 10
 
@@ -60,9 +70,11 @@ def _scale(args: argparse.Namespace, options: ServiceOptions) -> tuple[int, int]
 
 def run_factory(args: argparse.Namespace) -> int:
     options = service_options(args)  # validates every option before anything starts
+    budget = resolve_budget(args.broker_memory, os.environ)
     station_processes, inspector_processes = _scale(args, options)
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
+        settings = settings.paced(options.speed)
         prepare_cluster(settings)
         options = continue_simulated_time(args, dataclasses.replace(options, settings=settings))
         start = options.start
@@ -70,7 +82,7 @@ def run_factory(args: argparse.Namespace) -> int:
         shared = common_service_args(
             bootstrap=settings.bootstrap_servers,
             speed=options.speed,
-            seed=options.seed,
+            seed=options.seed if (args.generation_workers or 1) == 1 else shared_seed(options.seed),
             duration=args.duration,
             start=start,
             anchor_wall=anchor_wall,
@@ -79,7 +91,12 @@ def run_factory(args: argparse.Namespace) -> int:
             overrides=public_overrides,
             debug=args.debug,
         )
-        if options.speed is None and station_processes == inspector_processes == 1:
+        generation_workers = args.generation_workers or 1
+        lockstep = (
+            options.speed is None
+            and station_processes == inspector_processes == generation_workers == 1
+        )
+        if lockstep:
             # Every service is here, one process each: event-time order (reproducible).
             shared.append("--lockstep")
         where = (
@@ -104,6 +121,7 @@ def run_factory(args: argparse.Namespace) -> int:
             station_processes=station_processes,
             inspectors=options.config.quality.inspectors,
             inspector_processes=inspector_processes,
+            generation_workers=generation_workers,
         )
         if station_processes > 1 or inspector_processes > 1:
             log.info(
@@ -114,10 +132,16 @@ def run_factory(args: argparse.Namespace) -> int:
             )
         # Secret -X values reach the services as KAFKA_* variables, not on their command
         # lines (which any user of the machine can read with ps).
+        # The clients' pace (docs/performance.md) reaches every child the same way.
+        pacing = {PACE_ENV: str(settings.pace_ms)}
         run = FactoryRun(
-            layout, env={**os.environ, **secret_env}, bounded=options.duration is not None
+            layout,
+            env={**os.environ, **secret_env, **pacing},
+            bounded=options.duration is not None,
         )
-        extras = _in_run_options(args, public_overrides, secret_env)
+        extras = dataclasses.replace(
+            _in_run_options(args, public_overrides, {**secret_env, **pacing}), lockstep=lockstep
+        )
         with in_run_dashboard(extras, settings, options) as dashboard_url:
             if dashboard_url is not None:
                 print(f"Dashboard: {dashboard_url}", flush=True)
@@ -129,9 +153,35 @@ def run_factory(args: argparse.Namespace) -> int:
                 virtual_time=options.speed is None,
             ):
                 run.start()
-                status = run.wait()
+                with _memory_guard(run, broker, settings.bootstrap_servers, budget):
+                    status = run.wait()
         log.info("Widget Factory stopped.")
         return status
+
+
+@contextlib.contextmanager
+def _memory_guard(
+    run: FactoryRun, broker: EmbeddedBroker | None, bootstrap: str, budget: int | None
+) -> Iterator[None]:
+    """Watch the embedded broker's memory for the block (docs/performance.md), ours or
+    one of ``widget-factory broker`` on this machine: past the budget's stop share,
+    production stops and the factory drains like a bounded run."""
+    pid = broker.pid if broker is not None else local_broker_pid(bootstrap)
+    if pid is None or budget is None:
+        yield
+        return
+
+    def stop_production() -> None:
+        run.bounded = True  # the supervisor drains once the producers have exited
+        for name, child in run.children.items():
+            if name.split("#", 1)[0] in PRODUCERS:
+                child.signal(signal.SIGUSR1)
+
+    guard = BrokerMemoryGuard(pid, budget, stop_production).start()
+    try:
+        yield
+    finally:
+        guard.stop()
 
 
 def _in_run_options(
@@ -188,5 +238,20 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         metavar="M",
         help="run quality control in M processes sharing group quality-control (default 1)",
     )
+    parser.add_argument(
+        "--generation-workers",
+        type=positive_int,
+        metavar="N",
+        help="run component production and telemetry in N processes each, the machines "
+        "dealt between them (default 1; worth it where there are spare cores)",
+    )
     _add_in_run_options(parser)
+    guard = parser.add_argument_group("memory (docs/performance.md)")
+    guard.add_argument(
+        "--broker-memory",
+        metavar="SIZE",
+        help="memory budget of the embedded broker, e.g. 512M, 2G or off (env "
+        f"{BROKER_MEMORY_ENV}; default 1G, or a quarter of a smaller machine's memory): "
+        "a warning at 80 %%, then production stops and the factory drains before it",
+    )
     common_options(parser)

@@ -10,16 +10,20 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from widget_factory.core.machine_share import parse_share
+from widget_factory.errors import UsageError
 from widget_factory.kafka_io.cluster import prepare_cluster, start_after_latest_event
 from widget_factory.kafka_io.shutdown import hard_exit_needed
 from widget_factory.options import (
     START_HELP,
     common_options,
+    positive_int,
     service_options,
     simulation_options,
 )
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions
 from widget_factory.processes.services import SERVICES
+from widget_factory.processes.workers import run_workers
 
 ORDER = 40
 
@@ -38,8 +42,15 @@ def continue_simulated_time(args: argparse.Namespace, options: ServiceOptions) -
 
 def _run_service(name: str, args: argparse.Namespace) -> int:
     options = service_options(args)
+    if getattr(args, "worker", None):
+        try:
+            options = dataclasses.replace(options, share=parse_share(args.worker))
+        except ValueError as exc:
+            raise UsageError(f"--worker: {exc}") from None
     prepare_cluster(options.settings)
     options = continue_simulated_time(args, options)
+    if getattr(args, "workers", 1) > 1:
+        return run_workers(name, args, options, args.workers)
     lifecycle = Lifecycle()
     lifecycle.install_signal_handlers()
     service = SERVICES[name][1](options, lifecycle)
@@ -79,6 +90,16 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                 action="store_true",
                 help="do not publish the opening and random orders (another process does)",
             )
+        if name in ("components", "telemetry"):
+            parser.add_argument(
+                "--workers",
+                type=positive_int,
+                default=1,
+                metavar="N",
+                help="split the machines between N processes (machine i goes to process "
+                "i mod N); use it where there are spare cores",
+            )
+            parser.add_argument("--worker", help=argparse.SUPPRESS)
         if name == "quality":
             parser.add_argument(
                 "--inspector",

@@ -58,6 +58,7 @@ _IDLE = MachineStatus.IDLE
 _ERROR = MachineStatus.ERROR
 _MAINTENANCE = MachineStatus.MAINTENANCE
 _SHUTDOWN = MachineStatus.SHUTDOWN
+_TWO_PI: Final = 2.0 * math.pi
 
 
 @dataclass(frozen=True)
@@ -393,12 +394,17 @@ class MachineFleet:
         gauss = rng.gauss
         uniform = rng.uniform
         status = unit.status
-        if status is _RUNNING:
+        if status is _RUNNING:  # (the common case: four normals from two Box-Muller pairs)
             wear = unit.wear
-            temperature = gauss(50.0, 4.0) + 15.0 * wear
-            vibration = gauss(2.0, 0.4) + 3.0 * wear
-            power = gauss(unit.base_power, 0.05 * unit.base_power)
-            efficiency = gauss(95.0 - 20.0 * wear, 2.0)
+            rand = rng.random
+            r = math.sqrt(-2.0 * math.log(1.0 - rand()))
+            a = _TWO_PI * rand()
+            temperature = 50.0 + 4.0 * r * math.cos(a) + 15.0 * wear
+            vibration = 2.0 + 0.4 * r * math.sin(a) + 3.0 * wear
+            r = math.sqrt(-2.0 * math.log(1.0 - rand()))
+            a = _TWO_PI * rand()
+            power = unit.base_power * (1.0 + 0.05 * r * math.cos(a))
+            efficiency = 95.0 - 20.0 * wear + 2.0 * r * math.sin(a)
         elif status is _ERROR and unit.anomalous:
             temperature = gauss(115.0, 5.0)
             vibration = gauss(12.0, 1.5)
@@ -423,16 +429,16 @@ class MachineFleet:
             machine_type=unit.machine_type,
             timestamp=datetime.fromtimestamp(t, UTC),
             status=status,
-            metrics=TelemetryMetrics(
-                round(temperature, 2),
-                round(vibration, 2) if vibration > 0.0 else 0.0,
-                round(power, 2) if power > 0.0 else 0.0,
+            metrics=TelemetryMetrics(  # round(x * 100) / 100: round(x, 2) at a quarter the cost
+                round(temperature * 100.0) / 100.0,
+                round(vibration * 100.0) / 100.0 if vibration > 0.0 else 0.0,
+                round(power * 100.0) / 100.0 if power > 0.0 else 0.0,
                 int(unit.cycles),
                 0.0
                 if efficiency <= 0.0
                 else 100.0
                 if efficiency >= 100.0
-                else round(efficiency, 2),
+                else round(efficiency * 100.0) / 100.0,
             ),
             location=unit.location,
         )

@@ -11,11 +11,18 @@ The machine's status is learnt from telemetry (:meth:`ComponentProduction.set_st
 outside :data:`PRODUCING_STATUSES` it makes nothing; back in a producing status it
 starts a fresh cycle. All times are floats: simulated seconds since the Unix epoch.
 
+Every machine draws from a ``random.Random`` of its own, seeded from the generator
+given (:func:`~widget_factory.core.machine_share.machine_seeds`), and mints its own
+component ids: the ids of a component type walk one scrambled counter, which the
+type's machines share out (the k-th of m machines takes counter values k, k + m, ...).
+So a worker making only some of the machines (a :class:`MachineShare`) makes exactly
+their part of the stream one process would make, ids included, and no two workers mint
+the same id. The same seed and the same calls give the same events.
+
 The generator is a heap of ``(due time, machine index)``; producing a component is one
-heap replace plus the event itself (normals drawn by Box-Muller from ``rng.random``),
-so it makes about 130,000 components per wall second on one core. Everything random
-comes from the ``random.Random`` given, so the same seed and the same calls give the
-same events.
+heap replace plus the event itself (normals drawn by Box-Muller from the machine's
+``random``; values rounded by ``round(x * 100) / 100``, a quarter of ``round(x, 2)``'s
+cost, giving the same two-decimal numbers except for exact ties).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from widget_factory.core.ids import IdSource
+from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare, machine_seeds
 from widget_factory.core.machines import UnknownMachine
 from widget_factory.factory_config import FactoryConfig, MachineSpec
 from widget_factory.schemas import ComponentProduced, Dimensions, MachineStatus, QualityMetrics
@@ -73,6 +81,10 @@ _MIN_WEIGHT_G: Final = 0.1
 
 _TWO_PI: Final = 2.0 * math.pi
 
+_MASK: Final = 0xFFFFFFFF
+_UUID4_CLEAR: Final = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
+_UUID4_SET: Final = 0x00000000_0000_4000_8000_000000000000
+
 
 @dataclass(frozen=True)
 class Stoppage:
@@ -103,11 +115,26 @@ class _Machine:
         "batch_left",
         "produced",
         "degraded_left",
+        "rng",
+        "id_prefix",
+        "id_counter",
+        "id_stride",
     )
 
-    def __init__(self, index: int, spec: MachineSpec, config: FactoryConfig) -> None:
+    def __init__(
+        self,
+        index: int,
+        spec: MachineSpec,
+        config: FactoryConfig,
+        seed: int,
+        ids: tuple[int, int],
+    ) -> None:
         component = config.component_types[spec.component_type]
         self.index = index
+        self.rng = random.Random(seed)
+        self.id_prefix = f"COMP_{spec.component_type.upper()}_"
+        self.id_counter, self.id_stride = ids
+        """Next counter value of the type's id sequence, and the step to this machine's next."""
         self.id = spec.id
         self.component_type = spec.component_type
         self.production_line = f"LINE_{spec.location.line}"
@@ -124,18 +151,48 @@ class _Machine:
         """Components still to make in the settling-in period after a repair."""
 
 
-class ComponentProduction:
-    """Every production machine of the factory as a discrete-event generator.
+def _id_sequences(config: FactoryConfig, rng: random.Random) -> list[tuple[int, int]]:
+    """Per machine position: its first counter value and stride in its type's id sequence.
 
-    ``produced`` counts components per machine id so far.
+    Each component type's counter starts at a random 32-bit value (drawn in the order the
+    types first appear among the machines); the k-th of the type's m machines takes the
+    values start + k, start + k + m, ...
+    """
+    starts: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for spec in config.machines:
+        if spec.component_type not in starts:
+            starts[spec.component_type] = rng.getrandbits(32)
+        counts[spec.component_type] = counts.get(spec.component_type, 0) + 1
+    seen: dict[str, int] = {}
+    sequences = []
+    for spec in config.machines:
+        rank = seen.get(spec.component_type, 0)
+        seen[spec.component_type] = rank + 1
+        sequences.append((starts[spec.component_type] + rank, counts[spec.component_type]))
+    return sequences
+
+
+class ComponentProduction:
+    """The production machines of ``share`` (all of them by default) as a discrete-event
+    generator.
+
+    ``produced`` counts components per machine id so far. ``rng`` seeds every machine's
+    own generator and id sequence; ``ids`` is kept for the other ids a service may mint
+    (component production mints none of its own beyond the machines').
     """
 
     def __init__(
-        self, config: FactoryConfig, rng: random.Random, ids: IdSource, start: float
+        self,
+        config: FactoryConfig,
+        rng: random.Random,
+        ids: IdSource,
+        start: float,
+        share: MachineShare = WHOLE_FACTORY,
     ) -> None:
         sim = config.simulation
-        self._rng = rng
         self._ids = ids
+        self.share = share
         self._jitter_low = 1.0 - sim.cycle_jitter
         self._jitter_span = 2.0 * sim.cycle_jitter
         self._stoppage_p = sim.stoppage_probability
@@ -143,13 +200,19 @@ class ComponentProduction:
         self._stoppage_span = float(sim.stoppage_s[1]) - self._stoppage_low
         self._batch_size = sim.batch_size
         self._degraded_after_repair = sim.degraded_after_repair
-        self._machines = [_Machine(i, spec, config) for i, spec in enumerate(config.machines)]
-        self._by_id = {m.id: m for m in self._machines}
+        seeds = machine_seeds(rng, len(config.machines))
+        sequences = _id_sequences(config, rng)
+        self._machines = [
+            _Machine(i, spec, config, seeds[i], sequences[i])
+            for i, spec in enumerate(config.machines)
+        ]
+        self._mine = [m for m in self._machines if share.owns(m.index)]
+        self._by_id = {m.id: m for m in self._mine}
         self._stoppages: list[Stoppage] = []
         self._last = start
         """Time of the latest component produced: a resumed machine never goes behind it."""
         self._heap: list[tuple[float, int]] = [
-            (start + rng.random() * self._cycle(m), m.index) for m in self._machines
+            (start + m.rng.random() * self._cycle(m), m.index) for m in self._mine
         ]
         heapq.heapify(self._heap)
 
@@ -182,8 +245,12 @@ class ComponentProduction:
             due = max(at, self._last) + self._cycle(machine)
             heapq.heappush(self._heap, (due, machine.index))
 
+    def makes(self, machine_id: str) -> bool:
+        """Whether ``machine_id`` is one of the machines this generator makes."""
+        return machine_id in self._by_id
+
     def status(self, machine_id: str) -> MachineStatus:
-        """The machine's status as last set (RUNNING at start)."""
+        """The machine's status as last set (RUNNING at start); only this share's machines."""
         machine = self._by_id.get(machine_id)
         if machine is None:
             raise UnknownMachine(machine_id, list(self._by_id))
@@ -193,8 +260,8 @@ class ComponentProduction:
 
     @property
     def produced(self) -> dict[str, int]:
-        """Components made so far, per machine id."""
-        return {m.id: m.produced for m in self._machines}
+        """Components made so far, per machine id (this share's machines)."""
+        return {m.id: m.produced for m in self._mine}
 
     def next_time(self) -> float:
         """Simulated time of the next component any machine will produce (math.inf if none can)."""
@@ -216,10 +283,6 @@ class ComponentProduction:
             return out
         # The hot loop of the benchmark: everything it touches is a local.
         machines = self._machines
-        rng = self._rng
-        rand = rng.random
-        event_id = self._ids.event_id
-        component_id = self._ids.component_id
         append = out.append
         heapreplace = heapq.heapreplace
         fromtimestamp = datetime.fromtimestamp
@@ -234,9 +297,16 @@ class ComponentProduction:
         while heap and heap[0][0] <= now:
             t, index = heap[0]
             m = machines[index]
+            rng = m.rng
+            rand = rng.random
             produced_at = fromtimestamp(t, UTC)
-            eid = event_id()
-            cid = component_id(m.component_type)
+            # a version 4 UUID's text from one draw (as IdSource.event_id)
+            h = (rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
+            n = m.id_counter & _MASK
+            m.id_counter += m.id_stride
+            # scramble32, inlined (as IdSource.component_id)
+            n = ((n ^ (n >> 16)) * 0x45D9F3B) & _MASK
+            n = ((n ^ (n >> 16)) * 0x45D9F3B) & _MASK
             if m.batch_left == 0:
                 m.batch_id = f"BATCH_{produced_at:%Y%m%d_%H%M}_{rng.randrange(10000):04d}"
                 m.batch_left = self._batch_size
@@ -263,20 +333,20 @@ class ComponentProduction:
                 defects = 0 if u < _DEFECT_1 else 1 if u < _DEFECT_2 else 2 if u < _DEFECT_3 else 3
             append(
                 produced_event(
-                    event_id=eid,
-                    component_id=cid,
+                    event_id=f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+                    component_id=m.id_prefix + "%08x" % (n ^ (n >> 16)),  # noqa: UP031
                     component_type=m.component_type,
                     machine_id=m.id,
                     batch_id=m.batch_id,
                     produced_at=produced_at,
                     quality_metrics=metrics(
-                        round(weight, 2),
+                        round(weight * 100.0) / 100.0,
                         dimensions(
-                            round(m.length * (1.0 + _DIMENSION_SD * n_length), 2),
-                            round(m.width * (1.0 + _DIMENSION_SD * n_width), 2),
-                            round(m.height * (1.0 + _DIMENSION_SD * n_height), 2),
+                            round(m.length * (1.0 + _DIMENSION_SD * n_length) * 100.0) / 100.0,
+                            round(m.width * (1.0 + _DIMENSION_SD * n_width) * 100.0) / 100.0,
+                            round(m.height * (1.0 + _DIMENSION_SD * n_height) * 100.0) / 100.0,
                         ),
-                        round(_TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature, 1),
+                        round((_TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature) * 10.0) / 10.0,
                         defects,
                     ),
                     production_line=m.production_line,
@@ -304,7 +374,7 @@ class ComponentProduction:
 
     def _cycle(self, machine: _Machine) -> float:
         """One cycle's length in simulated seconds: range draw times jitter factor."""
-        rand = self._rng.random
+        rand = machine.rng.random
         return (machine.cycle_low + machine.cycle_span * rand()) * (
             self._jitter_low + self._jitter_span * rand()
         )

@@ -24,6 +24,7 @@ from widget_factory.core.orders import make_order
 from widget_factory.dashboard.state import DashboardState
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import EventProducer
+from widget_factory.kafka_io.committed import GroupOffsets
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
@@ -106,7 +107,12 @@ class DashboardFeed:
             self.error = str(exc)
             log.error("dashboard: cannot follow the factory: %s", exc)
             return
-        committed: Callable[[str], dict[tuple[str, int], int]] = self._committed_reader()
+        offsets = GroupOffsets(self.settings, client_id="dashboard-lag")
+
+        def committed(group: str) -> dict[tuple[str, int], int]:
+            mine = [key for key in follower.partitions if key[0] in GROUPS[group]]
+            return offsets.committed(group, mine, timeout=3)
+
         last_lag = 0.0
         skipped = SkippedRecords(log, "dashboard")
         try:
@@ -128,14 +134,8 @@ class DashboardFeed:
                     last_lag = time.monotonic()
                     self.state.set_lag(self._lag(follower, committed))
         finally:
+            offsets.close()
             follower.consumer.close()
-
-    def _committed_reader(self) -> Callable[[str], dict[tuple[str, int], int]]:
-        from widget_factory.kafka_io.lag import committed_offsets
-        from widget_factory.kafka_io.topics import connect_admin
-
-        admin, _ = connect_admin(self.settings)
-        return lambda group: committed_offsets(self.settings, group, admin=admin, timeout=3)
 
     def _lag(
         self, follower: TopicFollower, committed: Callable[[str], dict[tuple[str, int], int]]

@@ -55,6 +55,8 @@ class InRunOptions:
     """Secret ``-X`` settings as ``KAFKA_*`` variables: the child's environment, never its
     command line (which any user of the machine can read with ``ps``)."""
     debug: bool = False
+    lockstep: bool = False
+    """Analytics in event-time order (a virtual-time run with one process per stage)."""
 
 
 def _analytics_argv(
@@ -73,7 +75,7 @@ def _analytics_argv(
         "--hold-empty",
         str(ANALYTICS_HOLD_EMPTY_S),
     ]
-    if virtual_time:
+    if virtual_time and not extras.lockstep:  # lockstep orders its inputs itself
         argv.append("--no-quiet-frontier")
     if extras.config:
         argv += ["--config", extras.config]
@@ -83,6 +85,8 @@ def _analytics_argv(
         argv += ["-X", override]
     if extras.debug:
         argv.append("--debug")
+    if extras.lockstep:
+        argv.append("--lockstep")
     return argv
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from widget_factory.core.clock import SimClock, format_sim_duration, to_datetime
+from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.settings import KafkaSettings
 
@@ -44,6 +45,8 @@ class ServiceOptions:
     """Quality control: the inspectors this process runs (empty: all of the config's)."""
     generate_orders: bool = True
     """Assembly: publish the opening and random orders (one process of a scaled-out group)."""
+    share: MachineShare = WHOLE_FACTORY
+    """Components and telemetry: the machines this process makes (``--workers``)."""
     quiet: bool = False
     event_time_order: bool = False
     """Set by ``run`` and scenarios for their services (hidden ``--lockstep``)."""

@@ -77,6 +77,7 @@ def service_layout(
     station_processes: int = 1,
     inspectors: Sequence[str] = (),
     inspector_processes: int = 1,
+    generation_workers: int = 1,
 ) -> dict[str, list[str]]:
     """Per child name (``assembly#2`` for the second of several), its arguments.
 
@@ -84,6 +85,9 @@ def service_layout(
     processes (``--station``, repeated), one group ``assembly-stations``; only the first
     publishes production orders. Quality control is dealt out likewise by inspector.
     One process of a kind gets no such flags: it runs every station (or inspector).
+
+    With ``generation_workers`` > 1, component production and telemetry each run as
+    that many processes (``--worker K/N``), the machines dealt between them by position.
 
     Quality control and inventory get no ``--duration``: in a bounded run the supervisor
     drains them once assembly has delivered its last widget, which may complete after the
@@ -104,6 +108,9 @@ def service_layout(
                     *shared_here,
                     *(a for i in hand for a in ("--inspector", i)),
                 ]
+        elif name in ("components", "telemetry") and generation_workers > 1:
+            for k in range(1, generation_workers + 1):
+                layout[f"{name}#{k}"] = [*shared_here, "--worker", f"{k}/{generation_workers}"]
         else:
             layout[name] = shared_here
     return layout
