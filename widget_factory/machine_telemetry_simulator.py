@@ -22,6 +22,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ground_truth import FaultTracker
 from widget_factory.core.ids import IdSource
+from widget_factory.core.machine_alerts import machine_error_alert
 from widget_factory.core.machine_share import share_config
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
@@ -31,7 +32,6 @@ from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MAC
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import (
-    FactoryAlert,
     FactoryCommand,
     MachineStatus,
     MachineTelemetry,
@@ -103,16 +103,13 @@ class MachineTelemetryService:
             self.truth.publish(self.faults.observe_all(changes))
 
     def _announce(self, change: StatusChange) -> None:
-        if change.current is MachineStatus.ERROR:
-            log.warning("Machine %s in ERROR state! (%s)", change.machine_id, change.reason)
-            alert = FactoryAlert(
-                event_id=self.ids.event_id(),
-                alert_id=self.ids.short_id("ALERT"),
-                severity="critical",
-                source_id=change.machine_id,
-                message=f"Machine {change.machine_id} in ERROR state ({change.reason})",
-                raised_at=to_datetime(change.at),
-                kind="machine_error",
+        alert = machine_error_alert(change, self.ids)
+        if alert is not None:
+            log.warning(
+                "Machine %s in ERROR state! (%s, cause %s)",
+                change.machine_id,
+                change.reason,
+                change.cause,
             )
             self.producer.send(FACTORY_ALERTS, alert)
         elif change.current is MachineStatus.MAINTENANCE:

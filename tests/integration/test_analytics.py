@@ -174,3 +174,33 @@ def test_bad_analytics_options_are_one_line_and_status_2(kafka: KafkaSettings) -
     )
     assert result.returncode == 2
     assert "--window" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("scale", [(), ("--stations", "3")], ids=["lockstep", "scaled-out"])
+def test_the_analytics_of_a_whole_factory_run_in_the_past_drops_nothing_as_late(
+    scale: tuple[str, ...],
+) -> None:
+    """At --speed max from a start in the past, telemetry runs simulated hours ahead
+    before the first component, widget or check is read; none of them may be late,
+    in event-time order (one process per service) or not (three station processes)."""
+    with EmbeddedBroker() as broker:
+        settings = KafkaSettings(broker.bootstrap_servers, source="flag")
+        result = run_drained(
+            broker.bootstrap_servers,
+            seed=2,
+            extra=("--start", "2026-01-01T00:00:00+00:00", *scale),
+        )
+        summary = [line for line in result.stderr.splitlines() if "Analytics stopped" in line]
+        assert summary, result.stderr[-3000:]
+        assert "late events" not in summary[-1], summary[-1]
+        metrics = _metrics(settings)
+        assert not [m for m in metrics if m.metric == "late_events"]
+        components = _count(settings, COMPONENT_PRODUCTION)
+        assert components > 100
+        oee = [m for m in metrics if m.metric == "machine_oee" and m.key in _MACHINES]
+        assert sum(m.values["made"] for m in oee) == components
+        throughput = [m for m in metrics if m.metric == "machine_throughput"]
+        assert sum(m.values["components"] for m in throughput) == components
+
+
+_MACHINES = {m.id for m in default_config().machines}

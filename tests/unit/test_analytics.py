@@ -154,6 +154,39 @@ def test_topic_frontier_takes_the_slowest_partition_until_the_topic_is_quiet() -
     assert topic_frontier([PartitionProgress(None, False)], quiet=False) is None
 
 
+def test_an_empty_input_of_a_known_producer_holds_until_it_has_data() -> None:
+    busy = [PartitionProgress(100.0, False), PartitionProgress(40.0, False)]
+    # the producer is part of the run: an empty topic or partition is still to come
+    assert topic_frontier([], quiet=True, hold_empty=True) is HOLD
+    assert topic_frontier([PartitionProgress(None, False)], quiet=True, hold_empty=True) is HOLD
+    assert topic_frontier([*busy, PartitionProgress(None, False)], False, hold_empty=True) is HOLD
+    # once every partition has data the usual rule applies
+    assert topic_frontier(busy, quiet=False, hold_empty=True) == 40.0
+    assert topic_frontier(busy, quiet=True, hold_empty=True) == 100.0
+
+
+def test_components_that_start_after_telemetry_ran_ahead_are_not_late() -> None:
+    """Virtual time: telemetry is simulated hours ahead before the first component is
+    read. Held by the empty component topic, machine OEE loses none of them."""
+    e = engine()
+    e.add_telemetry(report(0, "running"))
+    e.add_telemetry(report(15, "running"))
+    ahead = {"telemetry": at(3 * 3600)}
+    empty = topic_frontier([PartitionProgress(None, False)], quiet=False, hold_empty=True)
+    assert not [m for m in e.advance({**ahead, "components": empty}) if m.metric == "machine_oee"]
+    e.add_component(component(10))
+    oee = by_key(e.advance({**ahead, "components": at(3 * 3600)}), "machine_oee")
+    assert oee["FRAME_MACHINE_01"]["made"] == 1
+    assert e.late_counts()["machines"] == 0
+    # without the hold (an input nobody is known to produce), the same component is late
+    e = engine()
+    e.add_telemetry(report(0, "running"))
+    e.add_telemetry(report(15, "running"))
+    e.advance({**ahead, "components": topic_frontier([PartitionProgress(None, False)], False)})
+    e.add_component(component(10))
+    assert e.late_counts()["machines"] == 1
+
+
 # --- the engine ----------------------------------------------------------------------------
 
 

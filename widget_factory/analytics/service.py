@@ -81,6 +81,14 @@ class AnalyticsOptions:
     idle_s: float = 2.0
     """Wall seconds without new records, every partition read to its end, before an
     input counts as quiet (its frontier becomes the newest event time it sent)."""
+    hold_empty_s: float = 0.0
+    """Wall seconds from the start during which an input topic or partition with no data
+    yet holds the windows that depend on it (``run`` sets it: every input's producer is
+    part of the run, so an empty input is one whose first records are still to come)."""
+    quiet_completes: bool = True
+    """A quiet input counts as complete up to its newest event. ``run`` at ``--speed max``
+    turns it off: its producers run ahead in virtual time faster than a reader learns of
+    their records, so a pause in reading says nothing; the drain closes the last windows."""
     event_time_order: bool = False
     """Lockstep (``run`` at --speed max): inputs in event-time order, never late."""
 
@@ -106,6 +114,7 @@ class AnalyticsService:
         )
         self.sent = 0
         self.skipped = 0
+        self._started = time.monotonic()
         e = self.engine
         self._adders: dict[str, tuple[type[Event], Callable[[Any], None]]] = {
             COMPONENT_PRODUCTION: (ComponentProduced, e.add_component),
@@ -180,9 +189,13 @@ class AnalyticsService:
             self._boundary = boundary
 
     def frontiers(self, follower: TopicFollower) -> dict[str, Any]:
+        o = self.options
+        hold_empty = time.monotonic() - self._started < o.hold_empty_s
         return {
             source: topic_frontier(
-                follower.progress(topic), follower.quiet(topic, self.options.idle_s)
+                follower.progress(topic),
+                o.quiet_completes and follower.quiet(topic, o.idle_s),
+                hold_empty=hold_empty,
             )
             for topic, source in SOURCE_TOPICS.items()
         }

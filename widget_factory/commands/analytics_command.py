@@ -46,6 +46,8 @@ def run_analytics(args: argparse.Namespace) -> int:
             lateness_s=lateness,
             until_idle=args.until_idle,
             idle_s=idle,
+            hold_empty_s=parse_time_option("--hold-empty", args.hold_empty, allow_zero=True),
+            quiet_completes=not args.no_quiet_frontier,
             event_time_order=args.lockstep,
         ),
         lifecycle,
@@ -82,6 +84,21 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="wall seconds without new records after which a fully read input counts as "
         "quiet (default 2)",
+    )
+    parser.add_argument(
+        "--hold-empty",
+        default="0",
+        metavar="SECONDS",
+        help="wall seconds from the start during which an input topic or partition with "
+        "no data yet holds the windows that depend on it (default 0; `run` sets 60: "
+        "every input's producer is part of the run)",
+    )
+    parser.add_argument(
+        "--no-quiet-frontier",
+        action="store_true",
+        help="never take a quiet input as complete up to its newest event (`run` at "
+        "--speed max sets it: producers run ahead of what a reader sees; the drain "
+        "closes the last windows)",
     )
     parser.add_argument(
         "--until-idle",

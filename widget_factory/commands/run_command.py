@@ -146,7 +146,12 @@ def run_factory(args: argparse.Namespace) -> int:
             if dashboard_url is not None:
                 print(f"Dashboard: {dashboard_url}", flush=True)
                 log.info("Dashboard: %s", dashboard_url)
-            with in_run_analytics(extras, settings, bounded=options.duration is not None):
+            with in_run_analytics(
+                extras,
+                settings,
+                bounded=options.duration is not None,
+                virtual_time=options.speed is None,
+            ):
                 run.start()
                 with _memory_guard(run, broker, settings.bootstrap_servers, budget):
                     status = run.wait()

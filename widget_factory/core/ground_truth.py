@@ -31,6 +31,8 @@ __all__ = [
     "CycleTimes",
     "FaultTracker",
     "fault_id",
+    "fault_kind",
+    "fault_cause",
     "starvation_begin",
     "starvation_end",
     "StarvationTruth",
@@ -89,7 +91,8 @@ class _Open:
     expected_end: float | None
 
 
-def _cause(change: StatusChange) -> Cause:
+def fault_cause(change: StatusChange) -> Cause:
+    """What started the fault a change begins, in the answer key's words."""
     cause = change.cause
     if cause in FAULT_CAUSES:
         return cause  # type: ignore[return-value]
@@ -98,7 +101,8 @@ def _cause(change: StatusChange) -> Cause:
     return "command"
 
 
-def _kind(change: StatusChange) -> Kind:
+def fault_kind(change: StatusChange) -> Kind:
+    """The kind of fault a change into ERROR, MAINTENANCE or SHUTDOWN begins."""
     if change.current is MachineStatus.SHUTDOWN:
         return "shutdown"
     if change.current is MachineStatus.MAINTENANCE:
@@ -109,10 +113,11 @@ def _kind(change: StatusChange) -> Kind:
 class FaultTracker:
     """Machine faults from status changes: see the module docstring.
 
-    A fault is one spell in ERROR, MAINTENANCE or SHUTDOWN. A command that keeps the
-    status (an anomaly injected into a machine already in ERROR) extends the spell; one
-    that changes it (a stop during a repair) ends the fault and begins another at the
-    same instant.
+    A fault is one spell in ERROR, MAINTENANCE or SHUTDOWN. A command that changes the
+    status (a stop during a repair) ends the fault and begins another at the same
+    instant; so does an anomaly injected into a machine under repair after a breakdown
+    (an ERROR -> ERROR change): the breakdown ends and an anomaly, with the command's
+    cause, begins.
     """
 
     def __init__(self, config: FactoryConfig) -> None:
@@ -127,11 +132,11 @@ class FaultTracker:
         if current is not None:
             records.append(self._end(machine_id, current, change.at, open_at_end=False))
         if change.current in _FAULT_STATUSES:
-            kind = _kind(change)
+            kind = fault_kind(change)
             opened = _Open(
                 fault_id(machine_id, kind, change.at),
                 kind,
-                _cause(change),
+                fault_cause(change),
                 change.at,
                 change.until if change.until != float("inf") else None,
             )

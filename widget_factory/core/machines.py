@@ -66,7 +66,8 @@ class StatusChange:
     """A machine's status moved from ``previous`` to ``current`` at ``at`` (epoch seconds).
 
     ``reason`` is one of "breakdown", "repaired", "maintenance", "maintenance done",
-    "anomaly injected", "stopped", "started". ``cause`` says what moved it: "random" (a
+    "anomaly injected", "stopped", "started"; ``previous`` equals ``current`` only for an
+    anomaly injected into a machine under repair after a breakdown. ``cause`` says what moved it: "random" (a
     breakdown), "schedule" (maintenance due by wear), or the origin a command was given
     ("command", "scenario"); empty for a recovery. ``until`` is the planned end of an
     ERROR or MAINTENANCE it enters (math.inf otherwise): the answer key's expected end.
@@ -247,13 +248,28 @@ class MachineFleet:
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Drive the machine into ERROR now with anomalous readings until it is repaired.
 
-        The walkthrough's ``simulate_anomaly``. Repair takes ``telemetry.repair_s``. The
-        change is None when the machine was already in ERROR (it becomes anomalous).
+        The walkthrough's ``simulate_anomaly``. Repair takes ``telemetry.repair_s`` from
+        now. The change always says "anomaly injected" with the command's cause, so the
+        answer key and the alert name what caused the fault:
+
+        - a random breakdown drawn for the very instant of the command (the draw covers
+          the time since the last report and is dated at its end) is superseded: the
+          command is what put the machine in ERROR then;
+        - on a machine already in ERROR from a breakdown the change is ERROR -> ERROR:
+          the breakdown ends and the anomaly begins at this instant;
+        - on a machine already anomalous it is None and nothing changes.
         """
         unit = self._command(machine_id, at)
+        if unit.status is _ERROR and unit.anomalous:
+            return self._report(unit, at), None
+        self._supersede_breakdown(unit, at)
         unit.anomalous = True
         unit.until = at + self._rng.uniform(*self._telemetry.repair_s)
         change = self._set(unit, _ERROR, at, "anomaly injected", cause=cause)
+        if change is None:  # under repair after a breakdown: the anomaly takes over
+            change = StatusChange(
+                unit.id, _ERROR, _ERROR, at, "anomaly injected", cause, unit.until
+            )
         return self._report(unit, at), change
 
     def stop(
@@ -305,6 +321,17 @@ class MachineFleet:
         unit = self._unit(machine_id)
         self._advance(unit, at, self._pending)
         return unit
+
+    def _supersede_breakdown(self, unit: _Unit, at: float) -> None:
+        """Drop a random breakdown of ``unit`` dated ``at`` that a command's advance just
+        drew: the machine was running up to the command."""
+        pending = self._pending
+        if pending:
+            last = pending[-1]
+            if last.machine_id == unit.id and last.at == at and last.reason == "breakdown":
+                pending.pop()
+                unit.status = last.previous
+                unit.until = math.inf
 
     def _set(
         self,

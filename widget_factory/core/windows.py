@@ -99,11 +99,17 @@ HOLD = _Hold()
 """The frontier of a topic with records waiting in a partition not read yet: hold everything."""
 
 
-def topic_frontier(partitions: Sequence[PartitionProgress], quiet: bool) -> float | None | _Hold:
+def topic_frontier(
+    partitions: Sequence[PartitionProgress], quiet: bool, *, hold_empty: bool = False
+) -> float | None | _Hold:
     """How far in event time a topic is complete, as far as a reader can tell.
 
     - None: the topic has no data at all; it constrains nothing.
-    - :data:`HOLD`: a partition has data waiting and none of it has been read yet.
+    - :data:`HOLD`: a partition has data waiting and none of it has been read yet; or
+      ``hold_empty`` (the topic's producer is known to be part of the run) and the topic
+      or one of its partitions has no data read yet: its first records may still be on
+      their way (a reader's view of a partition's end lags the broker's, and in virtual
+      time the other producers are simulated hours ahead meanwhile).
     - otherwise the smallest ``newest`` among partitions that have data, since a
       partition is read in order and its next record is not older than its newest
       (up to the lateness bound). When the topic is ``quiet`` (every partition read to
@@ -112,6 +118,8 @@ def topic_frontier(partitions: Sequence[PartitionProgress], quiet: bool) -> floa
     """
     seen = [p.newest for p in partitions if p.newest is not None]
     if any(p.pending and p.newest is None for p in partitions):
+        return HOLD
+    if hold_empty and (not partitions or len(seen) < len(partitions)):
         return HOLD
     if not seen:
         return None

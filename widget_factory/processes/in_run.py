@@ -33,6 +33,8 @@ log = logging.getLogger("factory")
 DEFAULT_PORT = 8765
 ANALYTICS_DRAIN_S = 60.0
 ANALYTICS_STARTUP_S = 3.0
+ANALYTICS_HOLD_EMPTY_S = 60
+"""Wall seconds an input with no data yet holds analytics' windows (docs/analytics.md)."""
 """Analytics installs its signal handlers within this long of starting."""
 
 
@@ -57,7 +59,9 @@ class InRunOptions:
     """Analytics in event-time order (a virtual-time run with one process per stage)."""
 
 
-def _analytics_argv(extras: InRunOptions, settings: KafkaSettings) -> list[str]:
+def _analytics_argv(
+    extras: InRunOptions, settings: KafkaSettings, *, virtual_time: bool
+) -> list[str]:
     argv = [
         sys.executable,
         "-m",
@@ -67,7 +71,12 @@ def _analytics_argv(extras: InRunOptions, settings: KafkaSettings) -> list[str]:
         settings.bootstrap_servers,
         "--idle",
         "0.5",
+        # every input's producer is part of this run: an empty input is still to come
+        "--hold-empty",
+        str(ANALYTICS_HOLD_EMPTY_S),
     ]
+    if virtual_time and not extras.lockstep:  # lockstep orders its inputs itself
+        argv.append("--no-quiet-frontier")
     if extras.config:
         argv += ["--config", extras.config]
     if extras.kafka_config:
@@ -119,7 +128,7 @@ def in_run_dashboard(
 
 @contextlib.contextmanager
 def in_run_analytics(
-    extras: InRunOptions, settings: KafkaSettings, *, bounded: bool
+    extras: InRunOptions, settings: KafkaSettings, *, bounded: bool, virtual_time: bool = False
 ) -> Iterator[None]:
     """The analytics service as a child for as long as the block lasts: drained at the
     end of a bounded run that ends normally, stopped otherwise."""
@@ -127,7 +136,8 @@ def in_run_analytics(
     started = time.monotonic()
     if extras.analytics:
         analytics = start_child(
-            _analytics_argv(extras, settings), {**os.environ, **dict(extras.secret_env)}
+            _analytics_argv(extras, settings, virtual_time=virtual_time),
+            {**os.environ, **dict(extras.secret_env)},
         )
     drained = False
     try:
