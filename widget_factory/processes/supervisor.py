@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from widget_factory.kafka_io.cluster_identity import EXIT_CLUSTER_REPLACED, RUN_STOPPED
 from widget_factory.processes.children import Child
 
 __all__ = ["FactoryRun", "PRODUCERS", "CONSUMERS"]
@@ -76,6 +77,9 @@ class FactoryRun:
                 if child.process is None or child.alive:
                     continue
                 code = child.process.returncode
+                if code == EXIT_CLUSTER_REPLACED:  # the broker restarted empty
+                    log.error("%s", RUN_STOPPED)
+                    return EXIT_CLUSTER_REPLACED
                 if code != 0:
                     log.error(
                         "the %s service exited with status %s; stopping the factory",
@@ -110,6 +114,9 @@ class FactoryRun:
             for name, child in self.children.items()
             if child.process is not None and child.process.wait() != 0
         }
+        if EXIT_CLUSTER_REPLACED in failed.values():  # the broker restarted empty
+            log.error("%s", RUN_STOPPED)
+            return EXIT_CLUSTER_REPLACED
         for name, code in failed.items():
             log.error("the %s service ended with status %s", name, code)
         return 1 if failed else 0
