@@ -1,0 +1,91 @@
+"""The answer key's events on ``factory-ground-truth`` (docs/contract.md, "The answer
+key"): what the simulation knows happened, for scoring a user's own pipeline. Apart from
+the ordinary events because only the simulation writes them; importable from
+:mod:`widget_factory.schemas` too, which decodes them with every other event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from widget_factory.schema_types import Event, Name, NonNegative, UtcTime, Uuid
+
+__all__ = ["FaultEffects", "FaultTruth", "OeeTruth"]
+
+
+class FaultEffects(msgspec.Struct, frozen=True, kw_only=True):
+    """What a fault cost, as the simulation knows it (on a fault's ``end`` record).
+
+    ``units_not_made`` estimates the output lost: the fault's duration over the target's
+    mean cycle time (components for a machine, widgets for a station). Components made
+    while degraded and widgets whose inspection the fault influenced are listed when the
+    fault lets the target keep producing worse output; a fault that stops output has none.
+    ``widgets_influenced`` is null when the simulation cannot tell."""
+
+    unit: Literal["component", "widget"]
+    units_not_made: Annotated[int, Meta(ge=0)]
+    made_while_degraded: Annotated[int, Meta(ge=0)] = 0
+    degraded_ids: list[Name] = []
+    degraded_first_at: UtcTime | None = None
+    degraded_last_at: UtcTime | None = None
+    widgets_influenced: list[Name] | None = None
+
+
+class FaultTruth(Event, kw_only=True, frozen=True, tag="fault_truth"):
+    """One begin or end of a fault the simulation caused, on ``factory-ground-truth``.
+
+    ``fault_id`` is the same on both records (derived from target, kind and start, so a
+    seed reproduces it). ``occurred_at`` (the Kafka timestamp) is ``started_at`` on a
+    begin record and ``ended_at`` on an end record. ``expected_end_at`` is the planned end
+    when the fault begins (a repair's or maintenance's duration; null for a shutdown or a
+    starvation). ``open_at_end`` marks a fault the run ended before it did."""
+
+    phase: Literal["begin", "end"]
+    fault_id: Uuid
+    target_id: Name
+    target_type: Literal["machine", "station"]
+    kind: Literal["breakdown", "anomaly", "maintenance", "shutdown", "starvation", "quality_drift"]
+    cause: Literal["random", "command", "scenario", "schedule", "supply"]
+    started_at: UtcTime
+    ended_at: UtcTime | None = None
+    expected_end_at: UtcTime | None = None
+    open_at_end: bool = False
+    effects: FaultEffects | None = None
+
+    @property
+    def kafka_key(self) -> str:
+        return self.target_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        if self.phase == "end" and self.ended_at is not None:
+            return self.ended_at
+        return self.started_at
+
+
+class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
+    """True OEE of one production machine over one window, on ``factory-ground-truth``
+    (from the production simulation's own state; definitions in docs/contract.md)."""
+
+    target_id: Name
+    window_start: UtcTime
+    window_end: UtcTime
+    producing_s: NonNegative
+    shutdown_s: NonNegative
+    made: Annotated[int, Meta(ge=0)]
+    good: Annotated[int, Meta(ge=0)]
+    availability: float | None
+    performance: float | None
+    quality: float | None
+    oee: float | None
+
+    @property
+    def kafka_key(self) -> str:
+        return self.target_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.window_end
