@@ -26,7 +26,9 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from widget_factory.core.ledger import InventoryLedger
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
+from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.shutdown import Shutdown
@@ -67,8 +69,10 @@ class InventoryService:
         self.health = BrokerHealth("inventory", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "inventory")
+        self.intake = Intake(self.dead_letters, self.clock.now)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
+        self.group: GroupWatch | None = None
         self.updates = 0
         self._pending: set[Hashable] = set()
         self._last_input = time.monotonic()
@@ -95,16 +99,22 @@ class InventoryService:
         self.offsets.consumed(topic, partition, offset, open_=True)
         source = (topic, partition, offset)
         value = message.value() or b""
+        updates: list[InventoryUpdate] = []
         try:
             if topic == COMPONENT_PRODUCTION:
-                updates = self.ledger.on_component(decode_as(value, ComponentProduced), source)
+                component = decode_as(value, ComponentProduced)
+                if self.intake.admit(message, component):
+                    updates = self.ledger.on_component(component, source)
             elif topic == WIDGET_ASSEMBLY:
-                updates = self.ledger.on_widget(decode_as(value, WidgetAssembled), source)
+                widget = decode_as(value, WidgetAssembled)
+                if self.intake.admit(message, widget):
+                    updates = self.ledger.on_widget(widget, source)
             else:
-                updates = self.ledger.on_quality(decode_as(value, QualityCheck), source)
+                check = decode_as(value, QualityCheck)
+                if self.intake.admit(message, check):
+                    updates = self.ledger.on_quality(check, source)
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
-            updates = []
         self.producer.send_all(INVENTORY_UPDATES, updates)
         self.updates += len(updates)
         if updates:
@@ -137,7 +147,8 @@ class InventoryService:
             describe_speed(self.options),
         )
         self.restore()
-        self.consumer = make_consumer(
+        self.dead_letters.routed = routed_before(self.options.settings, "inventory")
+        self.group = watched_consumer(
             self.options.settings,
             INVENTORY_GROUP,
             [COMPONENT_PRODUCTION, WIDGET_ASSEMBLY, QUALITY_CONTROL],
@@ -146,6 +157,7 @@ class InventoryService:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self.consumer = self.group.consumer
         last_commit = last_summary = time.monotonic()
         try:
             while self.lifecycle.running:
@@ -158,6 +170,8 @@ class InventoryService:
                     self.health.on_traffic()
                 self.producer.poll(0)
                 self.health.check(self.producer)
+                if self.health.down_since is None:
+                    self.group.check()
                 wall = time.monotonic()
                 if wall - last_commit >= _COMMIT_EVERY_S:
                     last_commit = wall
@@ -177,6 +191,7 @@ class InventoryService:
                     self.lifecycle.draining
                     and wall - self._last_input > 0.5
                     and at_end(self.consumer)
+                    and self.group.all_read()
                 ):
                     break
         finally:

@@ -23,6 +23,7 @@ from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
@@ -62,6 +63,8 @@ class MachineTelemetryService:
             options.settings, client_id="telemetry", health=self.health, report_successes=False
         )
         self.dead_letters = DeadLetters(self.producer, "telemetry")
+        self.intake = Intake(self.dead_letters, self.clock.now)
+        self.dead_letters.routed = routed_before(options.settings, "telemetry")
         self.commands = make_consumer(
             options.settings,
             COMMANDS_GROUP,
@@ -120,6 +123,8 @@ class MachineTelemetryService:
                 command = decode_as(message.value() or b"", FactoryCommand)
             except SchemaError as exc:
                 self.dead_letters.route(message, str(exc))
+                continue
+            if not self.intake.admit(message, command):
                 continue
             age = (datetime.now(UTC) - command.issued_at).total_seconds()
             if age > STALE_COMMAND_S:

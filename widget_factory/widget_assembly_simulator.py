@@ -40,8 +40,8 @@ from widget_factory.kafka_io.client import (
     DeadLetters,
     EventProducer,
     consume_available,
-    make_consumer,
 )
+from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
 from widget_factory.kafka_io.handoffs import (
     Forwarder,
     HandoffInbox,
@@ -49,6 +49,7 @@ from widget_factory.kafka_io.handoffs import (
     decode_progress,
     is_progress,
 )
+from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.shutdown import Shutdown
@@ -159,9 +160,11 @@ class WidgetAssemblyService:
         self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
+        self.intake = Intake(self.dead_letters, self.clock.now)
         self.offsets = OffsetTracker()
         self.positions: dict[str, int] = {}
         self.consumer: Consumer | None = None
+        self.group: GroupWatch | None = None
         self.status: StatusFollower | None = None
         self._resend: list[BuildRecord] = []
         self._component_log = LogPacer(log, "widgets")
@@ -297,9 +300,13 @@ class WidgetAssemblyService:
         value = message.value() or b""
         try:
             if topic == COMPONENT_PRODUCTION:
-                self._take_component(decode_as(value, ComponentProduced), message)
+                component = decode_as(value, ComponentProduced)
+                if self.intake.admit(message, component):
+                    self._take_component(component, message)
             elif topic == PRODUCTION_ORDERS:
-                self._take_order(decode_as(value, ProductionOrder), message)
+                order = decode_as(value, ProductionOrder)
+                if self.intake.admit(message, order):
+                    self._take_order(order, message)
             elif handoff:
                 event = decode(value)
                 if isinstance(event, ComponentProduced):
@@ -709,6 +716,8 @@ class WidgetAssemblyService:
             and time.monotonic() - self._last_input
             > (_SCALED_DRAIN_QUIET_S if self.router.scaled_out else _DRAIN_QUIET_S)
             and self._inputs_at_end()
+            and self.group is not None
+            and self.group.all_read()
         )
 
     def run(self) -> int:
@@ -723,7 +732,8 @@ class WidgetAssemblyService:
             self.planner.cutoff = self.options.end
         if self.router.scaled_out:
             self._open_inbox()
-        self.consumer = make_consumer(
+        self.dead_letters.routed = routed_before(self.options.settings, "assembly")
+        self.group = watched_consumer(
             self.options.settings,
             ASSEMBLY_GROUP,
             [COMPONENT_PRODUCTION, PRODUCTION_ORDERS],
@@ -733,6 +743,7 @@ class WidgetAssemblyService:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self.consumer = self.group.consumer
         self.status = StatusFollower(
             self.options.settings, client_id="assembly-status", health=self.health
         )
@@ -788,6 +799,8 @@ class WidgetAssemblyService:
                     self._send_widget(build)
                 self.health.check(self.producer)
                 self.producer.poll(0)
+                if self.health.down_since is None:
+                    self.group.check()
                 if time.monotonic() - self._last_commit >= _COMMIT_EVERY_S:
                     self._last_commit = time.monotonic()
                     commit(self.consumer, self.offsets)

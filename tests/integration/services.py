@@ -51,7 +51,7 @@ class Service:
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
         if self.process is not None:
-            self.process.wait(10)
+            self.process.wait(ceiling(10))
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None
@@ -82,16 +82,29 @@ class Factory:
         for name in PRODUCERS:
             self[name].signal(signal.SIGINT)
         for name in PRODUCERS:
-            assert self[name].wait(15) == 0, self[name].output()[-3000:]
+            assert self[name].wait(ceiling(15)) == 0, self[name].output()[-3000:]
         for name in CONSUMERS:
             service = self[name]
             service.signal(signal.SIGUSR1)
             try:
-                code = service.wait(timeout)
+                code = service.wait(ceiling(timeout))
             except subprocess.TimeoutExpired:
                 service.kill()
                 raise AssertionError(f"{name} did not drain:\n{service.output()[-3000:]}") from None
             assert code == 0, service.output()[-3000:]
+
+    def keep_logs(self, label: str) -> None:
+        """Each service's output to ``$WF_DRILL_LOGS/<label>-<service>.log`` when that
+        variable names a folder (to study a drill), and the tails printed (pytest shows
+        them for a failed test)."""
+        folder = os.environ.get("WF_DRILL_LOGS")
+        for name, service in self.services.items():
+            text = service.output()
+            if folder:
+                with open(os.path.join(folder, f"{label}-{name}.log"), "w") as file:
+                    file.write(text)
+            print(f"\n--- {name} (started {service.starts}x), last lines ---")
+            print("\n".join(text.splitlines()[-25:]))
 
     def stop(self) -> None:
         for service in self.services.values():
@@ -99,19 +112,42 @@ class Factory:
         for service in self.services.values():
             if service.process is not None:
                 try:
-                    service.wait(10)
+                    service.wait(ceiling(10))
                 except subprocess.TimeoutExpired:
                     service.kill()
 
 
 def audit(bootstrap: str) -> dict:
-    result = run_cli("audit", "--json", "--bootstrap-servers", bootstrap, timeout=120)
+    result = run_cli("audit", "--json", "--bootstrap-servers", bootstrap, timeout=ceiling(120))
     assert result.returncode in (0, 1), result.stderr
     return json.loads(result.stdout)
 
 
+def patience() -> float:
+    """How much longer than on an idle machine a test allows for anything to happen.
+
+    A wait that is a fixed 15 s on an idle machine fails on a busy one (a load average of
+    6 on 2 cores makes every process several times slower): ceilings scale with the load,
+    at least 3x, more when the load per core is higher. ``WF_TEST_PATIENCE`` sets it."""
+    configured = os.environ.get("WF_TEST_PATIENCE")
+    if configured:
+        return max(1.0, float(configured))
+    try:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        load = 1.0
+    return max(3.0, 1.5 * load + 1.5)
+
+
+def ceiling(seconds: float) -> float:
+    """``seconds`` on an idle machine, as a generous ceiling on this one."""
+    return seconds * patience()
+
+
 def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+    """Poll ``predicate`` until true; ``timeout`` is the idle-machine figure, scaled by
+    :func:`patience` (a condition wait, never a race against the clock)."""
+    deadline = time.monotonic() + ceiling(timeout)
     while time.monotonic() < deadline:
         if predicate():
             return True
