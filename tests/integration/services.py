@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from tests.conftest import ROOT, run_cli
+from tests.patience import ceiling
 
 PRODUCERS = ("telemetry", "components")
 CONSUMERS = ("assembly", "quality", "inventory")
@@ -118,30 +119,9 @@ class Factory:
 
 
 def audit(bootstrap: str) -> dict:
-    result = run_cli("audit", "--json", "--bootstrap-servers", bootstrap, timeout=ceiling(120))
+    result = run_cli("audit", "--json", "--bootstrap-servers", bootstrap, timeout=120)
     assert result.returncode in (0, 1), result.stderr
     return json.loads(result.stdout)
-
-
-def patience() -> float:
-    """How much longer than on an idle machine a test allows for anything to happen.
-
-    A wait that is a fixed 15 s on an idle machine fails on a busy one (a load average of
-    6 on 2 cores makes every process several times slower): ceilings scale with the load,
-    at least 3x, more when the load per core is higher. ``WF_TEST_PATIENCE`` sets it."""
-    configured = os.environ.get("WF_TEST_PATIENCE")
-    if configured:
-        return max(1.0, float(configured))
-    try:
-        load = os.getloadavg()[0] / (os.cpu_count() or 1)
-    except OSError:
-        load = 1.0
-    return max(3.0, 1.5 * load + 1.5)
-
-
-def ceiling(seconds: float) -> float:
-    """``seconds`` on an idle machine, as a generous ceiling on this one."""
-    return seconds * patience()
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:  # type: ignore[no-untyped-def]

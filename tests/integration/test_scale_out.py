@@ -24,6 +24,7 @@ import msgspec
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.patience import ceiling
 from widget_factory.core.assembly import AssemblyPlanner, ChangeSet
 from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import FactoryConfig, default_config, load_config
@@ -89,7 +90,8 @@ class Fleet:
         self.note(f"{label} {name}")
 
     def wait(self, names: list[str], timeout: float) -> dict[str, int | None]:
-        deadline = time.monotonic() + timeout
+        """Exit codes (None: still running) within ``timeout`` idle-machine seconds."""
+        deadline = time.monotonic() + ceiling(timeout)
         codes: dict[str, int | None] = {}
         for name in names:
             try:
