@@ -69,7 +69,7 @@ class InventoryService:
         self.health = BrokerHealth("inventory", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "inventory")
-        self.intake = Intake(self.dead_letters, self.clock.now)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.group: GroupWatch | None = None

@@ -63,7 +63,7 @@ class MachineTelemetryService:
             options.settings, client_id="telemetry", health=self.health, report_successes=False
         )
         self.dead_letters = DeadLetters(self.producer, "telemetry")
-        self.intake = Intake(self.dead_letters, self.clock.now)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.dead_letters.routed = routed_before(options.settings, "telemetry")
         self.commands = make_consumer(
             options.settings,

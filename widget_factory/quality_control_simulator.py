@@ -95,7 +95,7 @@ class QualityControlService:
         self.health = BrokerHealth("quality", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "quality")
-        self.intake = Intake(self.dead_letters, self.clock.now)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.group: GroupWatch | None = None

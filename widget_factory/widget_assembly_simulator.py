@@ -52,6 +52,7 @@ from widget_factory.kafka_io.handoffs import (
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.reader import read_to_end
+from widget_factory.kafka_io.retry import until_answered
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import (
@@ -160,7 +161,7 @@ class WidgetAssemblyService:
         self.health = BrokerHealth("assembly", options.settings.bootstrap_servers)
         self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "assembly")
-        self.intake = Intake(self.dead_letters, self.clock.now)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.positions: dict[str, int] = {}
         self.consumer: Consumer | None = None
@@ -753,7 +754,11 @@ class WidgetAssemblyService:
                 info = metadata.topics.get(topic)
                 if info is not None:
                     self._group_partitions += [(topic, p) for p in sorted(info.partitions)]
-        self._publish_initial_orders()
+        until_answered(  # metadata and end offsets, before anything is published
+            self._publish_initial_orders,
+            "assembly: opening the order book",
+            stopping=lambda: not self.lifecycle.running,
+        )
         virtual = self.clock.virtual
         end = self.options.end
         try:

@@ -71,3 +71,15 @@ def test_the_memory_is_bounded() -> None:
         assert memory.check(event) is Seen.NEW
     assert len(memory) == 3
     assert memory.check(events[0]) is Seen.NEW, "forgotten"
+
+
+def test_types_the_configuration_does_not_know_are_refused() -> None:
+    known = {"component_types": {"metal_frame"}, "widget_types": {"basic_widget"}}
+    component = _of(s.ComponentProduced)
+    key = component.kafka_key.encode()
+    assert misfit(component, key, now=NOW, record_time=None, **known) is None
+    odd = msgspec.structs.replace(component, component_type="unobtanium_gear")
+    reason = misfit(odd, key, now=NOW, record_time=None, **known)
+    assert reason is not None and "unobtanium_gear" in reason
+    order = msgspec.structs.replace(_of(s.ProductionOrder), widget_type="hover_widget")
+    assert misfit(order, order.kafka_key.encode(), now=NOW, record_time=None, **known)

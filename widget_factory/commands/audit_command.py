@@ -14,6 +14,7 @@ from collections.abc import Callable
 from widget_factory.cli import common_options, settings_from_args
 from widget_factory.core.audit import INVARIANTS, Audit, AuditReport
 from widget_factory.factory_config import load_config
+from widget_factory.kafka_io.intake import routed_before
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
@@ -47,8 +48,10 @@ _TOPICS = {
 def audit_topics(
     settings: KafkaSettings, recipes: dict[str, tuple[str, ...]]
 ) -> tuple[AuditReport, int]:
-    """The report, and how many records were unreadable (those belong in dead letters)."""
+    """The report, and how many records were unreadable or refused by the services (those
+    belong in dead letters; a refused record is not part of the run)."""
     connect_admin(settings)
+    refused = routed_before(settings, None)
     audit = Audit(recipes)
     adders = {
         COMPONENT_PRODUCTION: audit.add_component,
@@ -60,6 +63,9 @@ def audit_topics(
     for topic, event_type in _TOPICS.items():
         add = adders[topic]
         for message in read_to_end(settings, [topic], client_id="audit"):
+            if (topic, message.partition(), message.offset()) in refused:
+                unreadable += 1
+                continue
             try:
                 add(decode_as(message.value() or b"", event_type))  # type: ignore[arg-type]
             except SchemaError:
@@ -86,7 +92,7 @@ def print_report(report: AuditReport, unreadable: int, out: object = sys.stdout)
         + "\n"
     )
     if unreadable:
-        write(f"Unreadable: {unreadable} records skipped (not valid events)\n")
+        write(f"Unreadable: {unreadable} records skipped (not valid events, or dead-lettered)\n")
     broken = {v.invariant for v in report.violations}
     for number, rule in INVARIANTS.items():
         write(f"  [{'FAIL' if number in broken else ' ok '}] {number}. {rule}\n")

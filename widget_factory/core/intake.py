@@ -16,6 +16,7 @@ time may differ.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
 from enum import Enum
 from typing import Final
 
@@ -87,6 +88,19 @@ class EventMemory:
         return Seen.REPEAT if known == these else Seen.CONFLICT
 
 
+def _unknown_type(
+    event: Event, component_types: Collection[str], widget_types: Collection[str]
+) -> str | None:
+    if isinstance(event, ComponentProduced) and event.component_type not in component_types:
+        return f"unknown component type {event.component_type!r} - at `$.component_type`"
+    if (
+        isinstance(event, WidgetAssembled | QualityCheck | ProductionOrder)
+        and event.widget_type not in widget_types
+    ):
+        return f"unknown widget type {event.widget_type!r} - at `$.widget_type`"
+    return None
+
+
 def misfit(
     event: Event,
     key: bytes | None,
@@ -94,12 +108,20 @@ def misfit(
     now: float,
     record_time: float | None,
     horizon: float = TIME_HORIZON_S,
+    component_types: Collection[str] | None = None,
+    widget_types: Collection[str] | None = None,
 ) -> str | None:
     """Why a decoded ``event`` read under ``key`` is refused, or None when it fits.
 
     ``now`` is the consumer's clock (simulated epoch seconds); ``record_time`` the
     record's own timestamp (our producers set it to the event's time), if it has one.
-    A record without a key is not checked for one."""
+    A record without a key is not checked for one. ``component_types`` and
+    ``widget_types``, when given, are the configuration's: other types are unknown
+    enum values (the schema admits any well-formed name, configuration may add types)."""
+    if component_types is not None and widget_types is not None:
+        unknown = _unknown_type(event, component_types, widget_types)
+        if unknown is not None:
+            return unknown
     if key is not None and key != event.kafka_key.encode():
         shown = key[:80].decode(errors="replace")
         return f"key {shown!r} disagrees with the value's {event.kafka_key!r}"

@@ -1,21 +1,24 @@
 """A group member that notices when part of its group's input is read by nobody, and rejoins.
 
 A consumer group is supposed to re-settle by itself: when a member dies, the coordinator
-expires it and hands its partitions to the others. Seen on the embedded broker: when
-members are killed and the broker stops answering while the group is re-forming (its
-clock then jumps by the pause, expiring every session at once), the group can come back
-with a partition assigned to no live member and no further rebalance. The live members
-hold their own partitions, read them to the end and drain happily, while the records of
-the orphaned partition wait forever (widgets never inspected, stock never counted).
+expires it and hands its partitions to the others. Part of a group's input can still go
+unread with every member alive: a member whose own assignment went missing (lost in a
+broker pause, an assign/unassign slip, a rebalance callback that failed) while the
+coordinator still counts those partitions as its. The other members read their share
+to the end and drain, the orphaned records wait forever (widgets never inspected, stock
+never counted), and nothing in the logs says so.
 
 :class:`GroupWatch` looks, every few seconds, at the partitions of its subscription
-that this member does not hold: one whose committed offset stays behind its end and
-does not move for :data:`ORPHAN_AFTER_S` (no live member is reading it) makes this
-member leave and rejoin the group, which makes the coordinator assign every partition
-to the live members again. A member that holds nothing while records wait is the same
-case. A slow peer is not mistaken for a missing one: every service here commits at
-least every second or two while it reads, and a rejoin costs one rebalance (a few
-seconds), never a record.
+that this member does not hold (by the consumer's own assignment): one whose committed
+offset stays behind its end and does not move for :data:`ORPHAN_AFTER_S` makes this
+member leave and rejoin the group, so the coordinator assigns every partition again and
+the member that lost its assignment gets it back applied. A slow peer is not mistaken
+for a missing one: every service here commits at least every second or two while it
+reads, and a rejoin costs one rebalance (a few seconds), never a record. A member that
+stays in the group without reading at all (its process frozen between polls) is not
+evicted by a rejoin, on the embedded broker as on Kafka, until its
+``max.poll.interval.ms``: the watch then keeps saying so, waiting twice as long before
+each new attempt.
 
 It also tells a draining service whether the group's input is really all read
 (:meth:`GroupWatch.all_read`): ``at_end`` alone looks only at this member's partitions.
@@ -37,7 +40,7 @@ from widget_factory.kafka_io.client import BrokerHealth
 from widget_factory.kafka_io.reader import topic_partitions
 from widget_factory.kafka_io.settings import KafkaSettings
 
-__all__ = ["GroupWatch", "watched_consumer", "ORPHAN_AFTER_S", "CHECK_EVERY_S"]
+__all__ = ["GroupWatch", "UnreadPartitions", "watched_consumer", "ORPHAN_AFTER_S", "CHECK_EVERY_S"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,29 @@ _REQUEST_TIMEOUT_S = 2.0
 
 def _names(partitions: Sequence[TopicPartition]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
+
+
+class UnreadPartitions:
+    """Partitions held by other members (or nobody) that stay behind their end: since
+    when each one's committed offset has not moved. No Kafka here, for unit tests."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self._since: dict[Key, tuple[int, float]] = {}
+
+    def clear(self) -> None:
+        self._since.clear()
+
+    def update(self, behind: dict[Key, int], now: float) -> list[Key]:
+        """``behind``: committed offset of each partition behind its end, now. Returns
+        those whose committed offset has not moved for :attr:`after` seconds."""
+        for key, committed in behind.items():
+            seen = self._since.get(key)
+            if seen is None or seen[0] != committed:
+                self._since[key] = (committed, now)
+        for key in set(self._since) - set(behind):
+            del self._since[key]
+        return sorted(k for k, (_, since) in self._since.items() if now - since >= self.after)
 
 
 class GroupWatch:
@@ -90,10 +116,11 @@ class GroupWatch:
         self._clock = clock
         self.held: set[Key] = set()
         self.rejoins = 0
+        self._in_a_row = 0
+        """Rejoins that did not end the orphaning: each doubles the wait for the next."""
         self._changed = clock()
         self._checked = clock()
-        self._behind: dict[Key, tuple[int, float]] = {}
-        """Partitions not held and behind their end: committed offset, since when."""
+        self._unread = UnreadPartitions(orphan_after)
         self._all_read: tuple[float, bool] = (float("-inf"), False)
         self.subscribe()
 
@@ -107,7 +134,7 @@ class GroupWatch:
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._changed = self._clock()
         self.held = {(tp.topic, tp.partition) for tp in partitions}
-        self._behind.clear()
+        self._unread.clear()
         log.info("%s: the group gave this member %s", self.name, _names(partitions))
         if self._on_assign is not None:
             self._on_assign(consumer, partitions)
@@ -135,27 +162,30 @@ class GroupWatch:
         self.rejoins += 1
         log.warning("%s: %s; leaving and rejoining the group", self.name, reason)
         self._changed = self._clock()
-        self._behind.clear()
+        self._unread.clear()
+        self.held = set()
         self.consumer.unsubscribe()  # the service's revoke handler commits what it holds
         self.subscribe()
 
     # --- the watch -----------------------------------------------------------------------
 
-    def _unheld_lag(self) -> dict[Key, tuple[int, int]]:
-        """Partitions of the subscription not held here: committed offset and end, for
-        those behind their end."""
+    def _unheld_lag(self) -> dict[Key, int]:
+        """Partitions of the subscription not held here and behind their end, with
+        their committed offset. What is held is the consumer's own assignment, not what
+        the callbacks said: a member whose assignment went missing is one of the cases."""
+        self.held = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         everything = topic_partitions(self.consumer, self.topics, timeout=_REQUEST_TIMEOUT_S)
         others = [tp for tp in everything if (tp.topic, tp.partition) not in self.held]
         if not others:
             return {}
-        behind: dict[Key, tuple[int, int]] = {}
+        behind: dict[Key, int] = {}
         for tp in self.consumer.committed(others, timeout=_REQUEST_TIMEOUT_S):
             _low, high = self.consumer.get_watermark_offsets(
                 TopicPartition(tp.topic, tp.partition), timeout=_REQUEST_TIMEOUT_S
             )
             committed = max(tp.offset, 0)
             if high > committed:
-                behind[(tp.topic, tp.partition)] = (tp.offset, high)
+                behind[(tp.topic, tp.partition)] = tp.offset
         return behind
 
     def check(self) -> bool:
@@ -170,17 +200,15 @@ class GroupWatch:
         except KafkaException as exc:  # the broker is away: nothing to conclude
             log.debug("%s: group watch skipped: %s", self.name, exc)
             return False
-        for key, (committed, _end) in behind.items():
-            seen = self._behind.get(key)
-            if seen is None or seen[0] != committed:
-                self._behind[key] = (committed, now)
-        for key in set(self._behind) - set(behind):
-            del self._behind[key]
-        stuck = sorted(
-            k for k, (_, since) in self._behind.items() if now - since >= self.orphan_after
-        )
-        if not stuck or now - self._changed < self.orphan_after:
+        stuck = self._unread.update(behind, now)
+        if not stuck:
+            self._in_a_row = 0
             return False
+        # a rejoin that did not help (a member that stays in the group without reading,
+        # which no rejoin evicts) is not repeated at once: the wait doubles, up to 16x
+        if now - self._changed < self.orphan_after * 2 ** min(self._in_a_row, 4):
+            return False
+        self._in_a_row += 1
         shown = ", ".join(f"{topic}[{partition}]" for topic, partition in stuck)
         self.rejoin(
             f"{shown} unread by any member for {self.orphan_after:.0f} s "

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from widget_factory.core.intake import EventMemory, Seen, misfit
+from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import DeadLetters
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -30,13 +31,20 @@ log = logging.getLogger(__name__)
 class Intake:
     """Screens decoded events for one service; dead-letters what it refuses.
 
-    ``now`` is the service's clock (simulated epoch seconds)."""
+    ``now`` is the service's clock (simulated epoch seconds); ``config`` gives the
+    known component and widget types."""
 
     def __init__(
-        self, dead_letters: DeadLetters, now: Callable[[], float], capacity: int = 50_000
+        self,
+        dead_letters: DeadLetters,
+        now: Callable[[], float],
+        config: FactoryConfig,
+        capacity: int = 50_000,
     ) -> None:
         self._dead_letters = dead_letters
         self._now = now
+        self._component_types = frozenset(config.component_types)
+        self._widget_types = frozenset(config.widget_types)
         self._memory = EventMemory(capacity)
         self.repeats = 0
 
@@ -45,7 +53,14 @@ class Intake:
         the service drops as it always has); False when it was dead-lettered."""
         ts_type, ts = message.timestamp()
         record_time = ts / 1000 if ts_type != TIMESTAMP_NOT_AVAILABLE and ts > 0 else None
-        reason = misfit(event, message.key(), now=self._now(), record_time=record_time)
+        reason = misfit(
+            event,
+            message.key(),
+            now=self._now(),
+            record_time=record_time,
+            component_types=self._component_types,
+            widget_types=self._widget_types,
+        )
         if reason is None:
             seen = self._memory.check(event)
             if seen is Seen.CONFLICT:
@@ -61,15 +76,17 @@ class Intake:
         return False
 
 
-def routed_before(settings: KafkaSettings, service: str) -> set[tuple[str, int, int]]:
-    """``(topic, partition, offset)`` of every record ``service`` has dead-lettered."""
+def routed_before(settings: KafkaSettings, service: str | None) -> set[tuple[str, int, int]]:
+    """``(topic, partition, offset)`` of every record ``service`` has dead-lettered (any
+    service's, with None: what the factory refused, which an audit leaves out)."""
     routed: set[tuple[str, int, int]] = set()
-    for message in read_to_end(settings, [FACTORY_DEADLETTER], client_id=f"{service}-restore"):
+    client_id = f"{service or 'audit'}-dead-letters"
+    for message in read_to_end(settings, [FACTORY_DEADLETTER], client_id=client_id):
         headers: dict[str, bytes] = {}
         for header in message.headers() or []:
             value = header[1]
             headers[str(header[0])] = value if isinstance(value, bytes) else b""
-        if headers.get("service", b"").decode(errors="replace") != service:
+        if service is not None and headers.get("service", b"").decode(errors="replace") != service:
             continue
         try:
             routed.add(
@@ -81,6 +98,8 @@ def routed_before(settings: KafkaSettings, service: str) -> set[tuple[str, int, 
             )
         except (KeyError, ValueError):
             continue
-    if routed:
-        log.info("%s: %d records were dead-lettered before this start", service, len(routed))
+    if routed and service is not None:
+        log.info(
+            "%s: %d of its dead letters found (read again, they are skipped)", service, len(routed)
+        )
     return routed
