@@ -19,6 +19,15 @@ from tests.patience import ceiling
 PRODUCERS = ("telemetry", "components")
 CONSUMERS = ("assembly", "quality", "inventory")
 
+START_LINES = {
+    "assembly": "Assembly stations",
+    "quality": "Quality control with",
+    "inventory": "Inventory ledger on",
+    "telemetry": "Telemetry on",
+    "components": "Component production on",
+}
+"""The first line each service logs once it is connected and handles its signals."""
+
 
 @dataclass
 class Service:
@@ -29,8 +38,12 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] = field(default_factory=lambda: tempfile.TemporaryFile())  # noqa: SIM115
     starts: int = 0
+    started_at: int = 0
+    """Where the latest start's output begins in the log."""
 
     def start(self) -> None:
+        self.log.seek(0, os.SEEK_END)
+        self.started_at = self.log.tell()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "widget_factory", self.name, *self.args],
             cwd=ROOT,
@@ -39,6 +52,13 @@ class Service:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.starts += 1
+
+    @property
+    def ready(self) -> bool:
+        """The latest start has logged its first line: connected, and a signal now stops
+        or drains it (before that, a busy machine may still be starting the interpreter)."""
+        self.log.seek(self.started_at)
+        return START_LINES[self.name] in self.log.read().decode(errors="replace")
 
     @property
     def alive(self) -> bool:
@@ -80,6 +100,9 @@ class Factory:
 
     def drain(self, timeout: float = 90.0) -> None:
         """Stop the producers, then let each consumer catch up and exit, in pipeline order."""
+        if not wait_for(lambda: all(s.ready for s in self.services.values()), 30):
+            late = [n for n, s in self.services.items() if not s.ready]
+            raise AssertionError(f"not started: {late}\n{self[late[0]].output()[-3000:]}")
         for name in PRODUCERS:
             self[name].signal(signal.SIGINT)
         for name in PRODUCERS:

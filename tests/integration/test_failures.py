@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from tests.conftest import run_cli
 from tests.integration.poison import INPUTS, conflicting_copy, inject, plan, poison_kind
-from tests.integration.services import CONSUMERS, PRODUCERS, Factory, Service, audit, wait_for
+from tests.integration.services import CONSUMERS, PRODUCERS, Factory, audit, wait_for
 from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import TopicReader, read_to_end
@@ -86,18 +86,6 @@ def _tails(settings: KafkaSettings, topic: str, since: dict[int, int]) -> list:
     ]
 
 
-_START_LINES = {
-    "assembly": "Assembly stations",
-    "quality": "Quality control with",
-    "inventory": "Inventory ledger on",
-}
-
-
-def _started(service: Service) -> bool:
-    """The latest start of ``service`` has logged its first line (it is connected)."""
-    return service.output().count(_START_LINES[service.name]) >= service.starts
-
-
 @pytest.mark.timeout(int(ceiling(900)))
 def test_poison_records_on_every_input_are_dead_lettered(own_broker: EmbeddedBroker) -> None:
     """A thousand poison records of every kind on every input, three consumers killed at
@@ -128,7 +116,7 @@ def test_poison_records_on_every_input_are_dead_lettered(own_broker: EmbeddedBro
         # "8 s after the restart" means 8 s of running services: on a busy machine the
         # interpreters alone can take longer to start (a service that finds no broker
         # at start exits with a clear error, by design)
-        assert wait_for(lambda: all(_started(factory[n]) for n in CONSUMERS), 30)
+        assert wait_for(lambda: all(factory[n].ready for n in CONSUMERS), 30)
         time.sleep(8)
         own_broker.pause()
         time.sleep(30)
