@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.settings import KafkaSettings
 
@@ -45,13 +46,14 @@ def unique() -> str:
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``widget-factory ARGS`` in a subprocess, as a user would run it."""
+    """``widget-factory ARGS`` in a subprocess, as a user would run it; ``timeout`` is
+    the idle-machine figure, scaled by :func:`tests.patience.ceiling`."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "widget_factory", *args],
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=ceiling(timeout),
         env=full_env,
         cwd=cwd or ROOT,
     )
@@ -81,3 +83,16 @@ def run_drained(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-timeout's limit (``timeout`` in pyproject.toml, an idle-machine figure)
+    scaled like every other ceiling, for tests that do not set their own."""
+    try:
+        idle = float(config.getini("timeout") or 300)
+    except ValueError:
+        idle = 300.0
+    limit = int(ceiling(idle))
+    for item in items:
+        if item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(limit))

@@ -30,7 +30,9 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ledger import InventoryLedger
 from widget_factory.core.lockstep import EventTimeQueue
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
+from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.shutdown import Shutdown
@@ -76,8 +78,10 @@ class InventoryService:
         self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "inventory")
         self.upgrades = ReadUpgrades(log)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
+        self.group: GroupWatch | None = None
         self.updates = 0
         self._pending: set[Hashable] = set()
         self.queue: EventTimeQueue[tuple[Any, Source]] | None = (
@@ -132,6 +136,8 @@ class InventoryService:
                 event = decode_as(value, WidgetAssembled, topic=topic, upgrades=self.upgrades)
             else:
                 event = decode_as(value, QualityCheck, topic=topic, upgrades=self.upgrades)
+            if not self.intake.admit(message, event):
+                event = None  # refused (dead-lettered) or a duplicate
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
         if event is not None and self.queue is not None:
@@ -198,7 +204,8 @@ class InventoryService:
             describe_speed(self.options),
         )
         self.restore()
-        self.consumer = make_consumer(
+        self.dead_letters.routed = routed_before(self.options.settings, "inventory")
+        self.group = watched_consumer(
             self.options.settings,
             INVENTORY_GROUP,
             [COMPONENT_PRODUCTION, WIDGET_ASSEMBLY, QUALITY_CONTROL],
@@ -207,6 +214,7 @@ class InventoryService:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self.consumer = self.group.consumer
         last_commit = last_summary = time.monotonic()
         try:
             while self.lifecycle.running:
@@ -222,6 +230,8 @@ class InventoryService:
                     self.health.on_traffic()
                 self.producer.poll(0)
                 self.health.check(self.producer)
+                if self.health.down_since is None:
+                    self.group.check()
                 wall = time.monotonic()
                 if wall - last_commit >= _COMMIT_EVERY_S:
                     last_commit = wall
@@ -242,6 +252,7 @@ class InventoryService:
                     and wall - self._last_input > 0.5
                     and at_end(self.consumer)
                     and not self.queue
+                    and self.group.all_read()
                 ):
                     break
         finally:

@@ -26,6 +26,7 @@ from widget_factory.core.machine_alerts import machine_error_alert
 from widget_factory.core.machine_share import share_config
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
@@ -72,6 +73,8 @@ class MachineTelemetryService:
         self.faults = FaultTracker(options.config)
         """The answer key of machine faults, published on factory-ground-truth."""
         self.truth = TruthPublisher(self.producer)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
+        self.dead_letters.routed = routed_before(options.settings, "telemetry")
         self.commands = make_consumer(
             options.settings,
             COMMANDS_GROUP + worker,
@@ -130,6 +133,8 @@ class MachineTelemetryService:
                 command = decode_as(message.value() or b"", FactoryCommand)
             except SchemaError as exc:
                 self.dead_letters.route(message, str(exc))
+                continue
+            if not self.intake.admit(message, command):
                 continue
             age = (datetime.now(UTC) - command.issued_at).total_seconds()
             if age > STALE_COMMAND_S:

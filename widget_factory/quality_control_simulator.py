@@ -35,8 +35,9 @@ from widget_factory.kafka_io.client import (
     DeadLetters,
     EventProducer,
     consume_available,
-    make_consumer,
 )
+from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
+from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, QUALITY_CONTROL, WIDGET_ASSEMBLY
@@ -98,8 +99,10 @@ class QualityControlService:
         self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
         self.dead_letters = DeadLetters(self.producer, "quality")
         self.upgrades = ReadUpgrades(log)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
+        self.group: GroupWatch | None = None
         self._free_at = dict.fromkeys(self.inspectors, 0.0)
         self.queue: EventTimeQueue[tuple[WidgetAssembled, str, int | None, int | None]] | None = (
             EventTimeQueue() if options.lockstep else None
@@ -153,6 +156,9 @@ class QualityControlService:
                 )
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
+            self.offsets.close(topic, partition, offset)
+            return
+        if not self.intake.admit(message, widget):
             self.offsets.close(topic, partition, offset)
             return
         if widget.event_id in self._recent:
@@ -273,6 +279,8 @@ class QualityControlService:
             and len(self.producer) == 0
             and time.monotonic() - self._last_input > 0.5
             and at_end(self.consumer)
+            and self.group is not None
+            and self.group.all_read()
         )
 
     def run(self) -> int:
@@ -282,7 +290,8 @@ class QualityControlService:
             self.options.settings.describe(),
             describe_speed(self.options),
         )
-        self.consumer = make_consumer(
+        self.dead_letters.routed = routed_before(self.options.settings, "quality")
+        self.group = watched_consumer(
             self.options.settings,
             QUALITY_GROUP,
             [WIDGET_ASSEMBLY],
@@ -291,6 +300,7 @@ class QualityControlService:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self.consumer = self.group.consumer
         last_commit = time.monotonic()
         end = self.options.end
         try:
@@ -310,6 +320,8 @@ class QualityControlService:
                 self._emit_due(self._inspect_due() if self.queue is not None else self.clock.now())
                 self.producer.poll(0)
                 self.health.check(self.producer)
+                if self.health.down_since is None:
+                    self.group.check()
                 if time.monotonic() - last_commit >= _COMMIT_EVERY_S:
                     last_commit = time.monotonic()
                     if not self.health.unresponsive and self.producer.flush(1.0) == 0:

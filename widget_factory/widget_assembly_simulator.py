@@ -49,8 +49,9 @@ from widget_factory.kafka_io.client import (
     DeadLetters,
     EventProducer,
     consume_available,
-    make_consumer,
 )
+from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
+from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import (
     OffsetTracker,
     assignment_ends,
@@ -58,6 +59,7 @@ from widget_factory.kafka_io.offsets import (
     commit,
     has_records,
 )
+from widget_factory.kafka_io.retry import until_answered
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.station_links import StationLinks
 from widget_factory.kafka_io.status import StatusFollower
@@ -134,8 +136,10 @@ class WidgetAssemblyService:
         self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)
         self.starvation_truth = StarvationTruth(config)
         self.truth = TruthPublisher(self.producer)
+        self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
+        self.group: GroupWatch | None = None
         self.status: StatusFollower | None = None
         self._resend: list[BuildRecord] = []
         self.reports = StationReports(self.planner, self.producer, self.ids)
@@ -149,6 +153,7 @@ class WidgetAssemblyService:
             self.dead_letters,
             self.upgrades,
             self.feed,
+            intake=self.intake,
         )
         self.widgets_sent = 0
         self._last_commit = time.monotonic()
@@ -313,6 +318,8 @@ class WidgetAssemblyService:
             and time.monotonic() - self._last_input
             > (_SCALED_DRAIN_QUIET_S if self.router.scaled_out else _DRAIN_QUIET_S)
             and self._inputs_at_end()
+            and self.group is not None
+            and self.group.all_read()
         )
 
     def run(self) -> int:
@@ -327,7 +334,9 @@ class WidgetAssemblyService:
             self.planner.cutoff = self.options.end
         if self.router.scaled_out:
             self._open_links()
-        self.consumer = make_consumer(
+
+        self.dead_letters.routed = routed_before(self.options.settings, "assembly")
+        self.group = watched_consumer(
             self.options.settings,
             ASSEMBLY_GROUP,
             [COMPONENT_PRODUCTION, PRODUCTION_ORDERS],
@@ -337,6 +346,7 @@ class WidgetAssemblyService:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self.consumer = self.group.consumer
         self.status = StatusFollower(
             self.options.settings,
             client_id="assembly-status",
@@ -347,7 +357,11 @@ class WidgetAssemblyService:
         )
         if self.links is not None:
             self.links.learn_group(self.consumer)
-        self._publish_initial_orders()
+        until_answered(  # metadata and end offsets, before anything is published
+            self._publish_initial_orders,
+            "assembly: opening the order book",
+            stopping=lambda: not self.lifecycle.running,
+        )
         virtual = self.clock.virtual
         end = self.options.end
         try:
@@ -396,6 +410,8 @@ class WidgetAssemblyService:
                     self._send_widget(build)
                 self.health.check(self.producer)
                 self.producer.poll(0)
+                if self.health.down_since is None:
+                    self.group.check()
                 if time.monotonic() - self._last_commit >= _COMMIT_EVERY_S:
                     self._last_commit = time.monotonic()
                     commit(self.consumer, self.offsets)

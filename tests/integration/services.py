@@ -14,9 +14,19 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from tests.conftest import ROOT, run_cli
+from tests.patience import ceiling
 
 PRODUCERS = ("telemetry", "components")
 CONSUMERS = ("assembly", "quality", "inventory")
+
+START_LINES = {
+    "assembly": "Assembly stations",
+    "quality": "Quality control with",
+    "inventory": "Inventory ledger on",
+    "telemetry": "Telemetry on",
+    "components": "Component production on",
+}
+"""The first line each service logs once it is connected and handles its signals."""
 
 
 @dataclass
@@ -28,8 +38,12 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] = field(default_factory=lambda: tempfile.TemporaryFile())  # noqa: SIM115
     starts: int = 0
+    started_at: int = 0
+    """Where the latest start's output begins in the log."""
 
     def start(self) -> None:
+        self.log.seek(0, os.SEEK_END)
+        self.started_at = self.log.tell()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "widget_factory", self.name, *self.args],
             cwd=ROOT,
@@ -38,6 +52,13 @@ class Service:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self.starts += 1
+
+    @property
+    def ready(self) -> bool:
+        """The latest start has logged its first line: connected, and a signal now stops
+        or drains it (before that, a busy machine may still be starting the interpreter)."""
+        self.log.seek(self.started_at)
+        return START_LINES[self.name] in self.log.read().decode(errors="replace")
 
     @property
     def alive(self) -> bool:
@@ -51,7 +72,7 @@ class Service:
     def kill(self) -> None:
         self.signal(signal.SIGKILL)
         if self.process is not None:
-            self.process.wait(10)
+            self.process.wait(ceiling(10))
 
     def wait(self, timeout: float) -> int:
         assert self.process is not None
@@ -79,19 +100,35 @@ class Factory:
 
     def drain(self, timeout: float = 90.0) -> None:
         """Stop the producers, then let each consumer catch up and exit, in pipeline order."""
+        if not wait_for(lambda: all(s.ready for s in self.services.values()), 30):
+            late = [n for n, s in self.services.items() if not s.ready]
+            raise AssertionError(f"not started: {late}\n{self[late[0]].output()[-3000:]}")
         for name in PRODUCERS:
             self[name].signal(signal.SIGINT)
         for name in PRODUCERS:
-            assert self[name].wait(15) == 0, self[name].output()[-3000:]
+            assert self[name].wait(ceiling(15)) == 0, self[name].output()[-3000:]
         for name in CONSUMERS:
             service = self[name]
             service.signal(signal.SIGUSR1)
             try:
-                code = service.wait(timeout)
+                code = service.wait(ceiling(timeout))
             except subprocess.TimeoutExpired:
                 service.kill()
                 raise AssertionError(f"{name} did not drain:\n{service.output()[-3000:]}") from None
             assert code == 0, service.output()[-3000:]
+
+    def keep_logs(self, label: str) -> None:
+        """Each service's output to ``$WF_DRILL_LOGS/<label>-<service>.log`` when that
+        variable names a folder (to study a drill), and the tails printed (pytest shows
+        them for a failed test)."""
+        folder = os.environ.get("WF_DRILL_LOGS")
+        for name, service in self.services.items():
+            text = service.output()
+            if folder:
+                with open(os.path.join(folder, f"{label}-{name}.log"), "w") as file:
+                    file.write(text)
+            print(f"\n--- {name} (started {service.starts}x), last lines ---")
+            print("\n".join(text.splitlines()[-25:]))
 
     def stop(self) -> None:
         for service in self.services.values():
@@ -99,7 +136,7 @@ class Factory:
         for service in self.services.values():
             if service.process is not None:
                 try:
-                    service.wait(10)
+                    service.wait(ceiling(10))
                 except subprocess.TimeoutExpired:
                     service.kill()
 
@@ -111,7 +148,9 @@ def audit(bootstrap: str) -> dict:
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+    """Poll ``predicate`` until true; ``timeout`` is the idle-machine figure, scaled by
+    :func:`patience` (a condition wait, never a race against the clock)."""
+    deadline = time.monotonic() + ceiling(timeout)
     while time.monotonic() < deadline:
         if predicate():
             return True

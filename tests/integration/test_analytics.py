@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import run_cli, run_drained
+from tests.patience import ceiling
 from tests.unit.test_analytics import T0, component
 from widget_factory.analytics.service import AnalyticsOptions, AnalyticsService
 from widget_factory.core.clock import to_datetime
@@ -58,7 +59,7 @@ def test_metrics_of_a_drained_run_add_up_to_the_topics_and_are_not_sent_twice(
         "analytics", "--until-idle", "--bootstrap-servers", settings.bootstrap_servers, timeout=60
     )
     assert first.returncode == 0, first.stderr[-2000:]
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < ceiling(30)
     metrics = _metrics(settings)
     assert metrics, "no metrics published"
     assert len({m.event_id for m in metrics}) == len(metrics)
@@ -138,7 +139,7 @@ def test_an_event_behind_a_closed_window_is_counted_late_on_a_real_broker(
                 if m.metric == "machine_throughput" and m.key == machine and m.window_start == start
             ]
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ceiling(30)
         while time.monotonic() < deadline:
             if window_of(_metrics(settings), first_window, "FRAME_MACHINE_01"):
                 break
@@ -146,7 +147,7 @@ def test_an_event_behind_a_closed_window_is_counted_late_on_a_real_broker(
         [closed] = window_of(_metrics(settings), first_window, "FRAME_MACHINE_01")
         assert closed.values["components"] == 2
         send(30, 600)  # 30 s belongs to the window already published: late
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ceiling(30)
         late: list[Metric] = []
         while time.monotonic() < deadline and len(late) < 2:
             late = [m for m in _metrics(settings) if m.metric == "late_events"]

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -105,12 +106,14 @@ def live_factory(own_broker: EmbeddedBroker, tmp_path: Path) -> Iterator[tuple[s
 
     threading.Thread(target=read_stdout, daemon=True).start()
     try:
-        assert found.wait(30), f"run printed no dashboard address: {log_path.read_text()[-2000:]}"
+        assert found.wait(ceiling(30)), (
+            f"run printed no dashboard address: {log_path.read_text()[-2000:]}"
+        )
         yield url[0], log_path
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(30)
+            process.wait(ceiling(30))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -133,29 +136,30 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
             page.on("request", lambda request: requests.append(request.url))
             page.goto(url)
             assert page.title() == "Widget Factory"
-            page.wait_for_selector("#connection.live", timeout=20_000)
+            page.wait_for_selector("#connection.live", timeout=ceiling(20_000))
 
             # every machine and station of the factory is on the floor
             page.wait_for_function(
-                "document.querySelectorAll('[data-machine]').length === 13", timeout=20_000
+                "document.querySelectorAll('[data-machine]').length === 13", timeout=ceiling(20_000)
             )
             # numbers change as events flow
             page.wait_for_function(
                 "Number(document.querySelector('#components-total').innerText.replace(/,/g, '')) > 0",
-                timeout=30_000,
+                timeout=ceiling(30_000),
             )
             first = _number(page, "#components-total")
             first_time = page.inner_text("#sim-time")
             page.wait_for_function(
                 f"Number(document.querySelector('#components-total').innerText.replace(/,/g, '')) > {first}",
-                timeout=30_000,
+                timeout=ceiling(30_000),
             )
             assert page.inner_text("#sim-time") != first_time
-            page.wait_for_selector("#stock .row", timeout=30_000)
+            page.wait_for_selector("#stock .row", timeout=ceiling(30_000))
 
             # an order from the page raises the orders count and reaches the factory
             page.wait_for_function(
-                "document.querySelectorAll('#order-type option').length > 0", timeout=20_000
+                "document.querySelectorAll('#order-type option').length > 0",
+                timeout=ceiling(20_000),
             )
             orders_before = _number(page, "#orders-total")
             page.select_option("#order-type", "premium_widget")
@@ -164,7 +168,7 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
             page.click("#order-submit")
             page.wait_for_function(
                 f"Number(document.querySelector('#orders-total').innerText.replace(/,/g, '')) > {orders_before}",
-                timeout=15_000,
+                timeout=ceiling(15_000),
             )
             # the count can move (by the stream) before the POST's answer is shown
             page.wait_for_function(
@@ -196,7 +200,7 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
             page.click(f"{tile} button[data-action='anomaly']")
             page.wait_for_function(
                 f"document.querySelector(\"{tile} .status\").innerText.toLowerCase() === 'error'",
-                timeout=20_000,
+                timeout=ceiling(20_000),
             )
 
             # stop on the page shuts the machine down; its button then offers start

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli, run_drained
+from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -151,6 +152,7 @@ def _start(args: list[str], cwd: Path = ROOT, script: str | None = None) -> subp
 
 def _stop(process: subprocess.Popen[str], timeout: float = 15) -> str:
     process.send_signal(signal.SIGINT)
+    timeout = ceiling(timeout)
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -171,7 +173,7 @@ def test_four_terminals_in_any_order_lose_nothing(own_broker: EmbeddedBroker) ->
         cwd=ROOT / "widget_factory",
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=ceiling(60),
     )
     assert setup.returncode == 0, setup.stderr
     common = ["--bootstrap-servers", bootstrap, "--speed", "1200", "--seed", "5"]
@@ -183,7 +185,7 @@ def test_four_terminals_in_any_order_lose_nothing(own_broker: EmbeddedBroker) ->
     telemetry = _start(common, folder, "machine_telemetry_simulator.py")
     inventory = _start(["inventory", *common])
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ceiling(60)
         settings = KafkaSettings(bootstrap, source="flag")
         checks = 0
         while time.monotonic() < deadline and checks < 5:

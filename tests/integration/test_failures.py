@@ -10,14 +10,17 @@
 from __future__ import annotations
 
 import random
+import re
 import signal
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from tests.conftest import run_cli
+from tests.integration.poison import INPUTS, conflicting_copy, inject, plan, poison_kind
 from tests.integration.services import CONSUMERS, PRODUCERS, Factory, audit, wait_for
+from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import TopicReader, read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -33,9 +36,7 @@ def _setup(bootstrap: str) -> KafkaSettings:
 
 def _count(settings: KafkaSettings, topic: str) -> int:
     """Records on ``topic``, not counting the poison this module injects."""
-    return sum(
-        1 for m in read_to_end(settings, [topic]) if not (m.key() or b"").startswith(b"poison")
-    )
+    return sum(1 for m in read_to_end(settings, [topic]) if poison_kind(m) is None)
 
 
 def _report(title: str, injected: object, report: dict) -> None:
@@ -76,81 +77,112 @@ def test_soak_sigkill_every_service_twice_then_audit(own_broker: EmbeddedBroker)
     assert restored >= 1, "a restarted assembly must restore its stations from the changelog"
 
 
-POISON: dict[str, bytes] = {
-    "not json": b"\x00\xff this is not JSON",
-    "wrong types": b'{"event_type":"component_produced","event_id":"6f1b9e52-5d3a-4c1e-9a57-0c2f3b8e7d41","schema_version":1,"component_id":42}',
-    "missing fields": b'{"event_type":"quality_check","event_id":"6f1b9e52-5d3a-4c1e-9a57-0c2f3b8e7d42","schema_version":1}',
-    "unknown enum value": b'{"event_type":"factory_command","event_id":"6f1b9e52-5d3a-4c1e-9a57-0c2f3b8e7d43","schema_version":1,"command":"self_destruct","target_id":"X","issued_at":"2026-01-01T00:00:00Z"}',
-    "oversized": b'{"event_type":"component_produced","pad":"' + b"x" * 70_000 + b'"}',
-    "wrong schema version": b'{"event_type":"production_order","event_id":"6f1b9e52-5d3a-4c1e-9a57-0c2f3b8e7d44","schema_version":2,"order_id":"O","widget_type":"basic_widget","quantity":1,"priority":1,"created_at":"2026-01-01T00:00:00Z"}',
-}
-
-INPUTS = {
-    "component-production": ("assembly", "inventory"),
-    "widget-assembly": ("quality", "inventory"),
-    "quality-control": ("inventory",),
-    "production-orders": ("assembly",),
-    "factory-commands": ("telemetry",),
-}
+def _tails(settings: KafkaSettings, topic: str, since: dict[int, int]) -> list:
+    """The factory's records of ``topic`` at or past ``since`` (partition -> offset)."""
+    return [
+        m
+        for m in read_to_end(settings, [topic])
+        if poison_kind(m) is None and m.offset() >= since.get(m.partition(), 0)
+    ]
 
 
-def _inject(bootstrap: str, topics: list[str], tag: str) -> int:
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "message.max.bytes": 2_000_000}
-    )
-    sent = 0
-    for topic in topics:
-        for kind, value in POISON.items():
-            producer.produce(
-                topic, value, key=f"poison-{tag}-{kind}".encode(), headers=[("origin", b"test")]
-            )
-            sent += 1
-    assert producer.flush(10) == 0
-    return sent
-
-
+@pytest.mark.timeout(int(ceiling(900)))
 def test_poison_records_on_every_input_are_dead_lettered(own_broker: EmbeddedBroker) -> None:
+    """A thousand poison records of every kind on every input, three consumers killed at
+    once and restarted, then the broker paused for 30 s: nothing valid lost, every poison
+    record dead-lettered once by each service that consumes its topic, bytes untouched."""
     bootstrap = own_broker.bootstrap_servers
     settings = _setup(bootstrap)
     # production-orders gets its poison during the run: before it, an empty topic is
     # what tells assembly to publish the opening orders
-    before = _inject(bootstrap, [t for t in INPUTS if t != "production-orders"], "before")
+    main = ["component-production", "widget-assembly", "quality-control"]
+    records = plan([*main, "factory-commands"], copies=18, seed=1)
+    before = inject(bootstrap, records)
     factory = Factory(bootstrap, speed="600")
     factory.start()
+    timeline: list[str] = []
     try:
-        assert wait_for(lambda: _count(settings, "quality-control") > 3, 40)
-        during = _inject(bootstrap, list(INPUTS), "during")
-        assert wait_for(lambda: _count(settings, "quality-control") > 10, 40)
-        factory.drain()
+        assert wait_for(lambda: _count(settings, "quality-control") > 3, 40), "no start"
+        during = plan(list(INPUTS), copies=4, seed=2)
+        records += during
+        inject(bootstrap, during)
+        time.sleep(2)
+        for name in CONSUMERS:  # at the same moment, mid-stream
+            factory[name].signal(signal.SIGKILL)
+        for name in CONSUMERS:
+            factory[name].kill()
+            factory[name].start()
+        timeline.append(f"SIGKILL {', '.join(CONSUMERS)} together, restarted")
+        # "8 s after the restart" means 8 s of running services: on a busy machine the
+        # interpreters alone can take longer to start (a service that finds no broker
+        # at start exits with a clear error, by design)
+        assert wait_for(lambda: all(factory[n].ready for n in CONSUMERS), 30)
+        time.sleep(8)
+        own_broker.pause()
+        time.sleep(30)
+        own_broker.resume()
+        timeline.append("broker SIGSTOP 30 s, SIGCONT")
+        marks = {topic: _exact_ends(settings, topic) for topic in main}
+        checks = marks["quality-control"]
+        assert wait_for(lambda: _count(settings, "quality-control") > sum(checks.values()) + 10, 90)
+        # a second event under an event_id the (restarted) services have just read
+        copies = []
+        for topic, since in marks.items():
+            copies += [conflicting_copy(m) for m in _tails(settings, topic, since)[-3:]]
+        records += copies
+        inject(bootstrap, copies)
+        timeline.append(f"{len(copies)} conflicting duplicates")
+        assert wait_for(lambda: _count(settings, "quality-control") > sum(checks.values()) + 20, 60)
+        factory.drain(timeout=120)
     finally:
+        own_broker.resume()
         factory.stop()
-    expected = {
-        (topic, service): POISON.keys().__len__() * (2 if topic != "production-orders" else 1)
-        for topic, services in INPUTS.items()
-        for service in services
-    }
+        factory.keep_logs("poison")
+    expected: dict[tuple[str, str], int] = {}
+    for record in records:
+        for service in INPUTS[record.topic]:
+            key = (record.topic, service)
+            expected[key] = expected.get(key, 0) + 1
     found: dict[tuple[str, str], int] = {}
+    seen: set[tuple[str, str, str, str]] = set()
+    sent = {(r.topic, r.key, r.value) for r in records}
     for message in read_to_end(settings, ["factory-deadletter"]):
-        headers = {k: v.decode() for k, v in message.headers() or []}
+        headers = {k: bytes(v or b"").decode(errors="replace") for k, v in message.headers() or []}
         key = (headers["source.topic"], headers["service"])
         found[key] = found.get(key, 0) + 1
         assert headers["origin"] == "test"  # original headers kept
-        assert message.key().decode().startswith("poison-")
-        kind = message.key().decode().split("-", 2)[2]
-        assert message.value() == POISON[kind], "the original bytes, untouched"
+        assert headers["poison"]
+        assert (headers["source.topic"], message.key(), message.value()) in sent, (
+            "the original key and bytes, untouched"
+        )
         assert int(headers["source.offset"]) >= 0 and int(headers["source.partition"]) >= 0
         assert headers["error"]
+        where = (key[0], headers["source.partition"], headers["source.offset"], key[1])
+        assert where not in seen, f"dead-lettered twice: {where}"
+        seen.add(where)
     report = audit(bootstrap)
     _report(
         "poison",
-        {"records before the run": before, "during": during, "per kind": list(POISON)},
+        {
+            "records": len(records),
+            "before the run": before,
+            "kinds": sorted({r.kind for r in records}),
+            "faults": timeline,
+        },
         report,
     )
+    assert len(records) >= 1000
     assert found == expected
     assert report["ok"], report["violations"]
+    assert report["counts"]["widgets_inspected"] == report["counts"]["widgets_assembled"]
+    quality = factory["quality"].output()
+    stopped = [line for line in quality.splitlines() if "Quality control stopped" in line]
+    assert stopped and ", 0 not yet inspected" in stopped[-1], quality[-2000:]
     for service in ("assembly", "quality", "inventory", "telemetry"):
-        warnings = factory[service].output().count("dead-lettered")
-        assert warnings == sum(n for (_, s), n in expected.items() if s == service), service
+        # one warning per dead letter; a service killed before its dead letter reached
+        # the broker warns again when it re-reads the record after the restart
+        warned = set(re.findall(r"dead-lettered (\S+\[\d+\]@\d+)", factory[service].output()))
+        assert len(warned) == sum(n for (_, s), n in expected.items() if s == service), service
 
 
 def test_broker_paused_for_30_seconds_everything_recovers(own_broker: EmbeddedBroker) -> None:
@@ -204,7 +236,8 @@ def _lag(settings: KafkaSettings, group: str, topics: list[str]) -> int:
         total = 0
         for topic in topics:
             ends = _exact_ends(settings, topic)
-            committed = consumer.committed([TopicPartition(topic, p) for p in ends], timeout=10)
+            partitions = [TopicPartition(topic, p) for p in ends]
+            committed = consumer.committed(partitions, timeout=ceiling(10))
             for tp in committed:
                 total += ends[tp.partition] - max(tp.offset, 0)
         return total
@@ -224,14 +257,15 @@ def test_graceful_stop_of_each_service_within_5_seconds(own_broker: EmbeddedBrok
                 time.sleep(2)  # let it consume what its upstream wrote before stopping
             started = time.monotonic()
             factory[name].signal(signal.SIGTERM)
-            assert factory[name].wait(10) == 0, factory[name].output()[-2000:]
+            assert factory[name].wait(ceiling(10)) == 0, factory[name].output()[-2000:]
             timings[name] = time.monotonic() - started
     finally:
         factory.stop()
     print(
         f"\n[graceful stop] seconds to exit after SIGTERM: { {k: round(v, 2) for k, v in timings.items()} }"
     )
-    assert max(timings.values()) < 5.0, timings
+    # the promise is 5 s (measured above, and by the bench); a busy machine stretches it
+    assert max(timings.values()) < ceiling(5.0), timings
     assert _lag(settings, "quality-control", ["widget-assembly"]) == 0
     assert (
         _lag(settings, "inventory", ["component-production", "widget-assembly", "quality-control"])
@@ -254,13 +288,13 @@ def test_a_broker_that_never_returns_still_lets_services_exit(own_broker: Embedd
         started = time.monotonic()
         for service in factory.services.values():
             service.signal(signal.SIGINT)
-        codes = {name: s.wait(15) for name, s in factory.services.items()}
+        codes = {name: s.wait(ceiling(15)) for name, s in factory.services.items()}
         elapsed = time.monotonic() - started
     finally:
         own_broker.resume()
         factory.stop()
     print(f"\n[broker gone] all services exited {elapsed:.1f} s after Ctrl-C: {codes}")
-    assert elapsed < 8, elapsed
+    assert elapsed < ceiling(8), elapsed
     assert set(codes.values()) == {0}
     said = [n for n, s in factory.services.items() if "has not acknowledged anything" in s.output()]
     assert "components" in said and "telemetry" in said

@@ -12,6 +12,7 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import ROOT, run_cli
+from tests.patience import ceiling
 from tests.samples import sample_events
 from widget_factory import schemas as s
 from widget_factory.errors import BrokerLaunchError, BrokerUnavailable
@@ -28,7 +29,7 @@ def test_setup_creates_every_topic_then_says_they_exist(own_broker: EmbeddedBrok
     assert first.returncode == 0, first.stderr
     assert f"{len(TOPICS)} created, 0 already existed" in first.stdout
     metadata = AdminClient({"bootstrap.servers": own_broker.bootstrap_servers}).list_topics(
-        timeout=10
+        timeout=ceiling(10)
     )
     for spec in TOPICS:
         assert len(metadata.topics[spec.name].partitions) == spec.partitions, spec.name
@@ -43,7 +44,7 @@ def test_partitions_flag_overrides_every_topic(own_broker: EmbeddedBroker) -> No
     )
     assert result.returncode == 0, result.stderr
     metadata = AdminClient({"bootstrap.servers": own_broker.bootstrap_servers}).list_topics(
-        timeout=10
+        timeout=ceiling(10)
     )
     assert {len(metadata.topics[spec.name].partitions) for spec in TOPICS} == {2}
 
@@ -89,7 +90,7 @@ def test_unreachable_broker_fails_fast_with_one_line() -> None:
     port = free_port()  # nobody listens there
     started = time.monotonic()
     result = run_cli("setup", "--bootstrap-servers", f"127.0.0.1:{port}")
-    assert time.monotonic() - started < 12
+    assert time.monotonic() - started < ceiling(12)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -116,7 +117,7 @@ def test_broker_command_listens_and_stops_on_sigterm() -> None:
     try:
         assert process.stdout is not None
         lines = []
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + ceiling(15)
         while time.monotonic() < deadline:
             line = process.stdout.readline()
             lines.append(line)
@@ -126,7 +127,7 @@ def test_broker_command_listens_and_stops_on_sigterm() -> None:
         settings = KafkaSettings(f"127.0.0.1:{port}", source="flag")
         assert create_topics(settings, topics=[TOPICS[0]])[0][1] == "created"
         process.send_signal(signal.SIGTERM)
-        assert process.wait(10) == 0
+        assert process.wait(ceiling(10)) == 0
     finally:
         process.kill()
 

@@ -24,6 +24,8 @@ import msgspec
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.integration.services import wait_for
+from tests.patience import ceiling
 from widget_factory.core.assembly import AssemblyPlanner, ChangeSet
 from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import FactoryConfig, default_config, load_config
@@ -89,7 +91,8 @@ class Fleet:
         self.note(f"{label} {name}")
 
     def wait(self, names: list[str], timeout: float) -> dict[str, int | None]:
-        deadline = time.monotonic() + timeout
+        """Exit codes (None: still running) within ``timeout`` idle-machine seconds."""
+        deadline = time.monotonic() + ceiling(timeout)
         codes: dict[str, int | None] = {}
         for name in names:
             try:
@@ -232,6 +235,11 @@ def test_three_assembly_and_two_qc_processes_survive_kills_and_restarts(
         fleet.start("quality#2", "--inspector", "QC_INSPECTOR_C", bounded=False)
         fleet.start("components")
         time.sleep(9)
+        # B must have built something (its changelog then holds state to restore): on a
+        # busy machine 9 s may not be enough for that
+        assert wait_for(lambda: "Widget assembled" in fleet.tail(["assembly#B"], 400), 60), (
+            fleet.tail(["assembly#B"])
+        )
         fleet.signal("assembly#B", signal.SIGKILL, "SIGKILL")
         killed_at = time.time()
         time.sleep(3)

@@ -18,6 +18,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from tests.conftest import ROOT, run_cli
+from tests.patience import ceiling
 from tests.samples import T0
 from widget_factory import schemas as s
 from widget_factory.kafka_io.broker import EmbeddedBroker
@@ -129,7 +130,7 @@ def test_tail_without_from_beginning_shows_only_new_events(own_broker: EmbeddedB
     )
     try:
         new_ids = set()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + ceiling(30)
         n = 1000
         while tail.poll() is None and time.monotonic() < deadline:
             order = _order(n)
@@ -137,7 +138,7 @@ def test_tail_without_from_beginning_shows_only_new_events(own_broker: EmbeddedB
             _send(settings, "production-orders", [order])
             n += 1
             time.sleep(0.3)
-        out, err = tail.communicate(timeout=10)
+        out, err = tail.communicate(timeout=ceiling(10))
     finally:
         if tail.poll() is None:
             tail.kill()
@@ -350,7 +351,7 @@ def test_machine_commands_take_effect_in_a_running_telemetry_service(
         assert "created simulated " in ordered.stdout
     finally:
         telemetry.send_signal(signal.SIGTERM)
-        telemetry.wait(15)
+        telemetry.wait(ceiling(15))
 
 
 # --- a whole run: monitor, groups and lag against the audit -------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from widget_factory.compat import ReadUpgrades
 from widget_factory.core.audit import Audit, AuditReport
+from widget_factory.kafka_io.intake import routed_before
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
@@ -48,8 +49,13 @@ _TOPICS: dict[str, type[Any]] = {
 def audit_topics(
     settings: KafkaSettings, recipes: dict[str, tuple[str, ...]]
 ) -> tuple[AuditReport, int]:
-    """The report, and how many records were unreadable (those belong in dead letters)."""
+    """The report, and how many records were unreadable (those belong in dead letters).
+
+    Records a service refused (dead-lettered although they decode: a key disagreeing with
+    its value, a time years away, a conflicting duplicate) are not part of the run and
+    are left out; their dead letters account for them."""
     connect_admin(settings)
+    refused = routed_before(settings, None)
     audit = Audit(recipes)
     adders: dict[str, Callable[[Any], None]] = {
         COMPONENT_PRODUCTION: audit.add_component,
@@ -61,6 +67,8 @@ def audit_topics(
     for topic, event_type in _TOPICS.items():
         add = adders[topic]
         for message in read_to_end(settings, [topic], client_id="audit"):
+            if (topic, message.partition(), message.offset()) in refused:
+                continue
             value = message.value() or b""
             try:
                 add(decode_as(value, event_type, topic=topic, upgrades=upgrades))

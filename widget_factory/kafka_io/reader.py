@@ -16,7 +16,14 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from widget_factory.errors import BrokerUnavailable
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -85,15 +92,38 @@ class TopicReader:
         self.consumer.close()
 
 
+_PATIENCE_S = 120.0
+"""How long a bounded read waits for a broker that does not answer before giving up: a
+paused broker comes back, and a service restarting at that moment (its restore reads)
+must not die of it (drills pause the broker for 30 s on a busy machine)."""
+
+
+def _open_reader(
+    settings: KafkaSettings, topics: Sequence[str], client_id: str, patience: float
+) -> TopicReader:
+    """A :class:`TopicReader`, retried while the broker does not answer, up to ``patience``."""
+    started = time.monotonic()
+    while True:
+        try:
+            return TopicReader(settings, topics, client_id=client_id)
+        except BrokerUnavailable:
+            if time.monotonic() - started > patience:
+                raise
+            time.sleep(1.0)
+
+
 def read_to_end(
     settings: KafkaSettings,
     topics: Sequence[str],
     *,
-    idle_timeout: float = 30.0,
+    idle_timeout: float = _PATIENCE_S,
     client_id: str = "widget-factory-reader",
 ) -> Iterator[Message]:
-    """Every record of ``topics`` present now, partition by partition in offset order."""
-    reader = TopicReader(settings, topics, client_id=client_id)
+    """Every record of ``topics`` present now, partition by partition in offset order.
+
+    A broker that does not answer (at the start or midway) is waited for, up to
+    ``idle_timeout`` seconds without progress; then :class:`BrokerUnavailable`."""
+    reader = _open_reader(settings, topics, client_id, idle_timeout)
     try:
         if not reader.partitions:
             return
@@ -111,6 +141,16 @@ def read_to_end(
         reader.close()
 
 
+def _tails(consumer: Consumer, topics: Sequence[str], tail: int) -> list[TopicPartition]:
+    """Where the last ``tail`` records of each non-empty partition of ``topics`` begin."""
+    starts = []
+    for tp in topic_partitions(consumer, topics):
+        low, high = consumer.get_watermark_offsets(tp, timeout=10)
+        if high > low:  # ListOffsets may under-report the end: reading from before it is fine
+            starts.append(TopicPartition(tp.topic, tp.partition, max(low, high - tail)))
+    return starts
+
+
 def latest_event_time(
     settings: KafkaSettings, topics: Sequence[str], tail: int = 64
 ) -> float | None:
@@ -124,12 +164,15 @@ def latest_event_time(
     )
     consumer = Consumer(config)
     try:
-        partitions = topic_partitions(consumer, topics)
-        starts = []
-        for tp in partitions:
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            if high > low:  # ListOffsets may under-report the end: reading from before it is fine
-                starts.append(TopicPartition(tp.topic, tp.partition, max(low, high - tail)))
+        started = time.monotonic()
+        while True:  # a broker that does not answer (paused) is waited for, up to a limit
+            try:
+                starts = _tails(consumer, topics, tail)
+                break
+            except KafkaException:
+                if time.monotonic() - started > _PATIENCE_S:
+                    raise
+                time.sleep(1.0)
         if not starts:
             return None
         consumer.assign(starts)

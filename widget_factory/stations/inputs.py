@@ -22,6 +22,7 @@ from widget_factory.core.progress import InputProgress, PublishedOrders
 from widget_factory.core.routing import StationRouter
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import DeadLetters
+from widget_factory.kafka_io.intake import Intake
 from widget_factory.kafka_io.station_links import StationLinks
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, PRODUCTION_ORDERS
 from widget_factory.schemas import (
@@ -54,6 +55,9 @@ class StationInputs:
     """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
     links: StationLinks | None = None
     """Scaled out: where records for other processes' stations go."""
+    intake: Intake | None = None
+    """Refuses well-formed poison read from a group partition (docs/contract.md, "Dead
+    letters") and drops duplicates; a handoff was admitted by the process that read it."""
 
     def take(self, message: Message, *, handoff: bool) -> None:
         """Act on ``message``, read from a group partition or (``handoff``) the inbox."""
@@ -62,10 +66,12 @@ class StationInputs:
         try:
             if topic == COMPONENT_PRODUCTION:
                 component = decode_as(value, ComponentProduced, topic=topic, upgrades=self.upgrades)
-                self._take_component(component, message)
+                if self.intake is None or self.intake.admit(message, component):
+                    self._take_component(component, message)
             elif topic == PRODUCTION_ORDERS:
                 order = decode_as(value, ProductionOrder, topic=topic, upgrades=self.upgrades)
-                self._take_order(order, message)
+                if self.intake is None or self.intake.admit(message, order):
+                    self._take_order(order, message)
             elif handoff:
                 try:
                     event = decode(value)
