@@ -45,6 +45,12 @@ class GroupOffsets:
             consumer = self._consumers[group] = Consumer(config)
         return consumer
 
+    def prepare(self, groups: Iterable[str]) -> None:
+        """Open the readers of ``groups`` now: each connects and finds its coordinator in
+        the background, so asking several groups in turn does not wait for each start."""
+        for group in groups:
+            self._consumer(group)
+
     def committed(
         self, group: str, partitions: Iterable[Key], timeout: float = 5.0
     ) -> dict[Key, int]:

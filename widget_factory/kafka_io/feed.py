@@ -137,13 +137,17 @@ class FactoryFeed:
         if now - self._groups_listed >= _GROUP_LIST_EVERY_S:
             self._groups_listed = now
             try:
-                listed = [g.group_id for g in list_groups(self.settings, admin=self._admin)]
+                listed = [
+                    g.group_id
+                    for g in list_groups(self.settings, admin=self._admin, with_topics=False)
+                ]
             except BrokerUnavailable as exc:
                 log.debug("listing groups failed: %s", exc)
                 listed = []
             self._groups = list(dict.fromkeys([*FACTORY_GROUPS, *sorted(listed)]))
             self._offsets.retain(self._groups)
         ends = self.watcher.ends()
+        self._offsets.prepare(self._groups)
         result = []
         for group in self._groups:
             try:

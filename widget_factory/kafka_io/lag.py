@@ -278,9 +278,12 @@ def list_groups(
     admin: AdminClient | None = None,
     timeout: float = 10.0,
     offsets: dict[str, dict[Key, int]] | None = None,
+    with_topics: bool = True,
 ) -> list[GroupInfo]:
     """Every consumer group the cluster knows, with state, members and topics
     (``offsets``, when given, receives each group's committed offsets read on the way).
+    ``with_topics=False`` leaves topics empty and asks no offsets through the admin API
+    (long-running readers: see :mod:`widget_factory.kafka_io.committed`).
 
     Members come from DescribeConsumerGroups, which some brokers answer without members
     (the embedded one always does); a group whose state is unknown gets None.
@@ -317,6 +320,9 @@ def list_groups(
         else:
             state = described_states.get(group.group_id, state)
             count = members.get(group.group_id)
+        if not with_topics:
+            infos.append(GroupInfo(group.group_id, state, count, ()))
+            continue
         committed = committed_offsets(settings, group.group_id, admin=admin)
         if offsets is not None:
             offsets[group.group_id] = committed
