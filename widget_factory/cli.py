@@ -35,7 +35,24 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=34)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command_name: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``command_name``) one holding just the module that defines
+    that subcommand, when it can be found: starting a tool then imports only what it
+    needs. Anything else (``--help``, unknown names) gets every subcommand."""
+    if command_name is not None and not command_name.startswith("-"):
+        from widget_factory.commands import registry
+
+        home = registry.home_of(command_name)
+        if home is not None:
+            parser, names = _parser(registry.registrations(home))
+            if command_name in names:
+                return parser
+    return _parser(_extensions())[0]
+
+
+def _parser(
+    registrations: Sequence[Callable[[Callable[..., argparse.ArgumentParser]], None]],
+) -> tuple[argparse.ArgumentParser, set[str]]:
     parser = _Parser(
         prog="widget-factory",
         formatter_class=_Formatter,
@@ -53,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=help_text, description=help_text, formatter_class=_Formatter
         )
         sub.set_defaults(handler=handler)
+        names.add(name)
         return sub
 
-    for register in _extensions():
+    names: set[str] = set()
+    for register in registrations:
         register(command)
-    return parser
+    return parser, names
 
 
 def _extensions() -> list[Callable[[Callable[..., argparse.ArgumentParser]], None]]:
@@ -76,8 +95,9 @@ def _configure_logging(debug: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments[0] if arguments else None)
+    args = parser.parse_args(arguments)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -56,7 +56,7 @@ __all__ = ["QualityControlService", "QUALITY_GROUP", "main"]
 log = logging.getLogger("quality")
 
 QUALITY_GROUP = "quality-control"
-_COMMIT_EVERY_S = 0.5
+_COMMIT_EVERY_S = 0.25
 _END_IDLE_S = 10.0
 """Run alone with --duration, quality control stops this long after its last widget
 past the end time (assembly finishes builds begun before the end)."""
@@ -324,7 +324,11 @@ class QualityControlService:
                     self.group.check()
                 if time.monotonic() - last_commit >= _COMMIT_EVERY_S:
                     last_commit = time.monotonic()
-                    if not self.health.unresponsive and self.producer.flush(1.0) == 0:
+                    if (
+                        not self.health.unresponsive
+                        and self.offsets.has_pending()
+                        and self.producer.flush(1.0) == 0
+                    ):
                         commit(self.consumer, self.offsets)
                 if (
                     end is not None

@@ -255,7 +255,7 @@ class AnalyticsService:
                 elif now - last_advance >= 0.2:
                     last_advance = now
                     self._publish(self.engine.advance(self.frontiers(follower)))
-                if now - last_commit >= 0.5:  # lag tools show it as current as the factory
+                if now - last_commit >= 0.25:  # lag tools show it as current as the factory
                     last_commit = now
                     follower.commit()
                 if now - last_log >= 10.0:

@@ -15,7 +15,7 @@ measured window (at least 60 s). Measured:
 - how far behind production each consumer group's committed offsets are, every two
   seconds: the age, in wall seconds of the factory's clock, of the oldest record past
   its committed offset on any partition it reads (0 when it has committed everything).
-  The groups commit every second (analytics every half second), which is part of it;
+  The groups commit every quarter second when offsets moved, which is part of it;
 - then, with the factory still running, the tools a user reaches for: ``monitor --once``
   (wall time, and whether it showed machines and events), ``groups``,
   ``lag --group inventory``, and ``order`` (must not warn of a missing factory).

@@ -4,7 +4,8 @@ librdkafka (2.16 here) can abort the whole process in a coordinator-bound admin 
 (``ListConsumerGroupOffsets``) whose connection drops or times out: "Assertion
 `eonce->refcnt > 0' failed" (confluentinc/librdkafka#4605). A one-shot command rarely
 meets it; the dashboard, asking every two seconds inside ``run``, met it after five
-minutes on a busy machine and took the factory down. A consumer's ``committed()`` asks
+minutes on a busy machine and took the factory down. So every long-running reader of
+committed offsets (the dashboard, the monitor, the scenario worker) comes here. A consumer's ``committed()`` asks
 the same question (OffsetFetch) through the consumer's own group coordinator instead.
 One consumer per group is kept; it never subscribes, so it never joins the group and
 never fetches records.
@@ -44,6 +45,12 @@ class GroupOffsets:
             consumer = self._consumers[group] = Consumer(config)
         return consumer
 
+    def prepare(self, groups: Iterable[str]) -> None:
+        """Open the readers of ``groups`` now: each connects and finds its coordinator in
+        the background, so asking several groups in turn does not wait for each start."""
+        for group in groups:
+            self._consumer(group)
+
     def committed(
         self, group: str, partitions: Iterable[Key], timeout: float = 5.0
     ) -> dict[Key, int]:
@@ -63,10 +70,21 @@ class GroupOffsets:
             if tp.error is None and tp.offset >= 0
         }
 
+    def retain(self, groups: Iterable[str]) -> None:
+        """Close the readers of groups not in ``groups`` (groups come and go in a long
+        watch: followers' own groups, finished scenario runs)."""
+        keep = set(groups)
+        for group in [g for g in self._consumers if g not in keep]:
+            self._close(self._consumers.pop(group))
+
+    @staticmethod
+    def _close(consumer: Consumer) -> None:
+        try:
+            consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            log.debug("closing an offsets reader: %s", exc)
+
     def close(self) -> None:
         for consumer in self._consumers.values():
-            try:
-                consumer.close()
-            except (KafkaException, RuntimeError) as exc:
-                log.debug("closing an offsets reader: %s", exc)
+            self._close(consumer)
         self._consumers.clear()

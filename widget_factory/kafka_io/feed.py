@@ -20,8 +20,9 @@ from confluent_kafka.admin import AdminClient
 
 from widget_factory.core.factory_view import FactoryView, GroupLag, RateMeter
 from widget_factory.errors import BrokerUnavailable
+from widget_factory.kafka_io.committed import GroupOffsets
 from widget_factory.kafka_io.follower import Start, TopicFollower
-from widget_factory.kafka_io.lag import FACTORY_GROUPS, committed_offsets, list_groups
+from widget_factory.kafka_io.lag import FACTORY_GROUPS, list_groups
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
@@ -91,6 +92,9 @@ class FactoryFeed:
         self.topics = [t for t in starts if any(p[0] == t for p in self.watcher.partitions)]
         self.unreadable = 0
         self._admin = AdminClient(settings.admin_config())
+        """Only lists groups (every ``_GROUP_LIST_EVERY_S``); their offsets come from
+        :class:`GroupOffsets` (no admin offset requests in a long loop)."""
+        self._offsets = GroupOffsets(settings, client_id="monitor-lag")
         self._groups: list[str] = list(FACTORY_GROUPS)
         self._groups_listed = 0.0
 
@@ -113,9 +117,11 @@ class FactoryFeed:
                 return count
 
     def catch_up(self, timeout: float = 60.0) -> None:
-        """Read until every partition is at its end (for ``--once``)."""
+        """Read every partition up to the end it had when the feed started (for
+        ``--once``, and the first screen of the live view): a fixed target, reached
+        even while the factory keeps writing."""
         deadline = time.monotonic() + timeout
-        while not self.watcher.at_end():
+        while not self.watcher.reached_targets():
             if time.monotonic() > deadline:
                 raise BrokerUnavailable(
                     f"could not read the factory's topics to their end within {timeout:.0f} s"
@@ -131,16 +137,21 @@ class FactoryFeed:
         if now - self._groups_listed >= _GROUP_LIST_EVERY_S:
             self._groups_listed = now
             try:
-                listed = [g.group_id for g in list_groups(self.settings, admin=self._admin)]
+                listed = [
+                    g.group_id
+                    for g in list_groups(self.settings, admin=self._admin, with_topics=False)
+                ]
             except BrokerUnavailable as exc:
                 log.debug("listing groups failed: %s", exc)
                 listed = []
             self._groups = list(dict.fromkeys([*FACTORY_GROUPS, *sorted(listed)]))
+            self._offsets.retain(self._groups)
         ends = self.watcher.ends()
+        self._offsets.prepare(self._groups)
         result = []
         for group in self._groups:
             try:
-                committed = committed_offsets(self.settings, group, admin=self._admin, timeout=5)
+                committed = self._offsets.committed(group, ends, timeout=5)
             except BrokerUnavailable:
                 continue
             topics = set(FACTORY_GROUPS.get(group, ())) | {t for t, _ in committed}
@@ -156,4 +167,7 @@ class FactoryFeed:
         return result
 
     def close(self) -> None:
-        self.watcher.close()
+        try:
+            self._offsets.close()
+        finally:
+            self.watcher.close()

@@ -106,8 +106,7 @@ class TopicFollower:
                 raise BrokerUnavailable(
                     f"no topic {', '.join(missing)} on {settings.bootstrap_servers}"
                 )
-            needs_end = [tp for tp in partitions if starts[tp.topic] != "beginning"]
-            ends = probe.end_offsets(needs_end) if needs_end else {}
+            ends = probe.end_offsets(partitions) if partitions else {}
         finally:
             probe.close()
         assignment = []
@@ -130,6 +129,7 @@ class TopicFollower:
             partition_eof=True,
         )
         follower._fixed = True
+        follower.targets = {key: end.high for key, end in ends.items() if end.high > end.low}
         for tp in assignment:
             follower._add(tp.topic, tp.partition, tp.offset)
         follower.consumer.assign(assignment)
@@ -166,6 +166,9 @@ class TopicFollower:
         self._eof: set[Key] = set()
         self._tracker = OffsetTracker()
         self._last_assign_try = 0.0
+        self.targets: dict[Key, int] = {}
+        """The end of every non-empty partition when following began (``from_starts``):
+        what :meth:`reached_targets` waits for."""
         self.records = 0
 
     # --- assignment --------------------------------------------------------------------
@@ -270,6 +273,16 @@ class TopicFollower:
         """Every partition has reported EOF at the end it had when last fetched, since its
         last record (followers from :meth:`from_starts`, which ask for EOF markers)."""
         return len(self._eof) >= len(self.partitions)
+
+    def reached_targets(self) -> bool:
+        """Every partition has been read up to the end it had when following began
+        (:attr:`targets`), whatever arrived since. Unlike :meth:`at_end`, this holds
+        on topics that grow on every fetch (telemetry at a paced fetch wait was never
+        at its end in every partition at once)."""
+        for key, target in self.targets.items():
+            if key not in self._eof and self.next_offset.get(key, -1) < target:
+                return False
+        return True
 
     def pending(self, topic: str, partition: int) -> bool:
         high = self.high_watermark(topic, partition)

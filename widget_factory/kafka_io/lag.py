@@ -52,6 +52,7 @@ __all__ = [
     "list_groups",
     "committed_offsets",
     "group_lag",
+    "group_lags",
     "lag_rows",
 ]
 
@@ -272,9 +273,17 @@ def committed_offsets(
 
 
 def list_groups(
-    settings: KafkaSettings, *, admin: AdminClient | None = None, timeout: float = 10.0
+    settings: KafkaSettings,
+    *,
+    admin: AdminClient | None = None,
+    timeout: float = 10.0,
+    offsets: dict[str, dict[Key, int]] | None = None,
+    with_topics: bool = True,
 ) -> list[GroupInfo]:
-    """Every consumer group the cluster knows, with state, members and topics.
+    """Every consumer group the cluster knows, with state, members and topics
+    (``offsets``, when given, receives each group's committed offsets read on the way).
+    ``with_topics=False`` leaves topics empty and asks no offsets through the admin API
+    (long-running readers: see :mod:`widget_factory.kafka_io.committed`).
 
     Members come from DescribeConsumerGroups, which some brokers answer without members
     (the embedded one always does); a group whose state is unknown gets None.
@@ -311,7 +320,13 @@ def list_groups(
         else:
             state = described_states.get(group.group_id, state)
             count = members.get(group.group_id)
-        topics = sorted({t for t, _ in committed_offsets(settings, group.group_id, admin=admin)})
+        if not with_topics:
+            infos.append(GroupInfo(group.group_id, state, count, ()))
+            continue
+        committed = committed_offsets(settings, group.group_id, admin=admin)
+        if offsets is not None:
+            offsets[group.group_id] = committed
+        topics = sorted({t for t, _ in committed})
         infos.append(GroupInfo(group.group_id, state, count, tuple(topics)))
     return infos
 
@@ -355,3 +370,33 @@ def group_lag(
         if own_probe:
             probe.close()
     return LagReport(group, lag_rows(committed, ends, keys))
+
+
+def group_lags(
+    settings: KafkaSettings,
+    groups: Sequence[str],
+    *,
+    probe: EndOffsetProbe,
+    admin: AdminClient | None = None,
+    committed: Mapping[str, Mapping[Key, int]] | None = None,
+    timeout: float = 5.0,
+) -> list[LagReport]:
+    """:func:`group_lag` of several groups with one metadata request and one round of
+    end offsets for all of them (``groups`` answers within its budget that way).
+    ``committed``: offsets already read (by :func:`list_groups`), not asked again."""
+    known = dict(committed or {})
+    for group in groups:
+        if group not in known:
+            known[group] = committed_offsets(settings, group, admin=admin)
+    wanted = {
+        group: sorted({t for t, _ in known[group]} | set(FACTORY_GROUPS.get(group, ())))
+        for group in groups
+    }
+    every_topic = sorted({t for topics in wanted.values() for t in topics})
+    existing = {(tp.topic, tp.partition) for tp in probe.partitions(every_topic)}
+    ends = probe.end_offsets(existing, timeout) if existing else {}
+    reports = []
+    for group in groups:
+        keys = {key for key in existing if key[0] in wanted[group]}
+        reports.append(LagReport(group, lag_rows(known[group], ends, keys)))
+    return reports

@@ -67,6 +67,13 @@ class OffsetTracker:
             if self._committed.get((topic, partition)) != offset
         ]
 
+    def has_pending(self) -> bool:
+        """Anything to commit: a moved offset, or the periodic resend is due (see
+        :func:`commit`). False for an idle service, which then flushes and sends nothing."""
+        if time.monotonic() - self.refreshed > _REFRESH_S:
+            return bool(self._consumed)
+        return bool(self.pending_commits())
+
     def reset_committed(self) -> None:
         """Forget what was committed, so every partition is committed again."""
         self._committed.clear()

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from confluent_kafka.admin import AdminClient
-
 from widget_factory.compat import SkippedRecords
 from widget_factory.core.control import COMMANDS, build_command, build_order, expand_targets
 from widget_factory.core.factory_view import FactoryView
@@ -27,9 +25,10 @@ from widget_factory.core.scenario_plan import Scenario, Step
 from widget_factory.core.scenario_report import hours_minutes
 from widget_factory.core.scenario_stats import Observations
 from widget_factory.factory_config import FactoryConfig
+from widget_factory.kafka_io.committed import GroupOffsets
 from widget_factory.kafka_io.control import FactoryControl
 from widget_factory.kafka_io.follower import TopicFollower
-from widget_factory.kafka_io.lag import FACTORY_GROUPS, committed_offsets
+from widget_factory.kafka_io.lag import FACTORY_GROUPS
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.schemas import SchemaError, decode
 
@@ -75,7 +74,7 @@ class ScenarioWorker(threading.Thread):
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.control = FactoryControl(settings, client_id="scenario")
-        self.admin = AdminClient(settings.admin_config())
+        self.offsets = GroupOffsets(settings, client_id="scenario-lag")
         self._ids = IdSource(random.Random(f"scenario:{scenario.name}"))
         self._pending = list(scenario.steps)
         self._last_lag = 0.0
@@ -97,6 +96,7 @@ class ScenarioWorker(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             self.error = exc
         finally:
+            self.offsets.close()
             self.done.set()
 
     def _loop(self) -> None:
@@ -188,7 +188,8 @@ class ScenarioWorker(threading.Thread):
             if not any(key[0] in topics for key in ends):
                 continue
             try:
-                committed = committed_offsets(self.settings, group, admin=self.admin, timeout=5)
+                mine = [key for key in ends if key[0] in topics]
+                committed = self.offsets.committed(group, mine, timeout=5)
             except Exception as exc:  # noqa: BLE001 - a missed sample is not fatal
                 log.debug("lag sample of %s failed: %s", group, exc)
                 continue
