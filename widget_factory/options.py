@@ -24,6 +24,7 @@ __all__ = [
     "connection_options",
     "config_option",
     "simulation_options",
+    "speed_and_seed_options",
     "common_options",
     "settings_from_args",
     "positive_int",
@@ -77,18 +78,25 @@ def config_option(parser: argparse.ArgumentParser) -> None:
 def simulation_options(parser: argparse.ArgumentParser) -> None:
     """``--speed``, ``--seed``, ``--duration``: how simulated time runs."""
     group = parser.add_argument_group("simulation")
-    group.add_argument(
-        "--speed",
-        metavar="N",
-        help="simulated seconds per wall second, or 'max' to run as fast as possible "
-        "(default: the config's simulation.speed, 120)",
+    speed_and_seed_options(
+        group, "to run as fast as possible (default: the config's simulation.speed, 120)"
     )
-    group.add_argument("--seed", type=int, metavar="N", help="make generation reproducible")
     group.add_argument(
         "--duration",
         metavar="D",
         help="stop after this much simulated time: 3600, 90s, 30m, 8h, 1d (default: run until Ctrl-C)",
     )
+
+
+def speed_and_seed_options(where: argparse._ActionsContainer, speed_default: str) -> None:
+    """``--speed`` and ``--seed``; ``speed_default`` ends the ``--speed`` help (what 'max'
+    does and what the default is, which differ between a factory run and a scenario)."""
+    where.add_argument(
+        "--speed",
+        metavar="N",
+        help="simulated seconds per wall second, or 'max' " + speed_default,
+    )
+    where.add_argument("--seed", type=int, metavar="N", help="make generation reproducible")
 
 
 def common_options(parser: argparse.ArgumentParser, *, config: bool = True) -> None:

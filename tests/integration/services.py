@@ -15,6 +15,7 @@ from typing import IO
 
 from tests.conftest import ROOT, run_cli
 from tests.patience import ceiling
+from widget_factory.processes.children import running, signal_running
 
 PRODUCERS = ("telemetry", "components")
 CONSUMERS = ("assembly", "quality", "inventory")
@@ -62,12 +63,10 @@ class Service:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return running(self.process)
 
     def signal(self, signum: int) -> None:
-        if self.alive:
-            assert self.process is not None
-            self.process.send_signal(signum)
+        signal_running(self.process, signum)
 
     def kill(self) -> None:
         self.signal(signal.SIGKILL)

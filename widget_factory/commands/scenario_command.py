@@ -22,7 +22,7 @@ import msgspec
 from widget_factory.core.scenario_plan import METRICS, REPORTS, Scenario
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.cluster import embedded_or_given, prepare_cluster
-from widget_factory.options import common_options, settings_from_args
+from widget_factory.options import common_options, settings_from_args, speed_and_seed_options
 from widget_factory.scenarios import builtin_names, load_scenario
 from widget_factory.scenarios.printing import print_plan, print_summary
 from widget_factory.scenarios.runner import ScenarioOptions, prepare_config, run_scenario
@@ -144,13 +144,9 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--plan", action="store_true", help="print the scenario's timeline and claims; run nothing"
     )
-    parser.add_argument(
-        "--speed",
-        metavar="N",
-        help="simulated seconds per wall second, or 'max' for virtual time (scenarios "
-        "without commands only; default: the scenario's)",
+    speed_and_seed_options(
+        parser, "for virtual time (scenarios without commands only; default: the scenario's)"
     )
-    parser.add_argument("--seed", type=int, metavar="N", help="make generation reproducible")
     parser.add_argument(
         "--log",
         metavar="FILE",

@@ -121,7 +121,7 @@ def print_score(score: Score, header: str, out: TextIO = sys.stdout) -> None:
     document = score.to_dict()
     out.write(header + "\n")
     rows = [["FAULT KIND", "FAULTS", "DETECTED", "RECALL", "ALERTS", "DELAY p50", "DELAY p90"]]
-    for kind, k in document["by_fault_kind"].items():
+    for kind, k in [*document["by_fault_kind"].items(), ("all", document)]:
         rows.append(
             [
                 kind,
@@ -133,17 +133,6 @@ def print_score(score: Score, header: str, out: TextIO = sys.stdout) -> None:
                 _delay(k["delay_p90_s"]),
             ]
         )
-    rows.append(
-        [
-            "all",
-            str(document["faults"]),
-            str(document["detected"]),
-            _pct(document["recall"]),
-            str(document["alerts_matched"]),
-            _delay(document["delay_median_s"]),
-            _delay(document["delay_p90_s"]),
-        ]
-    )
     _table(rows, out)
     out.write(
         f"Precision: {document['alerts_matched']} of {document['alerts']} alerts match a fault "

@@ -29,6 +29,15 @@ class UnitTally:
     nominal_s: float = 0.0
     nominal_known: bool = True
 
+    def count_made(self, nominal_s: float | None) -> None:
+        """One more unit made, and the time it should have taken (None: not known, so
+        this window's performance cannot be computed)."""
+        self.made += 1
+        if nominal_s is None:
+            self.nominal_known = False
+        else:
+            self.nominal_s += nominal_s
+
 
 @dataclass
 class WindowTally:

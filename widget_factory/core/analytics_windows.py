@@ -114,13 +114,8 @@ class FactoryAnalytics:
         window = self._open("machines", t, event.event_id)
         if window is not None:
             unit = window.unit(event.machine_id)
-            unit.made += 1
+            unit.count_made(self._nominal_cycle.get(event.machine_id))
             unit.good += not defective
-            nominal = self._nominal_cycle.get(event.machine_id)
-            if nominal is None:
-                unit.nominal_known = False
-            else:
-                unit.nominal_s += nominal
 
     def add_widget(self, event: WidgetAssembled) -> None:
         self.events += 1
@@ -137,13 +132,7 @@ class FactoryAnalytics:
             )
         window = self._open("stations", t, event.event_id)
         if window is not None:
-            unit = window.unit(station)
-            unit.made += 1
-            nominal = self._assembly_time.get(event.widget_type)
-            if nominal is None:
-                unit.nominal_known = False
-            else:
-                unit.nominal_s += nominal
+            window.unit(station).count_made(self._assembly_time.get(event.widget_type))
 
     def add_check(self, event: QualityCheck) -> None:
         self.events += 1

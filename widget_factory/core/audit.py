@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from widget_factory.core.ids import type_of_component
 from widget_factory.schemas import (
@@ -82,12 +82,7 @@ class Unreadable:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "topic": self.topic,
-            "partition": self.partition,
-            "offset": self.offset,
-            "error": self.error,
-        }
+        return asdict(self)
 
 
 @dataclass

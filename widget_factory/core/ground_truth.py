@@ -16,6 +16,7 @@ the same seed gives the same records, event ids included.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final, Literal
 
 from widget_factory.core.assembly import StepResult
@@ -196,17 +197,7 @@ class FaultTracker:
 def starvation_begin(cycles: CycleTimes, station_id: str, since: float) -> FaultTruth:
     """A station has been starved since ``since`` for long enough to be a fault (the
     configured ``starvation_alert_s``): its begin record, dated ``since``."""
-    fid = fault_id(station_id, "starvation", since)
-    return FaultTruth(
-        event_id=event_id_from("fault_truth", fid, "begin"),
-        phase="begin",
-        fault_id=fid,
-        target_id=station_id,
-        target_type="station",
-        kind="starvation",
-        cause="supply",
-        started_at=to_datetime(since),
-    )
+    return _starvation(station_id, since, "begin")
 
 
 def starvation_end(
@@ -214,20 +205,41 @@ def starvation_end(
 ) -> FaultTruth:
     """The starvation that began at ``since`` ended at ``at`` (a build started, or no
     order was left waiting; or the run ended, ``open_at_end``)."""
-    fid = fault_id(station_id, "starvation", since)
     at = max(at, since)
+    return _starvation(
+        station_id,
+        since,
+        "end",
+        ended_at=to_datetime(at),
+        open_at_end=open_at_end,
+        effects=cycles.effects(station_id, since, at),
+    )
+
+
+def _starvation(
+    station_id: str,
+    since: float,
+    phase: Literal["begin", "end"],
+    *,
+    ended_at: datetime | None = None,
+    open_at_end: bool = False,
+    effects: FaultEffects | None = None,
+) -> FaultTruth:
+    """What a starvation's begin and end records share: the id (from station and start),
+    target, kind and cause; the end record adds when it ended and what it cost."""
+    fid = fault_id(station_id, "starvation", since)
     return FaultTruth(
-        event_id=event_id_from("fault_truth", fid, "end"),
-        phase="end",
+        event_id=event_id_from("fault_truth", fid, phase),
+        phase=phase,
         fault_id=fid,
         target_id=station_id,
         target_type="station",
         kind="starvation",
         cause="supply",
         started_at=to_datetime(since),
-        ended_at=to_datetime(at),
+        ended_at=ended_at,
         open_at_end=open_at_end,
-        effects=cycles.effects(station_id, since, at),
+        effects=effects,
     )
 
 

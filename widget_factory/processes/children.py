@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["die_with_parent", "start_child", "Child"]
+__all__ = ["die_with_parent", "start_child", "running", "signal_running", "Child"]
 
 
 def die_with_parent() -> None:
@@ -35,6 +35,19 @@ def start_child(argv: Sequence[str], env: Mapping[str, str]) -> subprocess.Popen
     )
 
 
+def running(process: subprocess.Popen[bytes] | None) -> bool:
+    """Started and not yet exited."""
+    return process is not None and process.poll() is None
+
+
+def signal_running(process: subprocess.Popen[bytes] | None, signum: int) -> None:
+    """Send ``signum`` to a running process; one that is gone (or never started) is left
+    alone, even when it exits between the check and the signal."""
+    if process is not None and running(process):
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signum)
+
+
 @dataclass
 class Child:
     """One supervised child: its name, command line and (once started) its process."""
@@ -49,10 +62,7 @@ class Child:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return running(self.process)
 
     def signal(self, signum: int) -> None:
-        if self.alive:
-            assert self.process is not None
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(signum)
+        signal_running(self.process, signum)
