@@ -139,13 +139,16 @@ class MachineTelemetryService:
             "stop_machine": self.fleet.stop,
             "start_machine": self.fleet.start,
             "maintenance": self.fleet.maintain,
+            "kanban_hold": self.fleet.hold,
+            "kanban_release": self.fleet.release,
         }
         try:
             report, change = actions[command.command](command.target_id, now)
         except UnknownMachine as exc:
             log.warning("Ignoring %s: %s", command.command, exc)
             return
-        log.info("Command %s for %s", command.command, command.target_id)
+        if not command.command.startswith("kanban_"):  # kanban changes are logged below
+            log.info("Command %s for %s", command.command, command.target_id)
         self._publish([report], [change] if change else [])
 
     def _summary(self) -> None:

@@ -12,6 +12,7 @@ from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
     INVENTORY_UPDATES,
+    MACHINE_TELEMETRY,
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
     connect_admin,
@@ -19,6 +20,7 @@ from widget_factory.kafka_io.topics import (
 from widget_factory.schemas import (
     ComponentProduced,
     InventoryUpdate,
+    MachineTelemetry,
     QualityCheck,
     SchemaError,
     WidgetAssembled,
@@ -32,6 +34,7 @@ _TOPICS: dict[str, type[Any]] = {
     WIDGET_ASSEMBLY: WidgetAssembled,
     QUALITY_CONTROL: QualityCheck,
     INVENTORY_UPDATES: InventoryUpdate,
+    MACHINE_TELEMETRY: MachineTelemetry,
 }
 
 
@@ -46,6 +49,7 @@ def audit_topics(
         WIDGET_ASSEMBLY: audit.add_widget,
         QUALITY_CONTROL: audit.add_check,
         INVENTORY_UPDATES: audit.add_update,
+        MACHINE_TELEMETRY: audit.add_telemetry,
     }
     unreadable = 0
     for topic, event_type in _TOPICS.items():
