@@ -22,12 +22,16 @@ stock      stock_level                                 inventory
 ========== =========================================== =====================================
 
 OEE, per machine and window: **availability** = running time / (observed time -
-shutdown time), from the status of each telemetry report held until the next report of
+shutdown time - idle time), from the status of each telemetry report held until the next report of
 that machine (gaps longer than 4 report intervals are not counted); **performance** =
 nominal time of what was made / running time, at most 1 (nominal: the middle of the
 machine's ``cycle_time_s``, or the widget type's ``assembly_time_s``); **quality** =
 good / made (components without defects; for a station, checks passed / checks of its
-widgets); **oee** = their product (None when a factor is undefined).
+widgets); **oee** = their product (None when a factor is undefined). Idle time is a
+machine parked by kanban (its component at the stock ceiling, core/kanban.py): like a
+shutdown it is planned, no demand to meet, so it is no availability loss, and since
+performance and quality count only running time and output, OEE judges a parked machine
+on the time it was asked to run.
 """
 
 from __future__ import annotations
@@ -338,7 +342,8 @@ class FactoryAnalytics:
             if observed <= 0:
                 continue  # no telemetry in this window: nothing to say about time
             running = status[MachineStatus.RUNNING.value]
-            availability = ratio(running, observed - status[MachineStatus.SHUTDOWN.value])
+            planned_off = status[MachineStatus.SHUTDOWN.value] + status[MachineStatus.IDLE.value]
+            availability = ratio(running, observed - planned_off)
             performance = (
                 None if not unit.nominal_known else ratio(min(unit.nominal_s, running), running)
             )

@@ -15,7 +15,8 @@ range), of a type drawn uniformly among the widget types some station builds
 (core/orders.py). A component type's expected use per hour is then widgets per hour
 times its count in each recipe, averaged over those widget types. The ceiling holds
 ``kanban.ceiling_hours`` of that use (at least ``kanban.min_ceiling`` units) and the
-reorder point ``kanban.reorder_hours`` (below the ceiling). ``kanban.limits`` fixes the
+reorder point the same share of it as ``kanban.reorder_hours`` of ``ceiling_hours``
+(below the ceiling). ``kanban.limits`` fixes the
 figures of a type. With the reference factory (18 widgets per hour) that is 72 metal
 frames, housings and boards at the ceiling, 36 of each at the reorder point.
 
@@ -72,9 +73,9 @@ def kanban_limits(config: FactoryConfig) -> dict[str, KanbanLimit]:
             limits[component] = KanbanLimit(fixed.ceiling, fixed.reorder)
             continue
         ceiling = max(math.ceil(use * spec.ceiling_hours), spec.min_ceiling)
-        reorder = min(math.ceil(use * spec.reorder_hours), ceiling - 1)
-        reorder = max(reorder, math.ceil(ceiling * spec.reorder_hours / spec.ceiling_hours))
-        limits[component] = KanbanLimit(ceiling, min(reorder, ceiling - 1), use)
+        # the same share of the ceiling, also when min_ceiling raised it
+        reorder = min(math.ceil(ceiling * spec.reorder_hours / spec.ceiling_hours), ceiling - 1)
+        limits[component] = KanbanLimit(ceiling, reorder, use)
     return limits
 
 

@@ -7,7 +7,7 @@ whole history the database holds, in simulated time.
 
 Machine time in each status: each telemetry report's status holds until that machine's
 next report, at most 4 report intervals (as in the analytics service). OEE as there:
-availability = running / (observed - shutdown), performance = nominal time of what was
+availability = running / (observed - shutdown - idle), performance = nominal time of what was
 made / running (at most 1), quality = good / made.
 """
 
@@ -159,7 +159,7 @@ def build_report(con: Any, config: FactoryConfig) -> Report:
                   FROM time_by t LEFT JOIN eff e USING (machine_id)
                   LEFT JOIN made m ON m.id = t.machine_id),
                 factors AS (
-                  SELECT *, running / nullif(observed - shutdown, 0) AS availability,
+                  SELECT *, running / nullif(observed - shutdown - idle, 0) AS availability,
                     least(nominal, running) / nullif(running, 0) AS performance,
                     good / nullif(made, 0) AS quality FROM joined)
                 SELECT machine_id,
