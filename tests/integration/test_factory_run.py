@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli, run_drained
+from tests.integration.services import config_without_kanban
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -35,11 +36,16 @@ def audit(bootstrap: str, *extra: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_a_drained_virtual_day_keeps_every_invariant(own_broker: EmbeddedBroker) -> None:
+def test_a_drained_virtual_day_keeps_every_invariant(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
     bootstrap = own_broker.bootstrap_servers
     started = time.monotonic()
+    # machines flat out (kanban off), the volume counted below; test_kanban.py runs kanban
     result = run_cli(
         "run",
+        "--config",
+        str(config_without_kanban(tmp_path)),
         "--bootstrap-servers",
         bootstrap,
         "--speed",

@@ -1,0 +1,86 @@
+"""Status drives production by simulated time, not by luck: telemetry and components on
+a loaded machine (a CPU hog beside them, or ``--speed max``), anomalies and stops sent
+while they run, then the audit's invariant 7 on what the topics hold."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.integration.services import Service, audit, config_without_kanban, wait_for
+from widget_factory.core.audit_status import StatusHistory, produced_while_down
+from widget_factory.kafka_io.broker import EmbeddedBroker
+from widget_factory.kafka_io.reader import read_to_end
+from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.schemas import ComponentProduced, MachineTelemetry, decode_as
+
+_HOG = "import time\nend = time.monotonic() + 120\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def _read(settings: KafkaSettings, topic: str, kind: type) -> list:
+    return [decode_as(m.value() or b"", kind) for m in read_to_end(settings, [topic])]
+
+
+@pytest.mark.parametrize("speed", ["max", "3000"])
+def test_no_component_is_made_while_its_machine_is_down_under_load(
+    own_broker: EmbeddedBroker, tmp_path: Path, speed: str
+) -> None:
+    bootstrap = own_broker.bootstrap_servers
+    settings = KafkaSettings(bootstrap, source="flag")
+    config = config_without_kanban(tmp_path)
+    duration = "4d" if speed == "max" else "10h"
+    common = ["--bootstrap-servers", bootstrap, "--speed", speed, "--duration", duration]
+    common += ["--seed", "5", "--config", str(config)]
+    hog = subprocess.Popen([sys.executable, "-c", _HOG])
+    telemetry = Service("telemetry", list(common))
+    components = Service("components", list(common))
+    try:
+        telemetry.start()
+        components.start()
+        assert wait_for(lambda: "Component produced" in components.output(), 60), (
+            components.output()[-3000:]
+        )
+        for command in (
+            ("anomaly", "PCB_ASSEMBLER_01"),
+            ("stop-machine", "FRAME_MACHINE_01"),
+            ("anomaly", "SENSOR_CALIB_01"),
+            ("maintenance", "PLASTIC_MOLD_02"),
+            ("start-machine", "FRAME_MACHINE_01"),
+            ("stop-machine", "BATTERY_PACK_01"),
+        ):
+            result = run_cli(*command, "--bootstrap-servers", bootstrap)
+            assert result.returncode == 0, result.stderr
+            time.sleep(0.5)
+        assert telemetry.wait(240) == 0, telemetry.output()[-3000:]
+        assert components.wait(240) == 0, components.output()[-3000:]
+    finally:
+        hog.kill()
+        hog.wait(10)
+        for service in (telemetry, components):
+            if service.alive:
+                service.kill()
+
+    made = _read(settings, "component-production", ComponentProduced)
+    reports = _read(settings, "machine-telemetry", MachineTelemetry)
+    history = StatusHistory()
+    for report in reports:
+        history.add(report.machine_id, report.timestamp.timestamp(), report.status)
+    # the commands took effect: every target was down for a while
+    for machine_id in ("PCB_ASSEMBLER_01", "FRAME_MACHINE_01", "SENSOR_CALIB_01"):
+        assert history.down_intervals(machine_id), machine_id
+    shut = history.down_intervals("BATTERY_PACK_01")
+    assert shut and shut[-1][1] == float("inf")  # never restarted: nothing after the stop
+    # machines still made components, before and after their downtime
+    pcb = sorted(c.produced_at.timestamp() for c in made if c.machine_id == "PCB_ASSEMBLER_01")
+    down = history.down_intervals("PCB_ASSEMBLER_01")[0]
+    assert pcb[0] < down[0] and pcb[-1] > down[1], (down, pcb[0], pcb[-1])
+    triples = [(c.component_id, c.machine_id, c.produced_at.timestamp()) for c in made]
+    assert produced_while_down(history, triples) == []
+    report = audit(bootstrap)
+    assert [v for v in report["violations"] if v["invariant"] == 7] == []
+    assert report["counts"]["components_produced"] == len(made)
