@@ -15,8 +15,11 @@ made, minus the components in widgets on ``widget-assembly``) and parks a type's
 at the ceiling until stock falls to the reorder point. Each park and restart goes to
 the telemetry service as a ``kanban_hold`` / ``kanban_release`` command on
 ``factory-commands``, so the machine reports ``idle`` meanwhile. Nothing here waits on
-telemetry's idle reports nor on assembly: no cycle, so no deadlock at ``--speed max``
-(where assembly lags behind, so stock is counted high and refills come late).
+telemetry's idle reports, and nothing waits on assembly for long: no deadlock at
+``--speed max``. There (virtual time) production keeps at most ``_KANBAN_LEAD_S``
+simulated seconds ahead of the latest widget it has read, so that stock counts and
+refills are not hours late; when assembly completes nothing for ``_KANBAN_STALL_S`` wall
+seconds (no orders, or starved), production moves on by another lead.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ _BATCH = 2000
 """Components generated per step when running as fast as possible."""
 _VIRTUAL_STEP = 600.0
 """Simulated seconds a virtual clock moves per step (bounded by ``_BATCH``)."""
+_KANBAN_LEAD_S = 1800.0
+"""Virtual time: how far production may run ahead of assembly's latest widget."""
+_KANBAN_STALL_S = 1.0
+"""Virtual time: wall seconds without a new widget before production moves on anyway."""
 _TELEMETRY_SILENT_S = 10.0
 """Wall seconds without any telemetry after which machines run on their last status
 (or three report intervals, when that is longer at a slow speed)."""
@@ -97,6 +104,8 @@ class ComponentProductionService:
                 self.production.allow(component_type, 0, options.start)
             self._reorder()
         self._ids = IdSource(options.rng("kanban-command-ids"))
+        self._lead_base = options.start
+        self._stalled_since: float | None = None
         self._pacer = LogPacer(log, "components")
 
     # --- status ---------------------------------------------------------------------------
@@ -209,6 +218,21 @@ class ComponentProductionService:
             )
             self.producer.send(FACTORY_COMMANDS, command)
 
+    def _kanban_bound(self) -> float:
+        """Virtual time: how far production may go given how far assembly got."""
+        if self.consumption is None or not self.clock.virtual:
+            return math.inf
+        base = max(self.consumption.latest, self._lead_base)
+        bound = base + _KANBAN_LEAD_S
+        if self._produced_to < bound:
+            self._stalled_since = None
+        elif self._stalled_since is None:
+            self._stalled_since = time.monotonic()
+        elif time.monotonic() - self._stalled_since > _KANBAN_STALL_S:
+            self._lead_base = self._produced_to  # assembly completes nothing: move on
+            self._stalled_since = None
+        return bound
+
     # --- the loop ------------------------------------------------------------------------
 
     def _advance_virtual_time(self, end: float | None) -> None:
@@ -236,7 +260,7 @@ class ComponentProductionService:
                 now = self.clock.now()
                 if end is not None and now >= end:
                     now = end
-                until = min(now, self._horizon())
+                until = min(now, self._horizon(), self._kanban_bound())
                 events = self._produce(until, _BATCH if virtual else None)
                 self.producer.send_all(COMPONENT_PRODUCTION, events)
                 self._follow_kanban(events)

@@ -34,6 +34,8 @@ class ConsumptionFollower:
         self._consumer = Consumer(config)
         self._assigned = False
         self._missing_at_start: bool | None = None
+        self.latest = float("-inf")
+        """Simulated time of the latest widget completion read (how far assembly got)."""
 
     def _assign(self) -> None:
         metadata = self._consumer.list_topics(WIDGET_ASSEMBLY, timeout=5)
@@ -77,6 +79,7 @@ class ConsumptionFollower:
             except SchemaError:
                 continue  # the topic's own consumers dead-letter it
             consumed.extend(widget.component_ids)
+            self.latest = max(self.latest, widget.assembly_completed_at.timestamp())
         return consumed
 
     def close(self) -> None:
