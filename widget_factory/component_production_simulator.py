@@ -6,9 +6,10 @@ component_production_simulator.py`` (same options). Machines follow their status
 
 Status by simulated time (core/status_watermark.py): a component due at ``t`` on a
 machine is made only once that machine's telemetry up to ``t`` has been read, and
-status reports apply in time order between components. When telemetry has been silent
-for ``_TELEMETRY_SILENT_S`` wall seconds (no telemetry service, or it stopped), machines
-run on their last known status, and the log says so.
+status reports apply in time order between components. With no telemetry read within
+``--telemetry-wait`` wall seconds of the start (no telemetry service), or none for
+``_TELEMETRY_SILENT_S`` later on (it stopped), machines run on their last known status,
+and the log says so.
 
 Kanban (core/kanban.py): this service counts its stock per component type (what it
 made, minus the components in widgets on ``widget-assembly``) and parks a type's machines
@@ -122,12 +123,13 @@ class ComponentProductionService:
 
     def _horizon(self) -> float:
         """How far production may go in simulated time, given the telemetry read."""
-        if time.monotonic() - self._telemetry_heard > self._silent_s:
+        silent_s = self._silent_s if self.gate.engaged else self.options.telemetry_wait_s
+        if time.monotonic() - self._telemetry_heard > silent_s:
             if not self._silent:
                 self._silent = True
                 log.warning(
                     "No machine telemetry for %.0f s: machines run on their last known status",
-                    self._silent_s,
+                    silent_s,
                 )
             return math.inf
         horizon = self.gate.horizon()

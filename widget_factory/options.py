@@ -208,4 +208,5 @@ def service_options(
         stations=stations,
         inspectors=inspectors,
         generate_orders=not getattr(args, "no_orders", False),
+        telemetry_wait_s=getattr(args, "telemetry_wait", None) or 10.0,
     )

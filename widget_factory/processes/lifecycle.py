@@ -45,6 +45,9 @@ class ServiceOptions:
     generate_orders: bool = True
     """Assembly: publish the opening and random orders (one process of a scaled-out group)."""
     quiet: bool = False
+    telemetry_wait_s: float = 10.0
+    """Components: wall seconds to wait for the first machine telemetry before machines
+    run without it (run and scenarios start telemetry too, so they wait longer)."""
 
     def clock(self) -> SimClock:
         return SimClock(self.start, self.speed, anchor_wall=self.anchor_wall)
