@@ -82,7 +82,7 @@ class ComponentProductionService:
             options.settings, client_id="components", health=self.health, report_successes=False
         )
         self.status = StatusFollower(
-            options.settings, client_id="components-status", health=self.health
+            options.settings, client_id="components-status", health=self.health, whole_history=True
         )
         interval = config.simulation.telemetry_interval_s
         self.gate = StatusGate([m.id for m in config.machines], silent_after_s=4 * interval)
@@ -112,14 +112,20 @@ class ComponentProductionService:
     # --- status ---------------------------------------------------------------------------
 
     def _follow_status(self) -> None:
-        updates = self.status.poll()
+        updates = self.status.poll(10000)
         if updates:
             self._telemetry_heard = time.monotonic()
             if self._silent:
                 self._silent = False
                 log.info("Telemetry is back: production follows it by simulated time again")
+        start = self.options.start
         for machine_id, status, at in updates:
-            self.gate.add(machine_id, status, at)
+            if at < start:  # an earlier run's: only its latest status counts, at the start
+                if machine_id in self.options.config.machine_by_id:
+                    self.production.set_status(machine_id, status, start)
+                    self.gate.observe(machine_id, at)
+            else:
+                self.gate.add(machine_id, status, at)
 
     def _horizon(self) -> float:
         """How far production may go in simulated time, given the telemetry read."""

@@ -179,3 +179,12 @@ def test_production_gated_by_telemetry_never_makes_anything_while_down() -> None
                 late.set_status(machine_id, status, at)
     triples = [(c.component_id, c.machine_id, c.produced_at.timestamp()) for c in ungated]
     assert produced_while_down(history, triples)
+
+
+def test_a_report_applied_before_the_start_only_raises_the_watermark() -> None:
+    gate = StatusGate(["A"], silent_after_s=60)
+    gate.observe("A", 50.0)
+    gate.observe("OTHER", 80.0)
+    assert gate.horizon() == 50.0 and gate.next_change() == math.inf
+    gate.observe("A", 40.0)
+    assert gate.watermark("A") == 50.0

@@ -50,6 +50,13 @@ class StatusGate:
         """Simulated time up to which the machine's status is known (-inf: not yet)."""
         return self._watermark[machine_id]
 
+    def observe(self, machine_id: str, at: float) -> None:
+        """A report already applied (one from before production started): it only
+        tells how far the machine's status is known."""
+        known = self._watermark.get(machine_id)
+        if known is not None and at > known:
+            self._watermark[machine_id] = at
+
     def add(self, machine_id: str, status: MachineStatus, at: float) -> None:
         """A report of ``machine_id`` at simulated time ``at`` (other machines are ignored)."""
         known = self._watermark.get(machine_id)

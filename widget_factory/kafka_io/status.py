@@ -31,7 +31,18 @@ _REWIND = 64
 
 
 class StatusFollower:
-    def __init__(self, settings: KafkaSettings, *, client_id: str, health: BrokerHealth) -> None:
+    """``whole_history``: read every partition from its beginning, not from a little
+    before its end (component production needs every report of its run, in order)."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        client_id: str,
+        health: BrokerHealth,
+        whole_history: bool = False,
+    ) -> None:
+        self._whole_history = whole_history
         config = settings.consumer_config(
             f"widget-factory-status-{uuid.uuid4().hex[:8]}",
             **{"client.id": client_id, "enable.partition.eof": False},
@@ -51,9 +62,8 @@ class StatusFollower:
             low, high = self._consumer.get_watermark_offsets(
                 TopicPartition(MACHINE_TELEMETRY, partition), timeout=5
             )
-            partitions.append(
-                TopicPartition(MACHINE_TELEMETRY, partition, max(low, high - _REWIND))
-            )
+            offset = low if self._whole_history else max(low, high - _REWIND)
+            partitions.append(TopicPartition(MACHINE_TELEMETRY, partition, offset))
         self._consumer.assign(partitions)
         self._assigned = True
 
