@@ -34,8 +34,11 @@ def test_no_component_is_made_while_its_machine_is_down_under_load(
     bootstrap = own_broker.bootstrap_servers
     settings = KafkaSettings(bootstrap, source="flag")
     config = config_without_kanban(tmp_path)
+    # one simulated clock for both, as `widget-factory run` gives its services; components
+    # waits for telemetry, however late the hog lets it start
+    t0 = time.time() + 3
     common = ["--bootstrap-servers", bootstrap, "--speed", speed, "--seed", "5"]
-    common += ["--config", str(config)]
+    common += ["--config", str(config), "--start", repr(t0), "--anchor-wall", repr(t0)]
     commands = [
         ("anomaly", "PCB_ASSEMBLER_01", "inject_anomaly"),
         ("stop-machine", "FRAME_MACHINE_01", "stop_machine"),
@@ -46,7 +49,7 @@ def test_no_component_is_made_while_its_machine_is_down_under_load(
     ]
     hog = subprocess.Popen([sys.executable, "-c", _HOG])
     telemetry = Service("telemetry", list(common))
-    components = Service("components", list(common))
+    components = Service("components", [*common, "--telemetry-wait", "120"])
     try:
         telemetry.start()
         components.start()
