@@ -147,6 +147,8 @@ class MachineTelemetryService:
             "stop_machine": self.fleet.stop,
             "start_machine": self.fleet.start,
             "maintenance": self.fleet.maintain,
+            "kanban_hold": self.fleet.hold,
+            "kanban_release": self.fleet.release,
         }
         cause = "scenario" if command.args.get("origin") == "scenario" else "command"
         try:
@@ -154,7 +156,8 @@ class MachineTelemetryService:
         except UnknownMachine as exc:
             log.warning("Ignoring %s: %s", command.command, exc)
             return
-        log.info("Command %s for %s", command.command, command.target_id)
+        if not command.command.startswith("kanban_"):  # kanban changes are logged below
+            log.info("Command %s for %s", command.command, command.target_id)
         earlier = self.fleet.take_changes()  # e.g. a repair done before the command came
         self._publish([report], [*earlier, change] if change else earlier)
 

@@ -294,7 +294,14 @@ class FactoryAlert(Event, kw_only=True, frozen=True, tag="factory_alert"):
 
 
 class FactoryCommand(Event, kw_only=True, frozen=True, tag="factory_command"):
-    command: Literal["inject_anomaly", "stop_machine", "start_machine", "maintenance"]
+    command: Literal[
+        "inject_anomaly",
+        "stop_machine",
+        "start_machine",
+        "maintenance",
+        "kanban_hold",
+        "kanban_release",
+    ]
     target_id: Name
     issued_at: UtcTime
     args: dict[str, Any] = {}
@@ -403,6 +410,8 @@ class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
     performance: float | None
     quality: float | None
     oee: float | None
+    idle_s: NonNegative = 0.0
+    """Time idle (parked by kanban): planned out of production, like a shutdown."""
 
     @property
     def kafka_key(self) -> str:

@@ -79,6 +79,16 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                 action="store_true",
                 help="do not publish the opening and random orders (another process does)",
             )
+        if name == "components":
+            parser.add_argument(
+                "--telemetry-wait",
+                type=float,
+                default=10.0,
+                metavar="SECONDS",
+                help="wall seconds to wait for the first machine telemetry before machines "
+                "run without it (default 10; run and scenarios, which start telemetry too, "
+                "wait 120)",
+            )
         if name == "quality":
             parser.add_argument(
                 "--inspector",

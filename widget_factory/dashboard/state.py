@@ -274,6 +274,7 @@ class DashboardState:
         running = sum((w.get("running_s") or 0) + (w.get("idle_s") or 0) for w in windows)
         observed = sum(w.get("observed_s") or 0 for w in windows)
         shutdown = sum(w.get("shutdown_s") or 0 for w in windows)
+        shutdown += sum(w.get("idle_s") or 0 for w in windows)  # kanban idle: planned too
         nominal = sum(w.get("nominal_s") or 0 for w in windows)
         made = sum(w.get("inspected") or 0 for w in windows)
         good = sum(w.get("good") or 0 for w in windows)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["speed_arg", "common_service_args", "service_layout", "deal"]
+__all__ = ["speed_arg", "common_service_args", "service_layout", "deal", "TELEMETRY_WAIT"]
+
+TELEMETRY_WAIT = ["--telemetry-wait", "120"]
+"""Components beside a telemetry service of the same run: wait for its first reports
+(it may start seconds later on a busy machine), since it decides status from the start."""
 
 
 def speed_arg(speed: float | None) -> str:
@@ -104,6 +108,8 @@ def service_layout(
                     *shared_here,
                     *(a for i in hand for a in ("--inspector", i)),
                 ]
+        elif name == "components" and "telemetry" in services:
+            layout[name] = [*shared_here, *TELEMETRY_WAIT]
         else:
             layout[name] = shared_here
     return layout
