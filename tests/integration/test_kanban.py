@@ -28,9 +28,11 @@ def _read(settings: KafkaSettings, topic: str, kind: type) -> list:
 
 def test_a_kanban_day_keeps_stock_under_the_ceilings(own_broker: EmbeddedBroker) -> None:
     bootstrap = own_broker.bootstrap_servers
+    # Two inspector processes: not a lockstep run, which is reproducible and so runs
+    # without kanban (widgets are read in arrival order, not event time).
     result = run_cli(
         "run", "--bootstrap-servers", bootstrap, "--speed", "max", "--duration", "12h",
-        "--seed", "7", timeout=300,
+        "--seed", "7", "--inspectors", "2", timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "idle: " in result.stderr and "stock at its ceiling" in result.stderr
