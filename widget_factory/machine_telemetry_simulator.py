@@ -24,6 +24,7 @@ from widget_factory.core.ground_truth import FaultTracker
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.consumption import AssemblyLead, ConsumptionFollower
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
@@ -50,6 +51,10 @@ STALE_COMMAND_S = 120.0
 telemetry service does not replay yesterday's anomalies."""
 
 _VIRTUAL_STEP = 600.0
+_KANBAN_LEAD_S = 3600.0
+"""Virtual time with kanban: how far telemetry may run ahead of assembly's latest widget
+(twice the components service's lead, so production never waits on telemetry long)."""
+_KANBAN_STALL_S = 1.0
 
 
 class MachineTelemetryService:
@@ -76,6 +81,14 @@ class MachineTelemetryService:
         )
         self.offsets = OffsetTracker()
         self.reports = 0
+        self.lead: AssemblyLead | None = None
+        """Virtual time with kanban (not lockstep, where kanban is off): telemetry keeps
+        near assembly, so the kanban commands reach it in time (kafka_io/consumption.py)."""
+        if options.config.kanban.enabled and self.clock.virtual and not options.lockstep:
+            follower = ConsumptionFollower(
+                options.settings, client_id="telemetry-consumption", health=self.health
+            )
+            self.lead = AssemblyLead(follower, options.start, _KANBAN_LEAD_S, _KANBAN_STALL_S)
         # the first status summary comes 2 s after start, then every status_summary_s
         self._last_summary = time.monotonic() - options.config.telemetry.status_summary_s + 2.0
 
@@ -189,7 +202,13 @@ class MachineTelemetryService:
             while self.lifecycle.running and not self.lifecycle.draining:
                 self._handle_commands()
                 if virtual:
-                    self.clock.advance_to(self.fleet.next_time() + _VIRTUAL_STEP)
+                    target = self.fleet.next_time() + _VIRTUAL_STEP
+                    if self.lead is not None:
+                        bound = self.lead.bound(self.clock.now())
+                        if target > bound:
+                            target = max(bound, self.clock.now())
+                            self.lifecycle.sleep(0.005)  # waiting for assembly to move on
+                    self.clock.advance_to(target)
                 now = self.clock.now()
                 if end is not None:
                     now = min(now, end)
@@ -212,6 +231,8 @@ class MachineTelemetryService:
             closed_at = self.clock.now() if end is None else min(self.clock.now(), end)
             self.truth.publish(self.faults.close_all(closed_at))
             stop = Shutdown("telemetry")
+            if self.lead is not None:
+                stop.close(self.lead.follower.close)
             flushed = stop.flush(self.producer)
             remaining = len(self.producer)
             stop.finish_consumer(self.commands, self.offsets if flushed else None)

@@ -10,6 +10,7 @@ commits: the topic's own consumers are never affected.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
@@ -19,7 +20,7 @@ from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import WIDGET_ASSEMBLY
 from widget_factory.schemas import SchemaError, WidgetAssembled, decode_as
 
-__all__ = ["ConsumptionFollower"]
+__all__ = ["ConsumptionFollower", "AssemblyLead"]
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +85,37 @@ class ConsumptionFollower:
 
     def close(self) -> None:
         self._consumer.close()
+
+
+class AssemblyLead:
+    """Virtual time with kanban: how far a producer may run ahead of assembly.
+
+    At ``--speed max`` nothing else ties telemetry to the rest of the factory: it would
+    report a whole run in seconds, before the components service sends its first
+    ``kanban_hold``, and never report ``idle``. It keeps within ``lead_s`` simulated
+    seconds of the latest widget read (components keeps within half of that, so
+    telemetry stays ahead of the production that waits for it); when no new widget comes
+    for ``stall_s`` wall seconds (assembly starved or without orders) it moves on by
+    another lead, as components does."""
+
+    def __init__(
+        self, follower: ConsumptionFollower, start: float, lead_s: float, stall_s: float
+    ) -> None:
+        self.follower = follower
+        self._base = start
+        self._lead_s = lead_s
+        self._stall_s = stall_s
+        self._stalled_since: float | None = None
+
+    def bound(self, reached: float) -> float:
+        """The simulated time not to pass, given the time ``reached`` so far."""
+        self.follower.poll()
+        bound = max(self.follower.latest, self._base) + self._lead_s
+        if reached < bound:
+            self._stalled_since = None
+        elif self._stalled_since is None:
+            self._stalled_since = time.monotonic()
+        elif time.monotonic() - self._stalled_since > self._stall_s:
+            self._base = reached  # assembly completes nothing: move on
+            self._stalled_since = None
+        return bound
