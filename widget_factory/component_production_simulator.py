@@ -92,10 +92,18 @@ class ComponentProductionService:
             health=self.health,
             dead_letters=self.dead_letters,
             upgrades=self.upgrades,
-            whole_history=True,
+            # lockstep: this run's reports only, each applied at its time; otherwise every
+            # report, an earlier run's giving the status at the start
+            from_time=options.start if options.lockstep else None,
+            whole_history=not options.lockstep,
         )
         interval = config.simulation.telemetry_interval_s
-        self.gate = StatusGate([m.id for m in config.machines], silent_after_s=4 * interval)
+        # lockstep: every machine reports (one factory file for all), so none is ever
+        # dropped for being behind, which would depend on the order partitions are read
+        self.gate = StatusGate(
+            [m.id for m in config.machines],
+            silent_after_s=math.inf if options.lockstep else 4 * interval,
+        )
         self._interval = interval
         self._telemetry_heard = time.monotonic()
         self._silent_s = max(
