@@ -81,6 +81,8 @@ class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
     performance: float | None
     quality: float | None
     oee: float | None
+    idle_s: NonNegative = 0.0
+    """Time idle (parked by kanban): planned out of production, like a shutdown."""
 
     @property
     def kafka_key(self) -> str:

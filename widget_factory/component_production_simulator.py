@@ -3,30 +3,54 @@
 Run alone with ``widget-factory components`` or, from this folder, ``python
 component_production_simulator.py`` (same options). Machines follow their status on
 ``machine-telemetry``: a machine in error, maintenance or shutdown produces nothing.
+
+Status by simulated time (core/status_watermark.py): a component due at ``t`` on a
+machine is made only once that machine's telemetry up to ``t`` has been read, and
+status reports apply in time order between components. With no telemetry read within
+``--telemetry-wait`` wall seconds of the start (no telemetry service), or none for
+``_TELEMETRY_SILENT_S`` later on (it stopped), machines run on their last known status,
+and the log says so.
+
+Kanban (core/kanban.py): this service counts its stock per component type (what it
+made, minus the components in widgets on ``widget-assembly``) and parks a type's machines
+at the ceiling until stock falls to the reorder point. Each park and restart goes to
+the telemetry service as a ``kanban_hold`` / ``kanban_release`` command on
+``factory-commands``, so the machine reports ``idle`` meanwhile. Nothing here waits on
+telemetry's idle reports, and nothing waits on assembly for long: no deadlock at
+``--speed max``. There (virtual time) production keeps at most ``_KANBAN_LEAD_S``
+simulated seconds ahead of the latest widget it has read, so that stock counts and
+refills are not hours late; when assembly completes nothing for ``_KANBAN_STALL_S`` wall
+seconds (no orders, or starved), production moves on by another lead.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __name__ == "__main__" and not __package__:  # run as a script from the package folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from widget_factory.compat import ReadUpgrades, read_notes
+from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import IdSource
-from widget_factory.core.lockstep import StatusGate
+from widget_factory.core.kanban import KanbanBoard, kanban_limits
 from widget_factory.core.machine_share import share_config
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
+from widget_factory.core.status_watermark import StatusGate
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.consumption import ConsumptionFollower
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
-from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION
+from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, FACTORY_COMMANDS
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
-from widget_factory.schemas import ComponentProduced, MachineStatus
+from widget_factory.schemas import ComponentProduced, FactoryCommand, MachineStatus
 
 __all__ = ["ComponentProductionService", "main"]
 
@@ -36,6 +60,13 @@ _BATCH = 2000
 """Components generated per step when running as fast as possible."""
 _VIRTUAL_STEP = 600.0
 """Simulated seconds a virtual clock moves per step (bounded by ``_BATCH``)."""
+_KANBAN_LEAD_S = 1800.0
+"""Virtual time: how far production may run ahead of assembly's latest widget."""
+_KANBAN_STALL_S = 1.0
+"""Virtual time: wall seconds without a new widget before production moves on anyway."""
+_TELEMETRY_SILENT_S = 10.0
+"""Wall seconds without any telemetry after which machines run on their last status
+(or three report intervals, when that is longer at a slow speed)."""
 
 
 class ComponentProductionService:
@@ -43,8 +74,9 @@ class ComponentProductionService:
         self.options = options
         self.lifecycle = lifecycle or Lifecycle()
         self.clock = options.clock()
+        config = options.config
         self.production = ComponentProduction(
-            options.config,
+            config,
             options.rng("components"),
             IdSource(options.rng("component-ids")),
             options.start,
@@ -62,37 +94,90 @@ class ComponentProductionService:
             health=self.health,
             dead_letters=self.dead_letters,
             upgrades=self.upgrades,
+            # lockstep: this run's reports only, each applied at its time; otherwise every
+            # report, an earlier run's giving the status at the start
             from_time=options.start if options.lockstep else None,
+            whole_history=not options.lockstep,
         )
+        interval = config.simulation.telemetry_interval_s
+        # lockstep: every machine reports (one factory file for all), so none is ever
+        # dropped for being behind, which would depend on the order partitions are read
+        self.gate = StatusGate(
+            [m.id for m in config.machines],
+            silent_after_s=math.inf if options.lockstep else 4 * interval,
+        )
+        self._interval = interval
+        self._telemetry_heard = time.monotonic()
+        self._silent_s = max(
+            _TELEMETRY_SILENT_S, 3 * interval / options.speed if options.speed else 0.0
+        )
+        self._silent = False
+        self._lockstep = options.lockstep
+        """Lockstep (a reproducible virtual-time run): production always waits for
+        telemetry (no wall-clock fallback) and kanban is off, since widget consumption is
+        read in arrival order, not event time."""
+        self._produced_to = options.start
+        """Simulated time up to which production has gone."""
+        self.board: KanbanBoard | None = None
+        self.consumption: ConsumptionFollower | None = None
+        if config.kanban.enabled and not options.lockstep:
+            self.board = KanbanBoard(kanban_limits(config))
+            self.consumption = ConsumptionFollower(
+                options.settings, client_id="components-consumption", health=self.health
+            )
+            for component_type in self.board.limits:
+                self.production.allow(component_type, 0, options.start)
+            self._reorder()
+        self._ids = IdSource(options.rng("kanban-command-ids"))
+        self._lead_base = options.start
+        self._stalled_since: float | None = None
         self._pacer = LogPacer(log, "components")
         self.oee = OeeTruthTracker(share_config(options.config, options.share), options.start)
         """True OEE per machine and minute, published on factory-ground-truth."""
         self.truth = TruthPublisher(self.producer)
         self.components_sent = 0
-        self.gate = (
-            StatusGate(
-                [m.id for m in options.config.machines],
-                options.config.simulation.telemetry_interval_s,
-                options.end,
-            )
-            if options.lockstep
-            else None
-        )
-        """Lockstep: statuses applied at their report's time, production held to the
-        time every machine's status is known."""
+
+    # --- status ---------------------------------------------------------------------------
 
     def _follow_status(self) -> None:
-        for machine_id, status, at in self.status.poll():
-            if self.gate is not None:
-                self.gate.add(machine_id, status, at)
+        updates = self.status.poll(10000)
+        if updates:
+            self._telemetry_heard = time.monotonic()
+            if self._silent:
+                self._silent = False
+                log.info("Telemetry is back: production follows it by simulated time again")
+        start = self.options.start
+        for machine_id, status, at in updates:
+            if at < start:  # an earlier run's: only its latest status counts, at the start
+                if machine_id in self.options.config.machine_by_id:
+                    self.production.set_status(machine_id, status, start)
+                    self.oee.status(machine_id, status, start)
+                    self.gate.observe(machine_id, at)
             else:
-                self._set_status(machine_id, status, self.clock.now())
+                self.gate.add(machine_id, status, at)
 
-    def _set_status(self, machine_id: str, status: MachineStatus, at: float) -> None:
+    def _horizon(self) -> float:
+        """How far production may go in simulated time, given the telemetry read."""
+        silent_s = self._silent_s if self.gate.engaged else self.options.telemetry_wait_s
+        if not self._lockstep and time.monotonic() - self._telemetry_heard > silent_s:
+            if not self._silent:
+                self._silent = True
+                log.warning(
+                    "No machine telemetry for %.0f s: machines run on their last known status",
+                    silent_s,
+                )
+            return math.inf
+        horizon = self.gate.horizon()
+        end = self.options.end
+        if end is not None and horizon + self._interval > end:
+            horizon = end  # telemetry reports no more before the end of a bounded run
+        return horizon
+
+    def _apply_status(self, machine_id: str, status: MachineStatus, at: float) -> None:
         before = self.production.status(machine_id) if self.production.makes(machine_id) else None
         self.production.set_status(machine_id, status, at)
         self.oee.status(machine_id, status, at)
-        if before is not None and (before in PRODUCING_STATUSES) != (status in PRODUCING_STATUSES):
+        if (before in PRODUCING_STATUSES) != (status in PRODUCING_STATUSES):
             if status in PRODUCING_STATUSES:
                 log.info("%s is %s again: production resumes", machine_id, status.value)
             else:
@@ -100,30 +185,100 @@ class ComponentProductionService:
                     "%s is in %s: no components until it recovers", machine_id, status.value
                 )
 
+    def _produce(self, until: float, budget: int | None) -> list[ComponentProduced]:
+        """Components due up to ``until``, with the status reports up to then applied in
+        time order: a report at ``r`` takes effect for components due from ``r`` on."""
+        events: list[ComponentProduced] = []
+        while True:
+            left = None if budget is None else budget - len(events)
+            if left is not None and left <= 0:
+                return events
+            change = self.gate.next_change()
+            if change > until:
+                made = self.production.produce_until(until, limit=left)
+                events += made
+                if left is None or len(made) < left:
+                    self._produced_to = max(self._produced_to, until)
+                return events
+            made = self.production.produce_until(math.nextafter(change, -math.inf), limit=left)
+            events += made
+            if left is not None and len(made) >= left:
+                return events
+            for machine_id, status, at in self.gate.release(change):
+                self._apply_status(machine_id, status, at)
+            self._produced_to = max(self._produced_to, change)
+
+    # --- kanban ---------------------------------------------------------------------------
+
+    def _reorder(self) -> None:
+        board = self.board
+        if board is None:
+            return
+        allowed = {t: self.production.allowance(t) for t in board.limits}
+        for component_type, units in board.orders(allowed).items():
+            self.production.allow(
+                component_type, allowed[component_type] + units, self._produced_to
+            )
+
+    def _follow_kanban(self, events: list[ComponentProduced]) -> None:
+        board = self.board
+        if board is None or self.consumption is None:
+            return
+        for event in events:
+            board.produced(event.component_type, event.component_id)
+        board.consumed(self.consumption.poll())
+        self._reorder()
+        machines = self.options.config.machine_by_id
+        for hold in self.production.drain_holds():
+            component_type = machines[hold.machine_id].component_type
+            limit = board.limits[component_type]
+            if hold.held:
+                log.info(
+                    "%s idle: %s stock at its ceiling (%d)",
+                    hold.machine_id,
+                    component_type,
+                    limit.ceiling,
+                )
+            else:
+                log.info(
+                    "%s resumes: %s stock %d, reorder point %d",
+                    hold.machine_id,
+                    component_type,
+                    board.stock(component_type),
+                    limit.reorder,
+                )
+            command = FactoryCommand(
+                event_id=self._ids.event_id(),
+                command="kanban_hold" if hold.held else "kanban_release",
+                target_id=hold.machine_id,
+                issued_at=datetime.now(UTC),
+                args={"at": to_datetime(hold.at).isoformat(), "component_type": component_type},
+            )
+            self.producer.send(FACTORY_COMMANDS, command)
+
+    def _kanban_bound(self) -> float:
+        """Virtual time: how far production may go given how far assembly got."""
+        if self.consumption is None or not self.clock.virtual:
+            return math.inf
+        base = max(self.consumption.latest, self._lead_base)
+        bound = base + _KANBAN_LEAD_S
+        if self._produced_to < bound:
+            self._stalled_since = None
+        elif self._stalled_since is None:
+            self._stalled_since = time.monotonic()
+        elif time.monotonic() - self._stalled_since > _KANBAN_STALL_S:
+            self._lead_base = self._produced_to  # assembly completes nothing: move on
+            self._stalled_since = None
+        return bound
+
+    # --- the loop ------------------------------------------------------------------------
+
     def _advance_virtual_time(self, end: float | None) -> None:
         """Virtual time moves to the next component (in steps), or on by a step when every
         machine is down, so a factory with nothing running still reaches its end."""
         due = self.production.next_time()
         target = (due if due != float("inf") else self.clock.now()) + _VIRTUAL_STEP
         self.clock.advance_to(target if end is None else min(target, end))
-
-    def _produce_in_lockstep(self, end: float | None) -> list[ComponentProduced]:
-        """Components up to the status watermark, each status change applied at its
-        report's time in between (at most ``_BATCH`` components per call)."""
-        assert self.gate is not None
-        until = self.gate.watermark()
-        if end is not None:
-            until = min(until, end)
-        events: list[ComponentProduced] = []
-        for at, (machine_id, status) in self.gate.pending.pop_until(until):
-            events += self.production.produce_until(at, limit=_BATCH)
-            if self.production.next_time() <= at:  # the batch is full: resume here
-                self.gate.pending.push(at, 0, machine_id, (machine_id, status))
-                return events
-            self._set_status(machine_id, status, at)
-        events += self.production.produce_until(until, limit=_BATCH)
-        self.clock.advance_to(until)
-        return events
 
     def run(self) -> int:
         log.info(
@@ -133,26 +288,27 @@ class ComponentProductionService:
         )
         end = self.options.end
         virtual = self.clock.virtual
+        if self.consumption is not None:
+            self.consumption.start()
         try:
             while self.lifecycle.running and not self.lifecycle.draining:
                 self._follow_status()
+                if virtual:
+                    self._advance_virtual_time(end)
                 now = self.clock.now()
-                if self.gate is not None:
-                    events = self._produce_in_lockstep(end)
-                    now = self.clock.now()
-                else:
-                    if virtual:
-                        self._advance_virtual_time(end)
-                    now = self.clock.now()
-                    if end is not None and now >= end:
-                        now = end
-                    events = self.production.produce_until(now, limit=_BATCH if virtual else None)
+                if end is not None and now >= end:
+                    now = end
+                until = min(now, self._horizon(), self._kanban_bound())
+                events = self._produce(until, _BATCH if virtual else None)
                 self.producer.send_all(COMPONENT_PRODUCTION, events)
                 self.components_sent += len(events)
+                self._follow_kanban(events)
                 for event in events:
                     self.oee.made(event)
                 # every component before the next one due is made: those windows are whole
-                self.truth.publish(self.oee.close_until(min(now, self.production.next_time())))
+                self.truth.publish(
+                    self.oee.close_until(min(self._produced_to, self.production.next_time()))
+                )
                 allow = self._pacer.allow
                 for event in events:
                     if allow():
@@ -170,20 +326,23 @@ class ComponentProductionService:
                     )
                 self.producer.poll(0)
                 self.health.check(self.producer)
-                if end is not None and now >= end and self.production.next_time() > end:
+                if end is not None and self._produced_to >= end:
                     break  # (every machine down counts too: nothing is due before the end)
-                if self.gate is not None and not events:
-                    self.lifecycle.sleep(0.002)  # waiting for telemetry to move on
                 if not virtual:
-                    wait = self.clock.wall_seconds_until(self.production.next_time())
+                    due = min(self.production.next_time(), self.gate.next_change())
+                    wait = self.clock.wall_seconds_until(due)
                     self.lifecycle.sleep(min(wait, 0.1))
+                elif not events and until < now:
+                    self.lifecycle.sleep(0.005)  # waiting for telemetry to catch up
         finally:
             if end is not None:
-                self.truth.publish(self.oee.close_until(min(self.clock.now(), end)))
+                self.truth.publish(self.oee.close_until(min(self._produced_to, end)))
             stop = Shutdown("components")
             stop.flush(self.producer, share=0.8)
             remaining = len(self.producer)
             stop.close(self.status.close)
+            if self.consumption is not None:
+                stop.close(self.consumption.close)
             log.info(
                 "Component production stopped: %d components sent%s%s",
                 self.components_sent,  # (the producer also sends the true-OEE records)

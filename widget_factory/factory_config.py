@@ -34,6 +34,8 @@ __all__ = [
     "OrderSpec",
     "QualitySpec",
     "TelemetrySpec",
+    "KanbanSpec",
+    "KanbanLimitSpec",
     "LocationSpec",
     "load_config",
     "parse_config",
@@ -151,6 +153,25 @@ class TelemetrySpec(_Spec, frozen=True):
     status_summary_s: Positive = 10.0
 
 
+class KanbanLimitSpec(_Spec, frozen=True):
+    """Fixed limits of one component type, in units (overrides the derived ones)."""
+
+    ceiling: Annotated[int, Meta(gt=0)]
+    reorder: Annotated[int, Meta(ge=0)]
+
+
+class KanbanSpec(_Spec, frozen=True):
+    """Production follows demand: each component type has a stock ceiling and a reorder
+    point, derived from the expected consumption (core/kanban.py) unless ``limits`` fixes
+    them. ``enabled = false`` lets machines run flat out, as before kanban."""
+
+    enabled: bool = True
+    ceiling_hours: Positive = 4.0
+    reorder_hours: Positive = 2.0
+    min_ceiling: Annotated[int, Meta(gt=0)] = 10
+    limits: dict[TypeName, KanbanLimitSpec] = {}
+
+
 class FactoryConfig(_Spec, frozen=True, dict=True):
     """The whole factory. Built by :func:`load_config`; frozen once built."""
 
@@ -162,6 +183,7 @@ class FactoryConfig(_Spec, frozen=True, dict=True):
     quality: QualitySpec
     simulation: Simulation = Simulation()
     telemetry: TelemetrySpec = TelemetrySpec()
+    kanban: KanbanSpec = KanbanSpec()
 
     @cached_property
     def machine_by_id(self) -> dict[str, MachineSpec]:
@@ -249,6 +271,24 @@ def _validate(config: FactoryConfig) -> None:
         raise ConfigError("simulation.order_quantity: orders need at least 1 unit")
     for field in ("maintenance_s", "repair_s"):
         _check_range(f"telemetry.{field}", getattr(config.telemetry, field))
+    _validate_kanban(config)
+
+
+def _validate_kanban(config: FactoryConfig) -> None:
+    kanban = config.kanban
+    if kanban.reorder_hours >= kanban.ceiling_hours:
+        raise ConfigError(
+            f"kanban.reorder_hours: {kanban.reorder_hours} must be below "
+            f"kanban.ceiling_hours ({kanban.ceiling_hours})"
+        )
+    for name, limit in kanban.limits.items():
+        if name not in config.component_types:
+            raise ConfigError(f"kanban.limits.{name}: unknown component type {name!r}")
+        if limit.reorder >= limit.ceiling:
+            raise ConfigError(
+                f"kanban.limits.{name}.reorder: {limit.reorder} must be below its "
+                f"ceiling ({limit.ceiling})"
+            )
 
 
 def _error_path(message: str) -> str:

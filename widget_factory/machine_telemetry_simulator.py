@@ -26,6 +26,7 @@ from widget_factory.core.machine_alerts import machine_error_alert
 from widget_factory.core.machine_share import share_config
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
 from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.consumption import AssemblyLead, ConsumptionFollower
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.shutdown import Shutdown
@@ -52,6 +53,10 @@ STALE_COMMAND_S = 120.0
 telemetry service does not replay yesterday's anomalies."""
 
 _VIRTUAL_STEP = 600.0
+_KANBAN_LEAD_S = 3600.0
+"""Virtual time with kanban: how far telemetry may run ahead of assembly's latest widget
+(twice the components service's lead, so production never waits on telemetry long)."""
+_KANBAN_STALL_S = 1.0
 
 
 class MachineTelemetryService:
@@ -84,6 +89,14 @@ class MachineTelemetryService:
         )
         self.offsets = OffsetTracker()
         self.reports = 0
+        self.lead: AssemblyLead | None = None
+        """Virtual time with kanban (not lockstep, where kanban is off): telemetry keeps
+        near assembly, so the kanban commands reach it in time (kafka_io/consumption.py)."""
+        if options.config.kanban.enabled and self.clock.virtual and not options.lockstep:
+            follower = ConsumptionFollower(
+                options.settings, client_id="telemetry-consumption", health=self.health
+            )
+            self.lead = AssemblyLead(follower, options.start, _KANBAN_LEAD_S, _KANBAN_STALL_S)
         # the first status summary comes 2 s after start, then every status_summary_s
         self._last_summary = time.monotonic() - options.config.telemetry.status_summary_s + 2.0
 
@@ -154,6 +167,8 @@ class MachineTelemetryService:
             "stop_machine": self.fleet.stop,
             "start_machine": self.fleet.start,
             "maintenance": self.fleet.maintain,
+            "kanban_hold": self.fleet.hold,
+            "kanban_release": self.fleet.release,
         }
         cause = "scenario" if command.args.get("origin") == "scenario" else "command"
         try:
@@ -162,7 +177,8 @@ class MachineTelemetryService:
             if command.target_id not in self.options.config.all_machine_ids:
                 log.warning("Ignoring %s: %s", command.command, exc)
             return  # (another worker's machine: that worker serves it)
-        log.info("Command %s for %s", command.command, command.target_id)
+        if not command.command.startswith("kanban_"):  # kanban changes are logged below
+            log.info("Command %s for %s", command.command, command.target_id)
         earlier = self.fleet.take_changes()  # e.g. a repair done before the command came
         self._publish([report], [*earlier, change] if change else earlier)
 
@@ -194,7 +210,13 @@ class MachineTelemetryService:
             while self.lifecycle.running and not self.lifecycle.draining:
                 self._handle_commands()
                 if virtual:
-                    self.clock.advance_to(self.fleet.next_time() + _VIRTUAL_STEP)
+                    target = self.fleet.next_time() + _VIRTUAL_STEP
+                    if self.lead is not None:
+                        bound = self.lead.bound(self.clock.now())
+                        if target > bound:
+                            target = max(bound, self.clock.now())
+                            self.lifecycle.sleep(0.005)  # waiting for assembly to move on
+                    self.clock.advance_to(target)
                 now = self.clock.now()
                 if end is not None:
                     now = min(now, end)
@@ -217,6 +239,8 @@ class MachineTelemetryService:
             closed_at = self.clock.now() if end is None else min(self.clock.now(), end)
             self.truth.publish(self.faults.close_all(closed_at))
             stop = Shutdown("telemetry")
+            if self.lead is not None:
+                stop.close(self.lead.follower.close)
             flushed = stop.flush(self.producer)
             remaining = len(self.producer)
             stop.finish_consumer(self.commands, self.offsets if flushed else None)

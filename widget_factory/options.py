@@ -227,4 +227,5 @@ def service_options(
         inspectors=inspectors,
         generate_orders=not getattr(args, "no_orders", False),
         event_time_order=getattr(args, "lockstep", False),
+        telemetry_wait_s=getattr(args, "telemetry_wait", None) or 10.0,
     )

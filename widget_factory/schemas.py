@@ -294,7 +294,14 @@ class FactoryAlert(Event, kw_only=True, frozen=True, tag="factory_alert"):
 
 
 class FactoryCommand(Event, kw_only=True, frozen=True, tag="factory_command"):
-    command: Literal["inject_anomaly", "stop_machine", "start_machine", "maintenance"]
+    command: Literal[
+        "inject_anomaly",
+        "stop_machine",
+        "start_machine",
+        "maintenance",
+        "kanban_hold",
+        "kanban_release",
+    ]
     target_id: Name
     issued_at: UtcTime
     args: dict[str, Any] = {}

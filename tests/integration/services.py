@@ -9,12 +9,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import IO
 
 from tests.conftest import ROOT, run_cli
 from tests.patience import ceiling
+from widget_factory.core.scenario_plan import dump_toml
 from widget_factory.processes.children import running, signal_running
 
 PRODUCERS = ("telemetry", "components")
@@ -155,3 +159,13 @@ def wait_for(predicate, timeout: float, interval: float = 0.5) -> bool:  # type:
             return True
         time.sleep(interval)
     return False
+
+
+def config_without_kanban(folder: Path) -> Path:
+    """The reference factory with kanban off: machines run flat out, as before kanban
+    (runs that count on that volume, or have no assembly to drain the stock)."""
+    data = tomllib.loads(resources.files("widget_factory").joinpath("factory.toml").read_text())
+    data["kanban"] = {**data.get("kanban", {}), "enabled": False}
+    path = folder / "factory-no-kanban.toml"
+    path.write_text(dump_toml(data))
+    return path

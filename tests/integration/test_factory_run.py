@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli, run_drained
+from tests.integration.services import config_without_kanban
 from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
@@ -36,11 +37,16 @@ def audit(bootstrap: str, *extra: str) -> dict:
     return json.loads(result.stdout)
 
 
-def test_a_drained_virtual_day_keeps_every_invariant(own_broker: EmbeddedBroker) -> None:
+def test_a_drained_virtual_day_keeps_every_invariant(
+    own_broker: EmbeddedBroker, tmp_path: Path
+) -> None:
     bootstrap = own_broker.bootstrap_servers
     started = time.monotonic()
+    # machines flat out (kanban off), the volume counted below; test_kanban.py runs kanban
     result = run_cli(
         "run",
+        "--config",
+        str(config_without_kanban(tmp_path)),
         "--bootstrap-servers",
         bootstrap,
         "--speed",
@@ -328,13 +334,15 @@ priority = 3
 
 
 def test_a_second_run_on_the_same_cluster_continues_simulated_time(
-    own_broker: EmbeddedBroker,
+    own_broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     """A durable cluster keeps a run's events (and the stations' changelog), possibly far
     ahead in simulated time: the next run starts after them and its stations keep building."""
     bootstrap = own_broker.bootstrap_servers
     settings = KafkaSettings(bootstrap, source="flag")
-    run_drained(bootstrap, duration="1d", seed=2)
+    # machines flat out (kanban off): the second run's volume is counted below
+    flat_out = ("--config", str(config_without_kanban(tmp_path)))
+    run_drained(bootstrap, duration="1d", seed=2, extra=flat_out)
     first = [
         decode_as(m.value(), WidgetAssembled) for m in read_to_end(settings, ["widget-assembly"])
     ]
@@ -345,7 +353,7 @@ def test_a_second_run_on_the_same_cluster_continues_simulated_time(
             for m in read_to_end(settings, ["component-production"])
         )
     )
-    result = run_drained(bootstrap, duration="6h", seed=3)
+    result = run_drained(bootstrap, duration="6h", seed=3, extra=flat_out)
     assert "continues after the cluster's latest event" in result.stderr
     components = [
         decode_as(m.value(), ComponentProduced)

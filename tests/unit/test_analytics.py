@@ -274,6 +274,18 @@ def test_oee_of_a_production_machine_by_hand() -> None:
     assert oee["oee"] == 0.5
 
 
+def test_kanban_idle_time_is_planned_not_an_availability_loss() -> None:
+    e = engine(window_s=600, lateness_s=0)
+    # idle (parked by kanban) from 0 to 300 s, error from 300 to 450 s, then running
+    for t in range(0, 601, 15):
+        status = "idle" if t < 300 else "error" if t < 450 else "running"
+        e.add_telemetry(report(t, status))
+    closed = e.advance({"telemetry": at(600), "components": at(600)})
+    oee = by_key(closed, "machine_oee")["FRAME_MACHINE_01"]
+    assert oee["idle_s"] == 300.0 and oee["error_s"] == 150.0 and oee["running_s"] == 150.0
+    assert oee["availability"] == 0.5  # 150 / (600 - 300 idle): the breakdown is the loss
+
+
 def test_oee_of_a_station_joins_quality_checks_by_widget_and_ignores_shutdown_time() -> None:
     e = engine(window_s=600, lateness_s=0)
     for t in range(0, 601, 15):

@@ -108,9 +108,10 @@ def test_worker_command_lines_carry_each_worker_s_share() -> None:
     layout = service_layout(
         ["components", "assembly", "telemetry"], ["--seed", "3"], generation_workers=2
     )
+    wait = ["--telemetry-wait", "120"]  # production waits for the run's telemetry to start
     assert layout == {
-        "components#1": ["--seed", "3", "--worker", "1/2"],
-        "components#2": ["--seed", "3", "--worker", "2/2"],
+        "components#1": ["--seed", "3", *wait, "--worker", "1/2"],
+        "components#2": ["--seed", "3", *wait, "--worker", "2/2"],
         "assembly": ["--seed", "3"],
         "telemetry#1": ["--seed", "3", "--worker", "1/2"],
         "telemetry#2": ["--seed", "3", "--worker", "2/2"],

@@ -26,7 +26,7 @@ from widget_factory.kafka_io.audit import audit_topics
 from widget_factory.kafka_io.lag import EndOffsetProbe, group_lag
 from widget_factory.kafka_io.settings import PACE_ENV, KafkaSettings
 from widget_factory.kafka_io.topics import WIDGET_ASSEMBLY, connect_admin
-from widget_factory.processes.service_args import common_service_args
+from widget_factory.processes.service_args import TELEMETRY_WAIT, common_service_args
 from widget_factory.processes.services import SERVICES
 from widget_factory.processes.supervisor import FactoryRun
 
@@ -154,7 +154,11 @@ def run_factory(
     env = dict(os.environ)
     if pace_ms is not None:
         env[PACE_ENV] = str(pace_ms)
-    run = FactoryRun({name: list(shared) for name in SERVICES}, env=env, bounded=True)
+    run = FactoryRun(
+        {name: [*shared, *(TELEMETRY_WAIT if name == "components" else [])] for name in SERVICES},
+        env=env,
+        bounded=True,
+    )
 
     def pids() -> dict[str, int]:
         return {

@@ -100,6 +100,16 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                 "i mod N); use it where there are spare cores",
             )
             parser.add_argument("--worker", help=argparse.SUPPRESS)
+        if name == "components":
+            parser.add_argument(
+                "--telemetry-wait",
+                type=float,
+                default=10.0,
+                metavar="SECONDS",
+                help="wall seconds to wait for the first machine telemetry before machines "
+                "run without it (default 10; run and scenarios, which start telemetry too, "
+                "wait 120)",
+            )
         if name == "quality":
             parser.add_argument(
                 "--inspector",

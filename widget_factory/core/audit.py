@@ -9,7 +9,8 @@ Invariants (docs/contract.md): 1 every used component was produced; 2 no compone
 twice; 3 a widget's components match its recipe; 4 at the end every produced component
 is in exactly one widget or in stock; 5 every widget has exactly one quality check;
 6 replaying inventory-updates gives the stock levels (each ``current_stock`` equals the
-previous plus ``quantity_change``, never below zero).
+previous plus ``quantity_change``, never below zero); 7 no component was produced while
+its machine's telemetry (``machine-telemetry``) said it was down (core/audit_status.py).
 
 The invariants are checked on the records that could be read. A record that could not
 be read is accounted for only by its dead letter (``factory-deadletter`` headers name its
@@ -24,10 +25,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
+from widget_factory.core.audit_status import StatusHistory, produced_while_down
 from widget_factory.core.ids import type_of_component
 from widget_factory.schemas import (
     ComponentProduced,
     InventoryUpdate,
+    MachineTelemetry,
     QualityCheck,
     QualityStatus,
     WidgetAssembled,
@@ -45,6 +48,7 @@ INVARIANTS: dict[int, str] = {
     4: "every produced component is in exactly one widget or still in stock",
     5: "every assembled widget has exactly one quality check",
     6: "replaying inventory-updates gives the current stock levels",
+    7: "no component is produced while its machine's telemetry says it is down",
 }
 
 _MAX_IDS = 20
@@ -153,6 +157,8 @@ class Audit:
         self.updates = 0
         self._unreadable: list[Unreadable] = []
         self._dead_lettered: set[tuple[str, int, int]] = set()
+        self.made_on: list[tuple[str, str, float]] = []
+        self.status_history = StatusHistory()
 
     def add_unreadable(self, topic: str, partition: int, offset: int, error: str) -> None:
         """A record of an audited topic that could not be read as its event."""
@@ -176,6 +182,11 @@ class Audit:
             self._component_repeats.append(event.component_id)
             return
         self.components[event.component_id] = event.component_type
+        self.made_on.append((event.component_id, event.machine_id, event.produced_at.timestamp()))
+
+    def add_telemetry(self, event: MachineTelemetry) -> None:
+        if self._first_time("machine-telemetry", event.event_id):
+            self.status_history.add(event.machine_id, event.timestamp.timestamp(), event.status)
 
     def add_widget(self, event: WidgetAssembled) -> None:
         if not self._first_time("widget-assembly", event.event_id):
@@ -294,6 +305,11 @@ class Audit:
             self._ledger_breaks,
         )
         violation(6, "updates with negative stock", self._negative)
+        violation(
+            7,
+            "components produced while their machine was down",
+            produced_while_down(self.status_history, self.made_on),
+        )
 
         report.counts = {
             "components_produced": len(self.components),

@@ -66,8 +66,9 @@ class StatusChange:
     """A machine's status moved from ``previous`` to ``current`` at ``at`` (epoch seconds).
 
     ``reason`` is one of "breakdown", "repaired", "maintenance", "maintenance done",
-    "anomaly injected", "stopped", "started"; ``previous`` equals ``current`` only for an
-    anomaly injected into a machine under repair after a breakdown. ``cause`` says what moved it: "random" (a
+    "anomaly injected", "stopped", "started", "kanban hold", "kanban release"; ``previous``
+    equals ``current`` only for an anomaly injected into a machine under repair after a
+    breakdown. ``cause`` says what moved it: "random" (a
     breakdown), "schedule" (maintenance due by wear), or the origin a command was given
     ("command", "scenario"); empty for a recovery. ``until`` is the planned end of an
     ERROR or MAINTENANCE it enters (math.inf otherwise): the answer key's expected end.
@@ -174,6 +175,8 @@ class MachineFleet:
         heapq.heapify(self._heap)
         self._pending: list[StatusChange] = []
         """Changes found while serving a command, returned by the next report_until."""
+        self._held: set[str] = set()
+        """Machines parked by kanban (core/kanban.py): IDLE whenever they could run."""
 
     def _unit_for(
         self,
@@ -226,8 +229,10 @@ class MachineFleet:
             t, index = heap[0]
             unit = units[index]
             advance(unit, t, changes)
-            if unit.status is _IDLE:
+            if unit.status is _IDLE and unit.id not in self._held:
                 self._set(unit, _RUNNING, t, "started", changes)
+            elif unit.status is _RUNNING and unit.id in self._held:  # repaired while held
+                self._set(unit, _IDLE, t, "kanban hold", changes)
             append(report(unit, t))
             heapreplace(heap, (t + interval, index))
         changes.sort(key=attrgetter("at"))
@@ -306,6 +311,33 @@ class MachineFleet:
             unit.anomalous = False
             unit.until = at + self._rng.uniform(*self._telemetry.maintenance_s)
             change = self._set(unit, _MAINTENANCE, at, "maintenance", cause=cause)
+        return self._report(unit, at), change
+
+    def hold(
+        self, machine_id: str, at: float, cause: str = "kanban"
+    ) -> tuple[MachineTelemetry, StatusChange | None]:
+        """Kanban parks the machine: RUNNING -> IDLE now, and IDLE after any repair or
+        maintenance until :meth:`release`. Only ``start`` overrides a SHUTDOWN."""
+        unit = self._command(machine_id, at)
+        self._held.add(unit.id)
+        change = (
+            self._set(unit, _IDLE, at, "kanban hold", cause=cause)
+            if unit.status is _RUNNING
+            else None
+        )
+        return self._report(unit, at), change
+
+    def release(
+        self, machine_id: str, at: float, cause: str = "kanban"
+    ) -> tuple[MachineTelemetry, StatusChange | None]:
+        """Kanban restarts the machine: IDLE -> RUNNING now (other statuses stay)."""
+        unit = self._command(machine_id, at)
+        self._held.discard(unit.id)
+        change = (
+            self._set(unit, _RUNNING, at, "kanban release", cause=cause)
+            if unit.status is _IDLE
+            else None
+        )
         return self._report(unit, at), change
 
     # --- internals ------------------------------------------------------------------------

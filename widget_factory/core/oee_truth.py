@@ -3,10 +3,11 @@ own state (published as ``oee_truth`` records on ``factory-ground-truth``).
 
 The same definitions as the analytics service's ``machine_oee`` (docs/analytics.md),
 computed from what the simulation did rather than from the streams: **availability** =
-time the machine could produce / (window - time shut down); **performance** = nominal
-time of what it made (count x the middle of its ``cycle_time_s``) / producing time, at
-most 1; **quality** = components made without defects / made; **oee** = their product
-(None when a factor is undefined). Windows are tumbling, aligned to the epoch like the
+running time / (window - time shut down - time idle); **performance** = nominal time of
+what it made (count x the middle of its ``cycle_time_s``) / running time, at most 1; **quality** = components made without defects / made; **oee** = their product
+(None when a factor is undefined). Idle, like a shutdown, is time not planned for
+production: a machine parked by kanban (its component at the stock ceiling,
+core/kanban.py) has no demand to meet, so that time is no availability loss. Windows are tumbling, aligned to the epoch like the
 analytics service's. Inputs must come in simulated-time order (status changes and
 components), as the production service makes them.
 """
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import event_id_from
-from widget_factory.core.production import PRODUCING_STATUSES
 from widget_factory.core.windows import split_interval, window_start
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import ComponentProduced, MachineStatus, OeeTruth
@@ -30,6 +30,7 @@ __all__ = ["OeeTruthTracker"]
 class _Window:
     producing_s: float = 0.0
     shutdown_s: float = 0.0
+    idle_s: float = 0.0
     made: int = 0
     good: int = 0
 
@@ -90,8 +91,10 @@ class OeeTruthTracker:
         status = self._status[machine_id]
         for begin, seconds in split_interval(since, until, self._size):
             unit = self._windows[begin][machine_id]
-            if status in PRODUCING_STATUSES:
+            if status is MachineStatus.RUNNING:
                 unit.producing_s += seconds
+            elif status is MachineStatus.IDLE:
+                unit.idle_s += seconds
             elif status is MachineStatus.SHUTDOWN:
                 unit.shutdown_s += seconds
         self._since[machine_id] = until
@@ -99,7 +102,7 @@ class OeeTruthTracker:
     def _record(
         self, machine_id: str, begin: float, end: float, observed: float, unit: _Window
     ) -> OeeTruth:
-        availability = _ratio(unit.producing_s, observed - unit.shutdown_s)
+        availability = _ratio(unit.producing_s, observed - unit.shutdown_s - unit.idle_s)
         nominal = unit.made * self._nominal[machine_id]
         performance = _ratio(min(nominal, unit.producing_s), unit.producing_s)
         quality = _ratio(unit.good, unit.made)
@@ -116,6 +119,7 @@ class OeeTruthTracker:
             window_end=to_datetime(end),
             producing_s=round(unit.producing_s, 3),
             shutdown_s=round(unit.shutdown_s, 3),
+            idle_s=round(unit.idle_s, 3),
             made=unit.made,
             good=unit.good,
             availability=_round(availability),

@@ -19,6 +19,13 @@ So a worker making only some of the machines (a :class:`MachineShare`) makes exa
 their part of the stream one process would make, ids included, and no two workers mint
 the same id. The same seed and the same calls give the same events.
 
+Kanban (:mod:`widget_factory.core.kanban`) limits output per component type through an
+allowance: units of the type that may still be made. A machine whose type has no
+allowance left finishes nothing more: at its next due time it is parked (a
+:class:`KanbanHold` record says when), and :meth:`ComponentProduction.allow` adds units
+and restarts parked machines one fresh cycle later. Without kanban the allowance is
+unlimited.
+
 The generator is a heap of ``(due time, machine index)``; producing a component is one
 heap replace plus the event itself (normals drawn by Box-Muller from the machine's
 ``random``; values rounded by ``round(x * 100) / 100``, a quarter of ``round(x, 2)``'s
@@ -45,6 +52,7 @@ __all__ = [
     "HEALTHY_DEFECT_WEIGHTS",
     "DEGRADED_DEFECT_WEIGHTS",
     "Stoppage",
+    "KanbanHold",
     "ComponentProduction",
 ]
 
@@ -95,6 +103,25 @@ class Stoppage:
     end: float
 
 
+@dataclass(frozen=True)
+class KanbanHold:
+    """A machine parked (``held``) or restarted by kanban at ``at`` (simulated epoch s)."""
+
+    machine_id: str
+    at: float
+    held: bool
+
+
+class _Kind:
+    """One component type's kanban allowance, shared by the machines that make it."""
+
+    __slots__ = ("left", "parked")
+
+    def __init__(self) -> None:
+        self.left: float = math.inf
+        self.parked: list[_Machine] = []
+
+
 class _Machine:
     """One production machine's constants and mutable state (slots: read in the hot loop)."""
 
@@ -119,6 +146,8 @@ class _Machine:
         "id_prefix",
         "id_counter",
         "id_stride",
+        "kind",
+        "parked",
     )
 
     def __init__(
@@ -128,6 +157,7 @@ class _Machine:
         config: FactoryConfig,
         seed: int,
         ids: tuple[int, int],
+        kind: _Kind,
     ) -> None:
         component = config.component_types[spec.component_type]
         self.index = index
@@ -149,6 +179,8 @@ class _Machine:
         self.produced = 0
         self.degraded_left = 0
         """Components still to make in the settling-in period after a repair."""
+        self.kind = kind
+        self.parked = False
 
 
 def _id_sequences(config: FactoryConfig, rng: random.Random) -> list[tuple[int, int]]:
@@ -202,10 +234,12 @@ class ComponentProduction:
         self._degraded_after_repair = sim.degraded_after_repair
         seeds = machine_seeds(rng, len(config.machines))
         sequences = _id_sequences(config, rng)
+        self._kinds = {name: _Kind() for name in config.component_types}
         self._machines = [
-            _Machine(i, spec, config, seeds[i], sequences[i])
+            _Machine(i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type])
             for i, spec in enumerate(config.machines)
         ]
+        self._holds: list[KanbanHold] = []
         self._mine = [m for m in self._machines if share.owns(m.index)]
         self._by_id = {m.id: m for m in self._mine}
         self._stoppages: list[Stoppage] = []
@@ -242,6 +276,9 @@ class ComponentProduction:
         elif producing and not was_producing:
             if previous is MachineStatus.ERROR:
                 machine.degraded_left = self._degraded_after_repair
+            if machine.parked:  # it comes back through the heap, parked again if need be
+                machine.parked = False
+                machine.kind.parked.remove(machine)
             due = max(at, self._last) + self._cycle(machine)
             heapq.heappush(self._heap, (due, machine.index))
 
@@ -255,6 +292,39 @@ class ComponentProduction:
         if machine is None:
             raise UnknownMachine(machine_id, list(self._by_id))
         return machine.status
+
+    # --- kanban ---------------------------------------------------------------------------
+
+    def allowance(self, component_type: str) -> float:
+        """Units of ``component_type`` that may still be made (math.inf: no limit)."""
+        return self._kinds[component_type].left
+
+    def allow(self, component_type: str, units: float, at: float) -> list[str]:
+        """Set the allowance of ``component_type`` to ``units`` at simulated time ``at``.
+
+        Above zero, machines parked for want of allowance restart: a producing one's next
+        component comes one fresh cycle after ``at`` (or the latest component made). A
+        down one waits for its status to come back. Returns the machines unparked.
+        """
+        kind = self._kinds[component_type]
+        kind.left = units
+        if units <= 0 or not kind.parked:
+            return []
+        released = []
+        for machine in kind.parked:
+            machine.parked = False
+            released.append(machine.id)
+            self._holds.append(KanbanHold(machine.id, at, held=False))
+            if machine.status in PRODUCING_STATUSES:
+                due = max(at, self._last) + self._cycle(machine)
+                heapq.heappush(self._heap, (due, machine.index))
+        kind.parked = []
+        return released
+
+    def drain_holds(self) -> list[KanbanHold]:
+        """Machines parked or restarted by kanban since the last call, in that order."""
+        holds, self._holds = self._holds, []
+        return holds
 
     # --- production -----------------------------------------------------------------------
 
@@ -285,6 +355,7 @@ class ComponentProduction:
         machines = self._machines
         append = out.append
         heapreplace = heapq.heapreplace
+        heappop = heapq.heappop
         fromtimestamp = datetime.fromtimestamp
         produced_event = ComponentProduced
         metrics = QualityMetrics
@@ -297,6 +368,14 @@ class ComponentProduction:
         while heap and heap[0][0] <= now:
             t, index = heap[0]
             m = machines[index]
+            kind = m.kind
+            if kind.left <= 0:  # kanban: the type is at its ceiling, the machine waits
+                heappop(heap)
+                m.parked = True
+                kind.parked.append(m)
+                self._holds.append(KanbanHold(m.id, t, held=True))
+                continue
+            kind.left -= 1
             rng = m.rng
             rand = rng.random
             produced_at = fromtimestamp(t, UTC)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from widget_factory.core.kanban import kanban_limits
 from widget_factory.core.scenario_plan import Comparison, Expectation, Phase, Scenario
 from widget_factory.schemas import MachineStatus
 
@@ -158,6 +159,16 @@ def lag(o: Observations, name: str, phase: Phase, selector: Selector) -> float |
     return float(_pick(name, lags))
 
 
+def kanban_ceiling(o: Observations, phase: Phase, selector: Selector) -> float | None:
+    limit = kanban_limits(o.config).get(selector.get("sku") or "")
+    return float(limit.ceiling) if limit is not None else None
+
+
+def kanban_reorder(o: Observations, phase: Phase, selector: Selector) -> float | None:
+    limit = kanban_limits(o.config).get(selector.get("sku") or "")
+    return float(limit.reorder) if limit is not None else None
+
+
 MEASURES: dict[str, Measure] = {
     "components_per_hour": components_per_hour,
     "widgets_per_hour": widgets_per_hour,
@@ -169,6 +180,8 @@ MEASURES: dict[str, Measure] = {
     "assembly_time": assembly_time,
     "assembly_time_ratio": assembly_time_ratio,
     "efficiency": efficiency,
+    "kanban_ceiling": kanban_ceiling,
+    "kanban_reorder": kanban_reorder,
 }
 """Metrics measured by exact name."""
 

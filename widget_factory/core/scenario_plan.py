@@ -116,6 +116,8 @@ METRICS: Final = {
     "assembly_time": "mean assembly time in simulated seconds (widget_type)",
     "assembly_time_ratio": "mean of assembly time over the configured time (widget_type)",
     "efficiency": "mean efficiency of running machines, percent (machine)",
+    "kanban_ceiling": "the stock ceiling of a component type, units (sku; the run's factory)",
+    "kanban_reorder": "the reorder point of a component type, units (sku; the run's factory)",
 }
 """Metrics an ``[[expect]]`` can test, per phase."""
 

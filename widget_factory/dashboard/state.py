@@ -270,10 +270,11 @@ class DashboardState:
 
     @staticmethod
     def _oee_of(windows: deque[dict[str, Any]]) -> dict[str, Any]:
-        # available: running or idle (working, as the simulation has it)
-        running = sum((w.get("running_s") or 0) + (w.get("idle_s") or 0) for w in windows)
+        # idle (parked by kanban) is planned time out of production, like a shutdown
+        running = sum(w.get("running_s") or 0 for w in windows)
         observed = sum(w.get("observed_s") or 0 for w in windows)
         shutdown = sum(w.get("shutdown_s") or 0 for w in windows)
+        shutdown += sum(w.get("idle_s") or 0 for w in windows)  # kanban idle: planned too
         nominal = sum(w.get("nominal_s") or 0 for w in windows)
         made = sum(w.get("inspected") or 0 for w in windows)
         good = sum(w.get("good") or 0 for w in windows)

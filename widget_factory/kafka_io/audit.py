@@ -21,6 +21,7 @@ from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
     FACTORY_DEADLETTER,
     INVENTORY_UPDATES,
+    MACHINE_TELEMETRY,
     QUALITY_CONTROL,
     WIDGET_ASSEMBLY,
     connect_admin,
@@ -28,6 +29,7 @@ from widget_factory.kafka_io.topics import (
 from widget_factory.schemas import (
     ComponentProduced,
     InventoryUpdate,
+    MachineTelemetry,
     QualityCheck,
     SchemaError,
     WidgetAssembled,
@@ -43,6 +45,7 @@ _TOPICS: dict[str, type[Any]] = {
     WIDGET_ASSEMBLY: WidgetAssembled,
     QUALITY_CONTROL: QualityCheck,
     INVENTORY_UPDATES: InventoryUpdate,
+    MACHINE_TELEMETRY: MachineTelemetry,
 }
 
 
@@ -62,6 +65,7 @@ def audit_topics(
         WIDGET_ASSEMBLY: audit.add_widget,
         QUALITY_CONTROL: audit.add_check,
         INVENTORY_UPDATES: audit.add_update,
+        MACHINE_TELEMETRY: audit.add_telemetry,
     }
     upgrades = ReadUpgrades(log)
     for topic, event_type in _TOPICS.items():

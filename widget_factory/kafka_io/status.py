@@ -39,6 +39,9 @@ _REWIND = 64
 
 
 class StatusFollower:
+    """``whole_history``: read every partition from its beginning, not from a little
+    before its end (component production needs every report of its run, in order)."""
+
     def __init__(
         self,
         settings: KafkaSettings,
@@ -48,6 +51,7 @@ class StatusFollower:
         dead_letters: DeadLetters | None = None,
         upgrades: ReadUpgrades | None = None,
         from_time: float | None = None,
+        whole_history: bool = False,
     ) -> None:
         """``from_time`` (simulated epoch seconds): read every report from that time on,
         instead of the latest few (a lockstep run must see every change in order)."""
@@ -59,6 +63,7 @@ class StatusFollower:
         self._consumer = Consumer(config)
         self._assigned = False
         self._from_time = from_time
+        self._whole_history = whole_history
         self.latest: dict[str, MachineStatus] = {}
         self._dead_letters = dead_letters
         self._upgrades = upgrades
@@ -95,9 +100,8 @@ class StatusFollower:
             low, high = self._consumer.get_watermark_offsets(
                 TopicPartition(MACHINE_TELEMETRY, partition), timeout=5
             )
-            partitions.append(
-                TopicPartition(MACHINE_TELEMETRY, partition, max(low, high - _REWIND))
-            )
+            offset = low if self._whole_history else max(low, high - _REWIND)
+            partitions.append(TopicPartition(MACHINE_TELEMETRY, partition, offset))
             self._live_from[partition] = high
         self._consumer.assign(partitions)
         self._assigned = True

@@ -50,6 +50,9 @@ class ServiceOptions:
     quiet: bool = False
     event_time_order: bool = False
     """Set by ``run`` and scenarios for their services (hidden ``--lockstep``)."""
+    telemetry_wait_s: float = 10.0
+    """Components: wall seconds to wait for the first machine telemetry before machines
+    run without it (run and scenarios start telemetry too, so they wait longer)."""
 
     def clock(self) -> SimClock:
         return SimClock(self.start, self.speed, anchor_wall=self.anchor_wall, wall=time.time)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["speed_arg", "common_service_args", "service_layout", "deal"]
+__all__ = ["speed_arg", "common_service_args", "service_layout", "deal", "TELEMETRY_WAIT"]
+
+TELEMETRY_WAIT = ["--telemetry-wait", "120"]
+"""Components beside a telemetry service of the same run: wait for its first reports
+(it may start seconds later on a busy machine), since it decides status from the start."""
 
 
 def speed_arg(speed: float | None) -> str:
@@ -109,8 +113,16 @@ def service_layout(
                     *(a for i in hand for a in ("--inspector", i)),
                 ]
         elif name in ("components", "telemetry") and generation_workers > 1:
+            waits = [*TELEMETRY_WAIT] if name == "components" and "telemetry" in services else []
             for k in range(1, generation_workers + 1):
-                layout[f"{name}#{k}"] = [*shared_here, "--worker", f"{k}/{generation_workers}"]
+                layout[f"{name}#{k}"] = [
+                    *shared_here,
+                    *waits,
+                    "--worker",
+                    f"{k}/{generation_workers}",
+                ]
+        elif name == "components" and "telemetry" in services:
+            layout[name] = [*shared_here, *TELEMETRY_WAIT]
         else:
             layout[name] = shared_here
     return layout

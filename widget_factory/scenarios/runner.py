@@ -161,7 +161,7 @@ def run_scenario(
     out: TextIO,
 ) -> ScenarioResult:
     """Run the factory through ``scenario`` on the cluster of ``settings`` (topics ready)."""
-    from widget_factory.processes.service_args import common_service_args
+    from widget_factory.processes.service_args import TELEMETRY_WAIT, common_service_args
     from widget_factory.processes.services import SERVICES
     from widget_factory.processes.supervisor import PRODUCERS, FactoryRun
 
@@ -203,7 +203,13 @@ def run_scenario(
         )
         if virtual:
             shared.append("--lockstep")  # every service is here: event-time order
-        run = FactoryRun({name: list(shared) for name in SERVICES}, bounded=True)
+        run = FactoryRun(
+            {
+                name: [*shared, *(TELEMETRY_WAIT if name == "components" else [])]
+                for name in SERVICES
+            },
+            bounded=True,
+        )
 
         def stop_producers() -> None:
             for name, child in run.children.items():

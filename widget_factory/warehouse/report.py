@@ -7,8 +7,8 @@ whole history the database holds, in simulated time.
 
 Machine time in each status: each telemetry report's status holds until that machine's
 next report, at most 4 report intervals (as in the analytics service). OEE as there:
-availability = (running + idle) / (observed - shutdown), performance = nominal time of
-what was made / (running + idle) (at most 1), quality = good / made.
+availability = running / (observed - shutdown - idle), performance = nominal time of what was
+made / running (at most 1), quality = good / made.
 """
 
 from __future__ import annotations
@@ -159,8 +159,8 @@ def build_report(con: Any, config: FactoryConfig) -> Report:
                   FROM time_by t LEFT JOIN eff e USING (machine_id)
                   LEFT JOIN made m ON m.id = t.machine_id),
                 factors AS (
-                  SELECT *, (running + idle) / nullif(observed - shutdown, 0) AS availability,
-                    least(nominal, running + idle) / nullif(running + idle, 0) AS performance,
+                  SELECT *, running / nullif(observed - shutdown - idle, 0) AS availability,
+                    least(nominal, running) / nullif(running, 0) AS performance,
                     good / nullif(made, 0) AS quality FROM joined)
                 SELECT machine_id,
                   round(100 * running / nullif(observed, 0), 1),
