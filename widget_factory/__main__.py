@@ -2,6 +2,10 @@
 
 import sys
 
-from widget_factory.cli import main
+from widget_factory.processes.early_drain import remember_drain_requests
+
+remember_drain_requests()  # first: run may ask a service to drain while it still imports
+
+from widget_factory.cli import main  # noqa: E402
 
 sys.exit(main())

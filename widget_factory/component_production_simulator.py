@@ -100,11 +100,12 @@ class ComponentProductionService:
             whole_history=not options.lockstep,
         )
         interval = config.simulation.telemetry_interval_s
-        # lockstep: every machine reports (one factory file for all), so none is ever
-        # dropped for being behind, which would depend on the order partitions are read
+        # In virtual time (lockstep or not) every machine's telemetry keeps coming, if
+        # only from another telemetry worker running at its own pace: none is dropped for
+        # being behind, or production would run into a status it has not read yet.
         self.gate = StatusGate(
             [m.id for m in config.machines],
-            silent_after_s=math.inf if options.lockstep else 4 * interval,
+            silent_after_s=math.inf if options.speed is None else 4 * interval,
         )
         self._interval = interval
         self._telemetry_heard = time.monotonic()

@@ -5,10 +5,12 @@ producers as two workers each keeps every invariant of the audit."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
+from tests.integration.services import config_without_kanban
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -30,10 +32,13 @@ def _components(bootstrap: str) -> list[tuple[str, str, str, str]]:
     )
 
 
-def _components_alone(workers: int) -> list[tuple[str, str, str, str]]:
+def _components_alone(workers: int, config: Path) -> list[tuple[str, str, str, str]]:
+    """Components alone (no assembly drains the stock): kanban off, machines flat out."""
     with EmbeddedBroker() as broker:
         result = run_cli(
             "components",
+            "--config",
+            str(config),
             "--bootstrap-servers",
             broker.bootstrap_servers,
             "--workers",
@@ -51,9 +56,10 @@ def _components_alone(workers: int) -> list[tuple[str, str, str, str]]:
         return _components(broker.bootstrap_servers)
 
 
-def test_two_workers_make_exactly_the_one_process_component_stream() -> None:
-    one = _components_alone(1)
-    two = _components_alone(2)
+def test_two_workers_make_exactly_the_one_process_component_stream(tmp_path: Path) -> None:
+    config = config_without_kanban(tmp_path)
+    one = _components_alone(1, config)
+    two = _components_alone(2, config)
     assert len(one) > 100
     assert two == one
     assert len({component_id for component_id, *_ in two}) == len(two)

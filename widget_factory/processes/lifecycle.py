@@ -20,6 +20,7 @@ from widget_factory.core.clock import SimClock, format_sim_duration, to_datetime
 from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.processes.early_drain import drain_requested
 
 __all__ = ["ServiceOptions", "Lifecycle", "LogPacer", "describe_speed"]
 
@@ -136,6 +137,8 @@ class Lifecycle:
             signal.signal(signal.SIGTERM, on_stop)
             if hasattr(signal, "SIGUSR1"):
                 signal.signal(signal.SIGUSR1, on_drain)
+                if drain_requested():  # asked while the service was still starting
+                    self.drain()
 
 
 class LogPacer:
