@@ -71,15 +71,16 @@ def audit_topics(
     for topic, event_type in _TOPICS.items():
         add = adders[topic]
         for message in read_to_end(settings, [topic], client_id="audit"):
-            if (topic, message.partition(), message.offset()) in refused:
-                continue
             value = message.value() or b""
             try:
-                add(decode_as(value, event_type, topic=topic, upgrades=upgrades))
+                event = decode_as(value, event_type, topic=topic, upgrades=upgrades)
             except SchemaError as exc:
                 audit.add_unreadable(
                     topic, message.partition() or 0, message.offset() or 0, str(exc)
                 )
+                continue
+            if (topic, message.partition(), message.offset()) not in refused:
+                add(event)
     account_dead_letters(settings, audit)
     report = audit.report()
     report.upgraded = upgrades.to_dict() if upgrades.records else {}
