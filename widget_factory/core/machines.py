@@ -262,10 +262,12 @@ class MachineFleet:
           command is what put the machine in ERROR then;
         - on a machine already in ERROR from a breakdown the change is ERROR -> ERROR:
           the breakdown ends and the anomaly begins at this instant;
-        - on a machine already anomalous it is None and nothing changes.
+        - on a machine already anomalous it is None: the fault goes on, and its repair
+          starts again from now (a machine failing again before it is fixed).
         """
         unit = self._command(machine_id, at)
         if unit.status is _ERROR and unit.anomalous:
+            unit.until = max(unit.until, at + self._rng.uniform(*self._telemetry.repair_s))
             return self._report(unit, at), None
         self._supersede_breakdown(unit, at)
         unit.anomalous = True
