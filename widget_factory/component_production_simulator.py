@@ -159,7 +159,11 @@ class ComponentProductionService:
 
     def _horizon(self) -> float:
         """How far production may go in simulated time, given the telemetry read."""
-        silent_s = self._silent_s if self.gate.engaged else self.options.telemetry_wait_s
+        # Beside a telemetry service of the same run (--telemetry-wait 120) a pause in
+        # its reports means it is behind (waiting for assembly, or a busy machine), not
+        # gone: production keeps waiting for it rather than running into unread statuses.
+        wait_s = self.options.telemetry_wait_s
+        silent_s = max(self._silent_s, wait_s) if self.gate.engaged else wait_s
         if not self._lockstep and time.monotonic() - self._telemetry_heard > silent_s:
             if not self._silent:
                 self._silent = True
