@@ -25,8 +25,8 @@ def machine_error_alert(change: StatusChange, ids: IdSource) -> FactoryAlert | N
         alert_id=ids.short_id("ALERT"),
         severity="critical",
         source_id=change.machine_id,
-        message=f"Machine {change.machine_id} in ERROR state "
-        f"({fault_kind(change)}, cause {fault_cause(change)})",
+        message=f"Machine {change.machine_id} in ERROR state ({change.reason}: "
+        f"{fault_kind(change)}, cause {fault_cause(change)})",
         raised_at=to_datetime(change.at),
         kind="machine_error",
     )
