@@ -30,7 +30,10 @@ def test_a_commanded_anomaly_on_a_running_machine_is_an_anomaly_caused_by_the_co
     [begin] = tracker.observe(change)
     assert (begin.phase, begin.kind, begin.cause) == ("begin", "anomaly", "command")
     assert begin.started_at == to_datetime(START + HOUR + 5)
-    assert f"Machine {FRAME} in ERROR state (anomaly injected: anomaly, cause command)" == _alert_words(change)
+    assert (
+        f"Machine {FRAME} in ERROR state (anomaly injected: anomaly, cause command)"
+        == _alert_words(change)
+    )
 
 
 def test_an_anomaly_on_a_machine_broken_down_ends_the_breakdown_and_begins_an_anomaly() -> None:
