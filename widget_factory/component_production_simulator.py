@@ -105,7 +105,13 @@ class ComponentProductionService:
         # being behind, or production would run into a status it has not read yet.
         self.gate = StatusGate(
             [m.id for m in config.machines],
-            silent_after_s=math.inf if options.speed is None else 4 * interval,
+            # beside a telemetry service of the same run (a --telemetry-wait above the
+            # default), a machine behind is late, not gone, at any speed
+            silent_after_s=(
+                math.inf
+                if options.speed is None or options.telemetry_wait_s > _TELEMETRY_SILENT_S
+                else 4 * interval
+            ),
         )
         self._interval = interval
         self._telemetry_heard = time.monotonic()
