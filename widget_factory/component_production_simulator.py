@@ -178,7 +178,10 @@ class ComponentProductionService:
                     silent_s,
                 )
             return math.inf
-        horizon = self.gate.horizon()
+        # every machine starts the run running and reports within one interval, so
+        # production may always reach the start (a run shorter than one interval ends
+        # before some machines first report)
+        horizon = max(self.gate.horizon(), self.options.start)
         end = self.options.end
         if end is not None and horizon + self._interval > end:
             horizon = end  # telemetry reports no more before the end of a bounded run
