@@ -90,8 +90,15 @@ def _measure(
 def _options(
     settings: KafkaSettings, config: FactoryConfig, seed: int, share: MachineShare
 ) -> ServiceOptions:
+    # generation alone: no telemetry runs beside it, so production waits for none
     return ServiceOptions(
-        settings=settings, config=config, speed=None, seed=seed, start=START, share=share
+        settings=settings,
+        config=config,
+        speed=None,
+        seed=seed,
+        start=START,
+        share=share,
+        telemetry_wait_s=0.0,
     )
 
 
