@@ -345,6 +345,8 @@ class ComponentProductionService:
                 if not virtual:
                     due = min(self.production.next_time(), self.gate.next_change())
                     wait = self.clock.wall_seconds_until(due)
+                    if not events:  # held by telemetry not yet read: no busy wait for it
+                        wait = max(wait, 0.02)
                     self.lifecycle.sleep(min(wait, 0.1))
                 elif not events and until < now:
                     self.lifecycle.sleep(0.005)  # waiting for telemetry to catch up
