@@ -19,7 +19,6 @@ from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
     COMPONENT_PRODUCTION,
-    FACTORY_DEADLETTER,
     INVENTORY_UPDATES,
     MACHINE_TELEMETRY,
     QUALITY_CONTROL,
@@ -91,17 +90,7 @@ def account_dead_letters(settings: KafkaSettings, audit: Audit) -> int:
     """Feed ``audit`` the origin of every dead letter of an audited topic (read after the
     topics themselves, so a record dead-lettered meanwhile is still matched); how many."""
     found = 0
-    for message in read_to_end(settings, [FACTORY_DEADLETTER], client_id="audit-deadletters"):
-        headers: dict[str, bytes] = {}
-        for header in message.headers() or []:
-            if isinstance(header[1], bytes):
-                headers[str(header[0])] = header[1]
-        try:
-            topic = headers["source.topic"].decode()
-            partition = int(headers["source.partition"])
-            offset = int(headers["source.offset"])
-        except (KeyError, ValueError, UnicodeDecodeError):
-            continue  # not one of ours: it names no origin to account for
+    for topic, partition, offset in routed_before(settings, None):
         if topic in _TOPICS:
             audit.add_dead_letter(topic, partition, offset)
             found += 1
