@@ -9,7 +9,8 @@ machine is made only once that machine's telemetry up to ``t`` has been read, an
 status reports apply in time order between components. With no telemetry read within
 ``--telemetry-wait`` wall seconds of the start (no telemetry service), or none for
 ``_TELEMETRY_SILENT_S`` later on (it stopped), machines run on their last known status,
-and the log says so.
+and the log says so. Silence counts only while the broker answers and no report waits
+unread: a paused broker is an outage, not a stopped telemetry service.
 
 Kanban (core/kanban.py): this service counts its stock per component type (what it
 made, minus the components in widgets on ``widget-assembly``) and parks a type's machines
@@ -171,6 +172,12 @@ class ComponentProductionService:
         wait_s = self.options.telemetry_wait_s
         silent_s = max(self._silent_s, wait_s) if self.gate.engaged else wait_s
         if not self._lockstep and time.monotonic() - self._telemetry_heard > silent_s:
+            if not self._silent and self.status.unread() != 0:
+                # The broker does not answer (paused, cut off), or reports are on their
+                # way: that is not a silent telemetry service. The wait starts over, so
+                # no component falls inside a breakdown reported during an outage.
+                self._telemetry_heard = time.monotonic()
+                return max(self.gate.horizon(), self.options.start)
             if not self._silent:
                 self._silent = True
                 log.warning(

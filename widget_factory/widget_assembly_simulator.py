@@ -322,6 +322,9 @@ class WidgetAssemblyService:
             and self._inputs_at_end()
             and self.group is not None
             and self.group.all_read()
+            # lockstep: station reports hold virtual time, and telemetry has finished
+            # writing them (producers end first); every one must be read
+            and (self.feed is None or self.status is None or self.status.unread() == 0)
         )
 
     def run(self) -> int:

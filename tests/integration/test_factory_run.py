@@ -364,6 +364,10 @@ def test_a_second_run_on_the_same_cluster_continues_simulated_time(
     widgets = [
         decode_as(m.value(), WidgetAssembled) for m in read_to_end(settings, ["widget-assembly"])
     ]
-    assert len(widgets) - len(first) > 10, "stations restored from the changelog kept building"
+    stops = [line for line in result.stderr.splitlines() if "stopped" in line or "broker" in line]
+    assert len(widgets) - len(first) > 10, (
+        "stations restored from the changelog kept building",
+        stops,
+    )
     report = audit(bootstrap)
     assert report["ok"], report["violations"]

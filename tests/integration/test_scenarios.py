@@ -149,7 +149,7 @@ def test_a_users_own_scenario_file(own_broker: EmbeddedBroker, tmp_path) -> None
 [scenario]
 name = "mine"
 title = "Stations on strike"
-speed = 2400
+speed = 600
 duration = "2h30m"
 first_phase = "working"
 

@@ -65,6 +65,17 @@ def test_fast_growth_stops_early_enough_for_the_drain() -> None:
     assert stopped_at < 800  # before the warning share: both said at once
 
 
+def test_a_burst_far_under_the_budget_does_not_stop() -> None:
+    """A bounded run at --speed max grows the broker fast for a few seconds: projected
+    30 s ahead it would pass the budget, but it is far from it and ends long before."""
+    watch = BudgetWatch(1024 * MIB)
+    verdicts = []
+    for second in range(0, 12):
+        verdicts += watch.observe(float(second), (10 + 40 * second) * MIB)  # 40 MiB/s
+    assert verdicts == []
+    assert watch.observe(12.0, 530 * MIB) == [Verdict.WARN, Verdict.STOP]
+
+
 def test_steady_memory_under_the_budget_says_nothing() -> None:
     watch = BudgetWatch(1000 * MIB)
     assert not any(watch.observe(float(s), 700 * MIB) for s in range(600))

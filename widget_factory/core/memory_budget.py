@@ -37,6 +37,10 @@ STOP_SHARE = 0.9
 DRAIN_ALLOWANCE_S = 30.0
 """Stop earlier when, at the recent growth, the budget would be reached within this
 many wall seconds (a drain at the default speed takes a few)."""
+PROJECT_FROM_SHARE = 0.5
+"""The growth only counts past this share of the budget: a run at ``--speed max`` grows
+the broker by tens of MiB a second for the few seconds it lasts, which projected 30 s
+ahead would stop it at a few percent of its budget."""
 
 _UNITS = {
     "": 1,
@@ -120,7 +124,9 @@ class BudgetWatch:
         if self.stopped:
             return verdicts
         projected = rss + self.growth_per_s() * DRAIN_ALLOWANCE_S
-        must_stop = rss >= STOP_SHARE * self.budget or projected >= self.budget
+        must_stop = rss >= STOP_SHARE * self.budget or (
+            rss >= PROJECT_FROM_SHARE * self.budget and projected >= self.budget
+        )
         if not self.warned and (rss >= WARN_SHARE * self.budget or must_stop):
             self.warned = True
             verdicts.append(Verdict.WARN)

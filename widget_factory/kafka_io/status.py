@@ -134,6 +134,25 @@ class StatusFollower:
             updates.append((report.machine_id, report.status, report.timestamp.timestamp()))
         return updates
 
+    def unread(self, timeout_s: float = 2.0) -> int | None:
+        """Telemetry records written but not read yet, or None when the broker does not
+        answer within ``timeout_s`` (paused, cut off): then silence proves nothing."""
+        if not self._assigned:
+            return None
+        try:
+            assignment = self._consumer.assignment()
+            positions = {tp.partition: tp.offset for tp in self._consumer.position(assignment)}
+            unread = 0
+            for tp in assignment:
+                low, high = self._consumer.get_watermark_offsets(
+                    tp, timeout=timeout_s, cached=False
+                )
+                position = positions.get(tp.partition, -1)
+                unread += max(0, high - (position if position >= 0 else low))
+        except KafkaException:
+            return None
+        return unread
+
     def _unreadable(self, message: Message, error: str) -> None:
         partition, offset = int(message.partition() or 0), int(message.offset() or 0)
         if self._dead_letters is not None and offset >= self._live_from.get(partition, 0):
