@@ -18,6 +18,7 @@ from typing import Any
 
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.metric_records import Metric
+from widget_factory.dashboard.experiment_view import ExperimentView
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,
@@ -108,6 +109,8 @@ class DashboardState:
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self.connected = False
+        self.experiments = ExperimentView(config)
+        """Pass rate by components, machines down, stock against its kanban limits."""
 
     # --- events in -------------------------------------------------------------------------
 
@@ -149,6 +152,7 @@ class DashboardState:
                 self._recent_widgets.append(t)
                 if event.order_id:
                     self.built_for_order[event.order_id] += 1
+                self.experiments.add_widget(event)
             elif isinstance(event, QualityCheck):
                 t = event.checked_at.timestamp()
                 self._tick(t)
@@ -157,6 +161,7 @@ class DashboardState:
                 self.checked[event.widget_type] += 1
                 self.passed[event.widget_type] += ok
                 self._recent_checks.append((t, event.widget_type, ok))
+                self.experiments.add_check(event)
             elif isinstance(event, InventoryUpdate):
                 self._tick(event.updated_at.timestamp())
                 self.stock[event.sku] = {
@@ -379,6 +384,7 @@ class DashboardState:
                     "orders": len(self.orders),
                     "open_orders": len(open_orders),
                     "units_open": units_open,
+                    **self.experiments.machines_down(machines),
                 },
                 "throughput": {
                     "components_per_hour": len(self._recent_components),
@@ -387,8 +393,10 @@ class DashboardState:
                 },
                 "machines": machines,
                 "stock": sorted(self.stock.values(), key=lambda s: (s["kind"], s["sku"])),
+                "kanban": self.experiments.kanban,
                 "orders": open_orders[:12],
                 "quality": quality,
+                "quality_by_parts": self.experiments.quality_by_parts(),
                 "assembly": assembly,
                 "metrics_seen": self.metrics_seen,
                 "lag": self.lag,
