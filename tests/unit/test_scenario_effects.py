@@ -372,3 +372,12 @@ def test_back_pressure_claims_fail_when_quality_control_keeps_up() -> None:
 def test_every_claim_needs_data(name: str) -> None:
     """An empty run observes nothing: no claim is judged as observed."""
     assert True not in Tally(name).verdicts()
+
+
+def test_a_bound_between_two_counts_is_shown_as_given() -> None:
+    f = Tally("machine-downtime")
+    f.alert(1.6, "machine_error", "PCB_ASSEMBLER_01")
+    f.alert(1.7, "machine_error", "PCB_ASSEMBLER_02")
+    f.o.finish()
+    errors = next(o for o in evaluate(f.scenario, f.o) if o.expectation.metric == "machine_errors")
+    assert errors.ok and errors.text.endswith("= 2 > 1.5")

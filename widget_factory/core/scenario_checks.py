@@ -231,7 +231,8 @@ def format_value(metric: str, value: float | None) -> str:
         return f"{value:.2f}"
     if metric.endswith("_per_hour") or metric in ("assembly_time", "efficiency"):
         return f"{value:.1f}"
-    return f"{value:.0f}"
+    # counts; a bound between two counts (above = 1.5) is shown as given, not rounded
+    return f"{value:.0f}" if value == round(value) else f"{value:g}"
 
 
 def _phase(phases: list[Phase], label: str | None) -> Phase:
