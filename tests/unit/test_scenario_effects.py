@@ -269,8 +269,10 @@ def test_quality_claims_fail_when_flaws_spoil_nothing() -> None:
 
 def _downtime(machines_fail: bool) -> list[bool | None]:
     f = Tally("machine-downtime")  # normal 0-1:30, in error 1:30-3:05, repair, repaired 3:30-7
+    f.order(0.0, 60)
     f.components(0, 1.5, 30, "circuit_board")
     f.widgets(0, 1.5, 25)
+    f.order(2.0, 20)
     if machines_fail:
         for at_h in (1.5, 1.5, 1.84, 2.17, 2.84):
             f.alert(at_h, "machine_error", "PCB_ASSEMBLER_01")
@@ -284,11 +286,12 @@ def _downtime(machines_fail: bool) -> list[bool | None]:
 
 
 def test_machine_downtime_claims_see_output_stop_and_resume() -> None:
-    assert _downtime(machines_fail=True) == [True] * 5
+    assert _downtime(machines_fail=True) == [True] * 6
 
 
 def test_machine_downtime_claims_fail_when_anomalies_stop_nothing() -> None:
-    assert _downtime(machines_fail=False) == [False, False, False, True, False]
+    # output never stops, so no orders pile up that the repair would let through
+    assert _downtime(machines_fail=False) == [False, False, False, True, True, False]
 
 
 # --- 4. demand spike ------------------------------------------------------------------------
