@@ -89,27 +89,3 @@ def test_parts_made_while_overdue_are_degraded_and_carry_more_defects() -> None:
 
     # healthy 80/15/4/1 % (0.26 a part) against degraded 25/35/25/15 % (1.3 a part)
     assert mean_defects(outside) < 0.45 < 0.9 < mean_defects(during)
-
-
-def test_a_machine_parked_while_overdue_gets_its_maintenance_when_the_crew_comes() -> None:
-    rng = random.Random(3)
-    fleet = MachineFleet(_worn((1800.0, 1800.0)), rng, IdSource(rng), START)
-    now = START
-    first = None
-    while first is None:  # report by report, until the machine says it is overdue
-        now += 15
-        reports, _ = fleet.report_until(now)
-        first = next(
-            (
-                to_epoch(r.timestamp)
-                for r in reports
-                if r.machine_id == FRAME and r.maintenance_overdue
-            ),
-            None,
-        )
-        assert now < START + 2 * HOUR
-    fleet.hold(FRAME, now + 1)  # kanban parks it: it wears no more, but the crew still comes
-    _, changes = fleet.report_until(first + HOUR)
-    mine = [c for c in changes if c.machine_id == FRAME and c.reason == "maintenance"]
-    assert mine and first + 1800 - 30 <= mine[0].at <= first + 1800 + 15
-    assert mine[0].previous is MachineStatus.IDLE
