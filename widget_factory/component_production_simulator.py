@@ -99,7 +99,6 @@ class ComponentProductionService:
             # report, an earlier run's giving the status at the start
             from_time=options.start if options.lockstep else None,
             whole_history=not options.lockstep,
-            follow_overdue=True,
         )
         interval = config.simulation.telemetry_interval_s
         # In virtual time (lockstep or not) every machine's telemetry keeps coming, if
@@ -156,9 +155,6 @@ class ComponentProductionService:
                 self._silent = False
                 log.info("Telemetry is back: production follows it by simulated time again")
         start = self.options.start
-        for machine_id, overdue, at in self.status.overdue_changes:
-            self.production.set_overdue(machine_id, overdue, max(at, start))
-        self.status.overdue_changes.clear()
         for machine_id, status, at in updates:
             if at < start:  # an earlier run's: only its latest status counts, at the start
                 if machine_id in self.options.config.machine_by_id:

@@ -149,9 +149,6 @@ class TelemetrySpec(_Spec, frozen=True):
     wear_per_hour: NonNegative = 0.06
     maintenance_at_wear: Probability = 0.8
     maintenance_s: Range = (900.0, 1800.0)
-    maintenance_wait_s: Range = (0.0, 0.0)
-    """From maintenance falling due (``maintenance_at_wear``) to its start: meanwhile the
-    machine is overdue, and what it makes is degraded (core/production.py)."""
     repair_s: Range = (600.0, 1800.0)
     status_summary_s: Positive = 10.0
 
@@ -272,7 +269,7 @@ def _validate(config: FactoryConfig) -> None:
         _check_range(f"simulation.{field}", getattr(sim, field))
     if sim.order_quantity[0] < 1:
         raise ConfigError("simulation.order_quantity: orders need at least 1 unit")
-    for field in ("maintenance_s", "maintenance_wait_s", "repair_s"):
+    for field in ("maintenance_s", "repair_s"):
         _check_range(f"telemetry.{field}", getattr(config.telemetry, field))
     _validate_kanban(config)
 

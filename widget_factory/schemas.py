@@ -225,9 +225,6 @@ class MachineTelemetry(Event, kw_only=True, frozen=True, tag="machine_telemetry"
     status: MachineStatus
     metrics: TelemetryMetrics
     location: Location
-    maintenance_overdue: bool = False
-    """Its scheduled maintenance fell due and has not started yet: what it makes now is
-    degraded (``made_while_degraded``), so production follows this as it follows status."""
 
     @property
     def kafka_key(self) -> str:

@@ -255,13 +255,13 @@ def _quality(flaws_matter: bool) -> list[bool | None]:
     return f.verdicts()
 
 
-def test_quality_claims_see_flawed_and_degraded_parts_fail_widgets() -> None:
-    assert _quality(flaws_matter=True) == [True] * 4
+def test_quality_claims_see_flawed_parts_fail_widgets() -> None:
+    assert _quality(flaws_matter=True) == [True] * 3
 
 
 def test_quality_claims_fail_when_flaws_spoil_nothing() -> None:
-    # equal pass rates everywhere: no type fails more, flaws and degraded parts cost nothing
-    assert _quality(flaws_matter=False) == [False, True, False, False]
+    # equal pass rates everywhere: no type fails more, flawed parts cost nothing
+    assert _quality(flaws_matter=False) == [False, True, False]
 
 
 # --- 3. machine downtime --------------------------------------------------------------------

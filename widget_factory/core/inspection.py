@@ -4,9 +4,8 @@ A widget type's ``pass_rate`` is its first-pass yield on a healthy line, and the
 are built to hit it. A widget can fail for two kinds of reasons, drawn independently:
 
 - *its components*: each carries a risk of spoiling the widget, ``quality.defect_risk``
-  per defect it had when made, plus ``quality.degraded_risk`` when its machine was
-  degraded (``made_while_degraded``: in the settling-in cycles after a repair, or while
-  overdue for maintenance; such parts also carry more defects). Such a failure
+  per defect it had when made, plus ``quality.degraded_risk`` when it was made in the
+  settling-in cycles after its machine's repair (``made_while_degraded``). Such a failure
   is traced to that component and its machine (``QualityCheck.traced_to``) and shows up
   as one of the component type's ``fails_as`` defects;
 - *assembly itself*: a residual chance sized so that widgets of components from healthy
@@ -319,8 +318,8 @@ def _reason(flaw: Flaw) -> str:
     plural = "s" if flaw.defects != 1 else ""
     found = f"{flaw.defects} component defect{plural}"
     if flaw.degraded:
-        degraded = "made by a degraded machine (just repaired, or overdue for maintenance)"
-        return f"{degraded}, {found}" if flaw.defects else degraded
+        repair = "made right after a machine repair"
+        return f"{repair}, {found}" if flaw.defects else repair
     return found
 
 

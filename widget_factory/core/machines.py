@@ -6,12 +6,8 @@ Between two reports a RUNNING machine wears (``telemetry.wear_per_hour``, 0 new 
 worn out), counts cycles (elapsed time over its mean cycle time), may break down (a
 Poisson rate ``error_rate_per_hour * (1 + wear_error_factor * wear)``) and goes to
 scheduled maintenance at ``maintenance_at_wear``. A repair (``repair_s``) halves the
-wear; maintenance (``maintenance_s``) resets it. Maintenance may start a while after it
-falls due (``maintenance_wait_s``, none by default): meanwhile the machine is *overdue*,
-its reports say so (``maintenance_overdue``) and production makes degraded parts on it;
-a repair that halves its wear below the mark ends that too. Readings are shaped by
-status: running warm and busy, error hot, shaking and near-zero power, maintenance and
-idle cool and quiet.
+wear; maintenance (``maintenance_s``) resets it. Readings are shaped by status: running
+warm and busy, error hot, shaking and near-zero power, maintenance and idle cool and quiet.
 
 Commands (the walkthrough's ``simulate_anomaly``, stop, start, maintenance) act at once
 and return an immediate report. Status changes are returned as :class:`StatusChange`
@@ -117,7 +113,6 @@ class _Unit:
         "last",
         "until",
         "anomalous",
-        "due",
     )
 
     def __init__(
@@ -146,8 +141,6 @@ class _Unit:
         """End of the current ERROR or MAINTENANCE."""
         self.anomalous = False
         """An injected anomaly: anomalous readings until repaired."""
-        self.due = math.inf
-        """When scheduled maintenance starts, once it fell due (math.inf: not due)."""
 
 
 class MachineFleet:
@@ -318,7 +311,6 @@ class MachineFleet:
         change = None
         if unit.status is not _MAINTENANCE:
             unit.anomalous = False
-            unit.due = math.inf
             unit.until = at + self._rng.uniform(*self._telemetry.maintenance_s)
             change = self._set(unit, _MAINTENANCE, at, "maintenance", cause=cause)
         return self._report(unit, at), change
@@ -407,8 +399,6 @@ class MachineFleet:
                 return
             if unit.status is _ERROR:
                 unit.wear /= 2
-                if unit.wear < tel.maintenance_at_wear:
-                    unit.due = math.inf
                 reason = "repaired"
             else:
                 unit.wear = 0.0
@@ -428,22 +418,9 @@ class MachineFleet:
                     unit.until = t + rng.uniform(*tel.repair_s)
                     self._set(unit, _ERROR, t, "breakdown", changes, "random")
                 elif unit.wear >= tel.maintenance_at_wear:
-                    self._maintenance_due(unit, t, changes)
-        elif unit.status is _IDLE and unit.due <= t:  # parked while overdue: now is a good time
-            self._maintenance_due(unit, t, changes)
+                    unit.until = t + rng.uniform(*tel.maintenance_s)
+                    self._set(unit, _MAINTENANCE, t, "maintenance", changes, "schedule")
         unit.last = t
-
-    def _maintenance_due(self, unit: _Unit, t: float, changes: list[StatusChange]) -> None:
-        """Wear is at the maintenance mark at ``t``: maintenance starts once the wait
-        drawn when it fell due is over (at once when ``maintenance_wait_s`` is zero)."""
-        tel = self._telemetry
-        if unit.due == math.inf:
-            wait = tel.maintenance_wait_s
-            unit.due = t + (self._rng.uniform(*wait) if wait[1] > 0 else 0.0)
-        if unit.due <= t:
-            unit.due = math.inf
-            unit.until = t + self._rng.uniform(*tel.maintenance_s)
-            self._set(unit, _MAINTENANCE, t, "maintenance", changes, "schedule")
 
     def _report(self, unit: _Unit, t: float) -> MachineTelemetry:
         """A telemetry event of the machine at ``t``, readings shaped by its status."""
@@ -498,5 +475,4 @@ class MachineFleet:
                 else round(efficiency * 100.0) / 100.0,
             ),
             location=unit.location,
-            maintenance_overdue=unit.due < math.inf,
         )

@@ -9,10 +9,7 @@ machine comes at ``start + uniform(0, one cycle)``, so output begins at once.
 
 The machine's status is learnt from telemetry (:meth:`ComponentProduction.set_status`):
 outside :data:`PRODUCING_STATUSES` it makes nothing; back in a producing status it
-starts a fresh cycle. A machine makes *degraded* parts (``made_while_degraded``, with
-:data:`DEGRADED_DEFECT_WEIGHTS`) in its settling-in cycles after a repair, and while
-telemetry says it is overdue for maintenance (:meth:`ComponentProduction.set_overdue`).
-All times are floats: simulated seconds since the Unix epoch.
+starts a fresh cycle. All times are floats: simulated seconds since the Unix epoch.
 
 Every machine draws from a ``random.Random`` of its own, seeded from the generator
 given (:func:`~widget_factory.core.machine_share.machine_seeds`), and mints its own
@@ -40,7 +37,6 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -146,8 +142,6 @@ class _Machine:
         "batch_left",
         "produced",
         "degraded_left",
-        "overdue",
-        "overdue_changes",
         "rng",
         "id_prefix",
         "id_counter",
@@ -185,10 +179,6 @@ class _Machine:
         self.produced = 0
         self.degraded_left = 0
         """Components still to make in the settling-in period after a repair."""
-        self.overdue = False
-        """Overdue for maintenance (by telemetry), as of the last component made."""
-        self.overdue_changes: deque[tuple[float, bool]] = deque()
-        """Changes of ``overdue`` not yet reached by production, in time order."""
         self.kind = kind
         self.parked = False
 
@@ -291,14 +281,6 @@ class ComponentProduction:
                 machine.kind.parked.remove(machine)
             due = max(at, self._last) + self._cycle(machine)
             heapq.heappush(self._heap, (due, machine.index))
-
-    def set_overdue(self, machine_id: str, overdue: bool, at: float) -> None:
-        """Telemetry says from ``at`` on whether the machine is overdue for maintenance:
-        components it makes from then are degraded while it is. Changes must come in time
-        order per machine (telemetry's are); unknown machine ids are ignored."""
-        machine = self._by_id.get(machine_id)
-        if machine is not None:
-            machine.overdue_changes.append((at, overdue))
 
     def makes(self, machine_id: str) -> bool:
         """Whether ``machine_id`` is one of the machines this generator makes."""
@@ -420,14 +402,9 @@ class ComponentProduction:
             if weight < _MIN_WEIGHT_G:
                 weight = _MIN_WEIGHT_G
             u = rand()
-            changes = m.overdue_changes
-            while changes and changes[0][0] <= t:
-                m.overdue = changes.popleft()[1]
-            degraded = m.overdue
-            if m.degraded_left > 0:
-                m.degraded_left -= 1
-                degraded = True
+            degraded = m.degraded_left > 0
             if degraded:
+                m.degraded_left -= 1
                 defects = (
                     0 if u < _DEGRADED_1 else 1 if u < _DEGRADED_2 else 2 if u < _DEGRADED_3 else 3
                 )

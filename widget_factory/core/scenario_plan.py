@@ -99,7 +99,7 @@ METRICS: Final = {
     "widgets_per_hour": "widgets assembled per simulated hour",
     "checks_per_hour": "quality checks per simulated hour",
     "pass_rate": "fraction of checks passed (widget_type, defects = 'none' | 'some' | "
-    "'degraded' | 'healthy': a part made while its machine was degraded, or none)",
+    "'degraded' | 'healthy': components made right after a machine repair, or none)",
     "orders_waiting_start": "units ordered and not yet assembled, at the phase start",
     "orders_waiting_end": "... at the phase end",
     "orders_waiting_max": "... at most during the phase",

@@ -205,7 +205,7 @@ def _component_defects(o: Observations) -> tuple[str, list[list[str]]]:
         rows.append([label, str(len(results)), f"{sum(results) / len(results):.0%}"])
     if after_repair:
         rate = f"{sum(after_repair) / len(after_repair):.0%}"
-        rows.append(["a part from a degraded machine", str(len(after_repair)), rate])
+        rows.append(["a part made right after a repair", str(len(after_repair)), rate])
     return "Pass rate by the defects of a widget's components", rows
 
 

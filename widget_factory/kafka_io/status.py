@@ -10,9 +10,7 @@ dead-lettered by each of them (never skipped in silence). Records from before a
 follower's start are re-read only to learn the latest statuses (a restart re-reads the
 same ones): an unreadable one there is counted and logged, not dead-lettered again.
 Walkthrough-shaped reports (naive times, no envelope) are read and counted in
-``upgrades``. Besides status, each machine's ``maintenance_overdue`` is followed: its
-changes are collected in ``overdue_changes`` for component production, which makes
-degraded parts on an overdue machine.
+``upgrades``.
 """
 
 from __future__ import annotations
@@ -54,11 +52,9 @@ class StatusFollower:
         upgrades: ReadUpgrades | None = None,
         from_time: float | None = None,
         whole_history: bool = False,
-        follow_overdue: bool = False,
     ) -> None:
         """``from_time`` (simulated epoch seconds): read every report from that time on,
-        instead of the latest few (a lockstep run must see every change in order).
-        ``follow_overdue``: collect ``overdue_changes`` (whoever asks must drain them)."""
+        instead of the latest few (a lockstep run must see every change in order)."""
         config = settings.consumer_config(
             f"widget-factory-status-{uuid.uuid4().hex[:8]}",
             **{"client.id": client_id, "enable.partition.eof": False},
@@ -75,11 +71,6 @@ class StatusFollower:
         """Per partition, the end offset at start: records from there on are read live."""
         self.unreadable = 0
         """Unreadable reports re-read from before the start (not dead-lettered again)."""
-        self._follow_overdue = follow_overdue
-        self._overdue: dict[str, bool] = {}
-        self.overdue_changes: list[tuple[str, bool, float]] = []
-        """(machine id, overdue for maintenance, report time) where a machine's flag
-        changed (its first report counts as a change), in the order read."""
 
     def _assign(self) -> None:
         metadata = self._consumer.list_topics(MACHINE_TELEMETRY, timeout=5)
@@ -140,14 +131,6 @@ class StatusFollower:
                 self._unreadable(message, str(exc))
                 continue
             self.latest[report.machine_id] = report.status
-            if (
-                self._follow_overdue
-                and self._overdue.get(report.machine_id) != report.maintenance_overdue
-            ):
-                self._overdue[report.machine_id] = report.maintenance_overdue
-                self.overdue_changes.append(
-                    (report.machine_id, report.maintenance_overdue, report.timestamp.timestamp())
-                )
             updates.append((report.machine_id, report.status, report.timestamp.timestamp()))
         return updates
 
