@@ -1,7 +1,7 @@
 """The assembly stations' changelog (``assembly-stations-changelog``): their durable state.
 
 Every change of the stations' state (stock, orders, builds, deliveries, id counters) is
-written here as a :class:`~widget_factory.core.assembly.ChangeSet`, keyed by the
+written here as a :class:`~widget_factory.core.assembly_records.ChangeSet`, keyed by the
 process's instance (its stations), together with the input positions it covers, and is
 made durable *before* the widgets it causes are sent. A restarted process replays its
 own records; the input positions of every instance tell any process where reading a
@@ -17,7 +17,7 @@ from collections.abc import Callable
 import msgspec
 from confluent_kafka import TopicPartition
 
-from widget_factory.core.assembly import ChangeSet
+from widget_factory.core.assembly_records import ChangeSet
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings

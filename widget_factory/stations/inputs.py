@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from confluent_kafka import Message
 
 from widget_factory.compat import ReadUpgrades
-from widget_factory.core.assembly import AssemblyPlanner, StepResult
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.core.clock import SimClock
 from widget_factory.core.lockstep import PlannerFeed
 from widget_factory.core.progress import InputProgress, PublishedOrders
 from widget_factory.core.routing import StationRouter
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.kafka_io.client import DeadLetters
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.intake import Intake
 from widget_factory.kafka_io.offsets import OffsetTracker
 from widget_factory.kafka_io.station_links import StationLinks

@@ -7,7 +7,8 @@ decides through the service's own producer, so the records flush with its output
 
 from __future__ import annotations
 
-from widget_factory.core.assembly import AssemblyPlanner, StepResult
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.core.ground_truth import StarvationTruth
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import EventProducer

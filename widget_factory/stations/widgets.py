@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from confluent_kafka import KafkaError, Message
 
-from widget_factory.core.assembly import AssemblyPlanner, BuildRecord
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import BuildRecord
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.topics import WIDGET_ASSEMBLY
 from widget_factory.stations.reports import StationReports
