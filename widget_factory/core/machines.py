@@ -32,7 +32,7 @@ from widget_factory.core.machine_state import (
     sensor_reading,
 )
 from widget_factory.errors import FactoryError
-from widget_factory.factory_config import FactoryConfig, LocationSpec
+from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import MachineStatus, MachineTelemetry
 
 __all__ = [
@@ -96,22 +96,21 @@ class MachineFleet:
         self._ids = ids
         self._interval = config.simulation.telemetry_interval_s
         self._telemetry = config.telemetry
-        units: list[MachineUnit] = []
-        for machine in config.machines:
-            mean = (machine.cycle_time_s[0] + machine.cycle_time_s[1]) / 2
-            units.append(
-                self._unit_for(
-                    len(units), machine.id, machine.machine_type, machine.location, mean, start
-                )
-            )
+        reporting = [
+            (m.id, m.machine_type, m.location, (m.cycle_time_s[0] + m.cycle_time_s[1]) / 2)
+            for m in config.machines
+        ]
         for station in config.stations:
             times = [config.widget_types[w].assembly_time_s for w in station.builds]
-            mean = sum(times) / len(times)
-            units.append(
-                self._unit_for(
-                    len(units), station.id, station.machine_type, station.location, mean, start
-                )
+            reporting.append(
+                (station.id, station.machine_type, station.location, sum(times) / len(times))
             )
+        units = [  # wear drawn in this order: production machines, then stations
+            MachineUnit(
+                i, machine_id, kind, location, max(mean, 1e-9), rng.uniform(0.0, 0.5), start
+            )
+            for i, (machine_id, kind, location, mean) in enumerate(reporting)
+        ]
         self._units = units
         self._by_id = {u.id: u for u in units}
         self._heap = [(start + rng.random() * self._interval, u.index) for u in units]
@@ -120,20 +119,6 @@ class MachineFleet:
         """Changes found while serving a command, returned by the next report_until."""
         self._held: set[str] = set()
         """Machines parked by kanban (core/kanban.py): IDLE whenever they could run."""
-
-    def _unit_for(
-        self,
-        index: int,
-        machine_id: str,
-        machine_type: str,
-        location: LocationSpec,
-        mean_cycle: float,
-        start: float,
-    ) -> MachineUnit:
-        wear = self._rng.uniform(0.0, 0.5)
-        return MachineUnit(
-            index, machine_id, machine_type, location, max(mean_cycle, 1e-9), wear, start
-        )
 
     # --- queries --------------------------------------------------------------------------
 
