@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,16 +84,10 @@ def run_virtual(
     )
 
 
-def run_drained(
-    bootstrap: str,
-    *,
-    duration: str = "3h",
-    seed: int = 1,
-    extra: tuple[str, ...] = (),
-    timeout: float = 240,
-) -> subprocess.CompletedProcess[str]:
-    """A bounded factory run in virtual time that drains before it returns (must succeed)."""
-    result = run_virtual(bootstrap, duration=duration, seed=seed, extra=extra, timeout=timeout)
+def run_drained(bootstrap: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """A bounded factory run in virtual time that drains before it returns (must succeed);
+    ``options`` are :func:`run_virtual`'s."""
+    result = run_virtual(bootstrap, **options)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
