@@ -1,11 +1,12 @@
 """Assembly inputs: decode, check and route each component or order read.
 
 Each record's position is noted first (the planner records it in the changelog; a group
-partition's offset is also tracked for the group's commits). A record read from a group partition (``component-production``, ``production-orders``)
-is decoded as its topic's event; one from this process's handoff inbox may be either.
-An unknown component or widget type is bad input (a dead letter). Scaled out, a record
-whose home is another process's station is forwarded there as its original bytes;
-everything else goes to the local planner.
+partition's offset is also tracked for the group's commits). A record read from a group
+partition (``component-production``, ``production-orders``) is decoded as its topic's
+event; one from this process's handoff inbox may be either. An unknown component or
+widget type is bad input (a dead letter). Scaled out, a record whose home is another
+process's station is forwarded there as its original bytes; everything else goes to
+the local planner.
 """
 
 from __future__ import annotations
