@@ -44,8 +44,9 @@ from widget_factory.core.machine_share import share_config
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
 from widget_factory.core.status_watermark import StatusGate
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.consumption import ConsumptionFollower
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, FACTORY_COMMANDS

@@ -26,7 +26,8 @@ allowance left finishes nothing more: at its next due time it is parked (a
 and restarts parked machines one fresh cycle later. Without kanban the allowance is
 unlimited.
 
-The generator is a heap of ``(due time, machine index)``; producing a component is one
+The generator is a heap of ``(due time, machine index)`` (a machine's state:
+:mod:`widget_factory.core.production_machine`); producing a component is one
 heap replace plus the event itself (normals drawn by Box-Muller from the machine's
 ``random``; values rounded by ``round(x * 100) / 100``, a quarter of ``round(x, 2)``'s
 cost, giving the same two-decimal numbers except for exact ties).
@@ -44,7 +45,12 @@ from typing import Final
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare, machine_seeds
 from widget_factory.core.machines import UnknownMachine
-from widget_factory.factory_config import FactoryConfig, MachineSpec
+from widget_factory.core.production_machine import (
+    KindAllowance,
+    ProductionMachine,
+    id_sequences,
+)
+from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import ComponentProduced, Dimensions, MachineStatus, QualityMetrics
 
 __all__ = [
@@ -112,99 +118,6 @@ class KanbanHold:
     held: bool
 
 
-class _Kind:
-    """One component type's kanban allowance, shared by the machines that make it."""
-
-    __slots__ = ("left", "parked")
-
-    def __init__(self) -> None:
-        self.left: float = math.inf
-        self.parked: list[_Machine] = []
-
-
-class _Machine:
-    """One production machine's constants and mutable state (slots: read in the hot loop)."""
-
-    __slots__ = (
-        "index",
-        "id",
-        "component_type",
-        "production_line",
-        "cycle_low",
-        "cycle_span",
-        "weight_mean",
-        "weight_sd",
-        "length",
-        "width",
-        "height",
-        "status",
-        "batch_id",
-        "batch_left",
-        "produced",
-        "degraded_left",
-        "rng",
-        "id_prefix",
-        "id_counter",
-        "id_stride",
-        "kind",
-        "parked",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        spec: MachineSpec,
-        config: FactoryConfig,
-        seed: int,
-        ids: tuple[int, int],
-        kind: _Kind,
-    ) -> None:
-        component = config.component_types[spec.component_type]
-        self.index = index
-        self.rng = random.Random(seed)
-        self.id_prefix = f"COMP_{spec.component_type.upper()}_"
-        self.id_counter, self.id_stride = ids
-        """Next counter value of the type's id sequence, and the step to this machine's next."""
-        self.id = spec.id
-        self.component_type = spec.component_type
-        self.production_line = f"LINE_{spec.location.line}"
-        self.cycle_low = float(spec.cycle_time_s[0])
-        self.cycle_span = float(spec.cycle_time_s[1]) - self.cycle_low
-        self.weight_mean = float(component.weight_grams[0])
-        self.weight_sd = float(component.weight_grams[1])
-        self.length, self.width, self.height = (float(d) for d in component.dimensions_mm)
-        self.status = MachineStatus.RUNNING
-        self.batch_id = ""
-        self.batch_left = 0
-        self.produced = 0
-        self.degraded_left = 0
-        """Components still to make in the settling-in period after a repair."""
-        self.kind = kind
-        self.parked = False
-
-
-def _id_sequences(config: FactoryConfig, rng: random.Random) -> list[tuple[int, int]]:
-    """Per machine position: its first counter value and stride in its type's id sequence.
-
-    Each component type's counter starts at a random 32-bit value (drawn in the order the
-    types first appear among the machines); the k-th of the type's m machines takes the
-    values start + k, start + k + m, ...
-    """
-    starts: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for spec in config.machines:
-        if spec.component_type not in starts:
-            starts[spec.component_type] = rng.getrandbits(32)
-        counts[spec.component_type] = counts.get(spec.component_type, 0) + 1
-    seen: dict[str, int] = {}
-    sequences = []
-    for spec in config.machines:
-        rank = seen.get(spec.component_type, 0)
-        seen[spec.component_type] = rank + 1
-        sequences.append((starts[spec.component_type] + rank, counts[spec.component_type]))
-    return sequences
-
-
 class ComponentProduction:
     """The production machines of ``share`` (all of them by default) as a discrete-event
     generator.
@@ -233,10 +146,12 @@ class ComponentProduction:
         self._batch_size = sim.batch_size
         self._degraded_after_repair = sim.degraded_after_repair
         seeds = machine_seeds(rng, len(config.machines))
-        sequences = _id_sequences(config, rng)
-        self._kinds = {name: _Kind() for name in config.component_types}
+        sequences = id_sequences(config, rng)
+        self._kinds = {name: KindAllowance() for name in config.component_types}
         self._machines = [
-            _Machine(i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type])
+            ProductionMachine(
+                i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type]
+            )
             for i, spec in enumerate(config.machines)
         ]
         self._holds: list[KanbanHold] = []
@@ -451,7 +366,7 @@ class ComponentProduction:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _cycle(self, machine: _Machine) -> float:
+    def _cycle(self, machine: ProductionMachine) -> float:
         """One cycle's length in simulated seconds: range draw times jitter factor."""
         rand = machine.rng.random
         return (machine.cycle_low + machine.cycle_span * rand()) * (
