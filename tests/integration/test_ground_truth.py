@@ -94,7 +94,7 @@ def test_a_simulated_day_pairs_every_fault_and_scores_the_built_in_alerts(
     kinds = score["by_fault_kind"]
     # Measured on seed 5 (one simulated day): every breakdown and starvation detected,
     # no maintenance (the factory raises no alert for planned work), recall about 0.8
-    # overall; the pass-rate alerts match no fault (the simulation causes no drift).
+    # overall; the pass-rate alerts match no fault (they name widget types, not machines).
     assert kinds["breakdown"]["recall"] == 1.0
     assert kinds["breakdown"]["delay_p90_s"] == 0.0
     assert kinds["starvation"]["recall"] >= 0.8
