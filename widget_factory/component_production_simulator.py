@@ -327,6 +327,7 @@ class ComponentProductionService:
                 self._follow_kanban(events)
                 for event in events:
                     self.oee.made(event)
+                self.truth.publish(self.production.drain_drifts())
                 # every component before the next one due is made: those windows are whole
                 self.truth.publish(
                     self.oee.close_until(min(self._produced_to, self.production.next_time()))
@@ -361,6 +362,9 @@ class ComponentProductionService:
         finally:
             if end is not None:
                 self.truth.publish(self.oee.close_until(min(self._produced_to, end)))
+            # quality drifts still going end with the run (open_at_end)
+            closed_at = self._produced_to if end is None else min(self._produced_to, end)
+            self.truth.publish(self.production.close_drifts(closed_at))
             stop = Shutdown("components")
             stop.flush(self.producer, share=0.8)
             remaining = len(self.producer)

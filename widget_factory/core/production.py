@@ -9,7 +9,10 @@ machine comes at ``start + uniform(0, one cycle)``, so output begins at once.
 
 The machine's status is learnt from telemetry (:meth:`ComponentProduction.set_status`):
 outside :data:`PRODUCING_STATUSES` it makes nothing; back in a producing status it
-starts a fresh cycle. All times are floats: simulated seconds since the Unix epoch.
+starts a fresh cycle. Its parts' defect counts follow its state (core/part_defects.py):
+worse for a few after a repair, and worse while worn (a quality drift,
+core/quality_drift.py, whose answer-key records :meth:`ComponentProduction.drain_drifts`
+gives). All times are floats: simulated seconds since the Unix epoch.
 
 Every machine draws from a ``random.Random`` of its own, seeded from the generator
 given (:func:`~widget_factory.core.machine_share.machine_seeds`), and mints its own
@@ -43,15 +46,31 @@ from datetime import UTC, datetime
 from typing import Final
 
 from widget_factory.core.ids import IdSource
-from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare, machine_seeds
-from widget_factory.core.machines import UnknownMachine
-from widget_factory.core.production_machine import (
-    KindAllowance,
-    ProductionMachine,
+from widget_factory.core.kanban import KanbanHold
+from widget_factory.core.machine_share import (
+    WHOLE_FACTORY,
+    MachineShare,
     id_sequences,
+    machine_seeds,
 )
+from widget_factory.core.machines import UnknownMachine
+from widget_factory.core.part_defects import (
+    DEGRADED_CUMULATIVE,
+    DEGRADED_DEFECT_WEIGHTS,
+    HEALTHY_CUMULATIVE,
+    HEALTHY_DEFECT_WEIGHTS,
+    drift_defects,
+)
+from widget_factory.core.production_machine import KindAllowance, ProductionMachine
+from widget_factory.core.quality_drift import drift_record
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.schemas import ComponentProduced, Dimensions, MachineStatus, QualityMetrics
+from widget_factory.schemas import (
+    ComponentProduced,
+    Dimensions,
+    FaultTruth,
+    MachineStatus,
+    QualityMetrics,
+)
 
 __all__ = [
     "PRODUCING_STATUSES",
@@ -65,23 +84,8 @@ __all__ = [
 PRODUCING_STATUSES: Final = frozenset({MachineStatus.RUNNING, MachineStatus.IDLE})
 """Statuses in which a machine makes components; any other blocks its output."""
 
-HEALTHY_DEFECT_WEIGHTS: Final = (0.80, 0.15, 0.04, 0.01)
-"""Chances of defect counts 0/1/2/3 on a component of a machine in good order (the
-walkthrough's 80/15/4/1): minor flaws every line has, part of its normal yield."""
-
-DEGRADED_DEFECT_WEIGHTS: Final = (0.25, 0.35, 0.25, 0.15)
-"""Chances of defect counts 0/1/2/3 on a component made in the settling-in cycles right
-after its machine's repair (``simulation.degraded_after_repair``)."""
-
-_DEFECT_1: Final = 0.80
-_DEFECT_2: Final = 0.95
-_DEFECT_3: Final = 0.99
-"""Cumulative thresholds of :data:`HEALTHY_DEFECT_WEIGHTS`."""
-
-_DEGRADED_1: Final = 0.25
-_DEGRADED_2: Final = 0.60
-_DEGRADED_3: Final = 0.85
-"""Cumulative thresholds of :data:`DEGRADED_DEFECT_WEIGHTS`."""
+_DEFECT_1, _DEFECT_2, _DEFECT_3 = HEALTHY_CUMULATIVE
+_DEGRADED_1, _DEGRADED_2, _DEGRADED_3 = DEGRADED_CUMULATIVE
 
 _DIMENSION_SD: Final = 0.005
 """Relative standard deviation of each dimension around its nominal value."""
@@ -107,15 +111,6 @@ class Stoppage:
     machine_id: str
     start: float
     end: float
-
-
-@dataclass(frozen=True)
-class KanbanHold:
-    """A machine parked (``held``) or restarted by kanban at ``at`` (simulated epoch s)."""
-
-    machine_id: str
-    at: float
-    held: bool
 
 
 class ComponentProduction:
@@ -150,7 +145,7 @@ class ComponentProduction:
         self._kinds = {name: KindAllowance() for name in config.component_types}
         self._machines = [
             ProductionMachine(
-                i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type]
+                i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type], start
             )
             for i, spec in enumerate(config.machines)
         ]
@@ -184,6 +179,8 @@ class ComponentProduction:
         previous = machine.status
         was_producing = previous in PRODUCING_STATUSES
         machine.status = status
+        machine.gauge.status(status, at)
+        machine.drift_from = machine.gauge.drift_from
         producing = status in PRODUCING_STATUSES
         if was_producing and not producing:
             self._heap = [entry for entry in self._heap if entry[1] != machine.index]
@@ -318,17 +315,23 @@ class ComponentProduction:
                 weight = _MIN_WEIGHT_G
             u = rand()
             degraded = m.degraded_left > 0
+            drifting = t >= m.drift_from and m.gauge.drifting_at(t)
             if degraded:
                 m.degraded_left -= 1
                 defects = (
                     0 if u < _DEGRADED_1 else 1 if u < _DEGRADED_2 else 2 if u < _DEGRADED_3 else 3
                 )
+            elif drifting:
+                defects = drift_defects(m.gauge.severity(t), u)
             else:
                 defects = 0 if u < _DEFECT_1 else 1 if u < _DEFECT_2 else 2 if u < _DEFECT_3 else 3
+            component_id = m.id_prefix + "%08x" % (n ^ (n >> 16))  # noqa: UP031
+            if drifting:
+                m.gauge.made(component_id, t)
             append(
                 produced_event(
                     event_id=f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
-                    component_id=m.id_prefix + "%08x" % (n ^ (n >> 16)),  # noqa: UP031
+                    component_id=component_id,
                     component_type=m.component_type,
                     machine_id=m.id,
                     batch_id=m.batch_id,
@@ -358,6 +361,16 @@ class ComponentProduction:
                 break
         self._last = t
         return out
+
+    def drain_drifts(self) -> list[FaultTruth]:
+        """The answer key's records of quality drifts begun or ended since the last call."""
+        return [drift_record(spell, phase) for m in self._mine for phase, spell in m.gauge.drain()]
+
+    def close_drifts(self, at: float) -> list[FaultTruth]:
+        """The run ends at ``at``: drifts going on end there (``open_at_end``)."""
+        for m in self._mine:
+            m.gauge.close(at)
+        return self.drain_drifts()
 
     def drain_stoppages(self) -> list[Stoppage]:
         """Brief stoppages begun since the last call (for the service's log)."""

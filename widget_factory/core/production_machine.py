@@ -1,9 +1,10 @@
-"""One production machine's constants and state, and where its component ids come from.
+"""One production machine's constants and state.
 
 :class:`ProductionMachine` is read in the generator's hot loop
 (:class:`~widget_factory.core.production.ComponentProduction`), hence slots; each has
-its own seeded ``random.Random`` and walks its part of its component type's id
-sequence (:func:`id_sequences`). :class:`KindAllowance` is a component type's kanban
+its own seeded ``random.Random``, walks its part of its component type's id sequence
+(:func:`~widget_factory.core.machine_share.id_sequences`) and carries its wear gauge
+(core/quality_drift.py). :class:`KindAllowance` is a component type's kanban
 allowance, shared by the machines that make it.
 """
 
@@ -12,10 +13,11 @@ from __future__ import annotations
 import math
 import random
 
+from widget_factory.core.quality_drift import WearGauge
 from widget_factory.factory_config import FactoryConfig, MachineSpec
 from widget_factory.schemas import MachineStatus
 
-__all__ = ["KindAllowance", "ProductionMachine", "id_sequences"]
+__all__ = ["KindAllowance", "ProductionMachine"]
 
 
 class KindAllowance:
@@ -54,6 +56,8 @@ class ProductionMachine:
         "id_stride",
         "kind",
         "parked",
+        "gauge",
+        "drift_from",
     )
 
     def __init__(
@@ -64,6 +68,7 @@ class ProductionMachine:
         seed: int,
         ids: tuple[int, int],
         kind: KindAllowance,
+        start: float,
     ) -> None:
         component = config.component_types[spec.component_type]
         self.index = index
@@ -87,25 +92,10 @@ class ProductionMachine:
         """Components still to make in the settling-in period after a repair."""
         self.kind = kind
         self.parked = False
+        self.gauge = WearGauge(
+            spec.id, start, config.telemetry.wear_per_hour, config.quality.drift_at_wear
+        )
+        """Wear and quality drift (core/quality_drift.py)."""
+        self.drift_from = self.gauge.drift_from
+        """Parts made from this simulated time on drift (until the status changes)."""
 
-
-def id_sequences(config: FactoryConfig, rng: random.Random) -> list[tuple[int, int]]:
-    """Per machine position: its first counter value and stride in its type's id sequence.
-
-    Each component type's counter starts at a random 32-bit value (drawn in the order the
-    types first appear among the machines); the k-th of the type's m machines takes the
-    values start + k, start + k + m, ...
-    """
-    starts: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for spec in config.machines:
-        if spec.component_type not in starts:
-            starts[spec.component_type] = rng.getrandbits(32)
-        counts[spec.component_type] = counts.get(spec.component_type, 0) + 1
-    seen: dict[str, int] = {}
-    sequences = []
-    for spec in config.machines:
-        rank = seen.get(spec.component_type, 0)
-        seen[spec.component_type] = rank + 1
-        sequences.append((starts[spec.component_type] + rank, counts[spec.component_type]))
-    return sequences
