@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
-from widget_factory.answer_key_schemas import FaultEffects, FaultTruth, OeeTruth
+from widget_factory.answer_key_schemas import DelayTruth, FaultEffects, FaultTruth, OeeTruth
 from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded
 from widget_factory.schema_types import (
     MAX_EVENT_BYTES,
@@ -71,6 +71,7 @@ __all__ = [
     "FaultEffects",
     "FaultTruth",
     "OeeTruth",
+    "DelayTruth",
     "AnyEvent",
     "EVENT_TYPES",
     "encode",
@@ -354,6 +355,7 @@ AnyEvent = (
     | FactoryMetric
     | FaultTruth
     | OeeTruth
+    | DelayTruth
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -370,6 +372,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         FactoryMetric,
         FaultTruth,
         OeeTruth,
+        DelayTruth,
     )
 }
 

@@ -1,9 +1,10 @@
-"""The answer key's tables: ``fault_truth`` and ``oee_truth``, both from one topic.
+"""The answer key's tables: ``fault_truth``, ``oee_truth`` and ``delay_truth``, from one topic.
 
-``factory-ground-truth`` carries two event types, so its records are decoded once by
+``factory-ground-truth`` carries three event types, so its records are decoded once by
 their ``event_type`` and each goes to the table that ``accepts`` it. Like every other
 table, the key is ``event_id``: a fault's ``begin`` and ``end`` are two rows sharing a
-``fault_id``; a machine's window is one ``oee_truth`` row.
+``fault_id``; a machine's window is one ``oee_truth`` row; an outage of a target's
+gateway (``--late-fraction``) one ``delay_truth`` row.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH
-from widget_factory.schemas import FaultTruth, OeeTruth, SchemaError, decode
+from widget_factory.schemas import DelayTruth, FaultTruth, OeeTruth, SchemaError, decode
 from widget_factory.warehouse.tables import Table
 
 __all__ = ["TRUTH_TABLES", "parse_truth"]
@@ -19,10 +20,10 @@ __all__ = ["TRUTH_TABLES", "parse_truth"]
 Row = dict[str, Any]
 
 
-def parse_truth(value: bytes) -> FaultTruth | OeeTruth:
+def parse_truth(value: bytes) -> FaultTruth | OeeTruth | DelayTruth:
     """A record of the answer key, or a :class:`SchemaError` for anything else."""
     event = decode(value, topic=FACTORY_GROUND_TRUTH)
-    if not isinstance(event, FaultTruth | OeeTruth):
+    if not isinstance(event, FaultTruth | OeeTruth | DelayTruth):
         raise SchemaError(f"{event.event_type} does not belong on {FACTORY_GROUND_TRUTH}")
     return event
 
@@ -62,6 +63,24 @@ def _oee(e: OeeTruth) -> Row:
         "performance": e.performance,
         "quality": e.quality,
         "oee": e.oee,
+    }
+
+
+def _delay(e: DelayTruth) -> Row:
+    return {
+        "event_id": e.event_id,
+        "outage_id": e.outage_id,
+        "target_id": e.target_id,
+        "target_type": e.target_type,
+        "topic": e.topic,
+        "started_at": e.started_at,
+        "reconnected_at": e.reconnected_at,
+        "records_delayed": e.records_delayed,
+        "first_event_at": e.first_event_at,
+        "last_event_at": e.last_event_at,
+        "last_released_at": e.last_released_at,
+        "max_delay_s": e.max_delay_s,
+        "mean_delay_s": e.mean_delay_s,
     }
 
 
@@ -113,6 +132,28 @@ TRUTH_TABLES: tuple[Table, ...] = (
         _oee,
         accepts=OeeTruth,
     ),
+    Table(
+        "delay_truth",
+        FACTORY_GROUND_TRUTH,
+        (
+            ("event_id", _V),
+            ("outage_id", _V),
+            ("target_id", _V),
+            ("target_type", _V),
+            ("topic", _V),
+            ("started_at", _T),
+            ("reconnected_at", _T),
+            ("records_delayed", _I),
+            ("first_event_at", _T),
+            ("last_event_at", _T),
+            ("last_released_at", _T),
+            ("max_delay_s", _D),
+            ("mean_delay_s", _D),
+        ),
+        parse_truth,
+        _delay,
+        accepts=DelayTruth,
+    ),
 )
-"""The answer key's tables: both read ``factory-ground-truth`` with :func:`parse_truth`;
+"""The answer key's tables: all read ``factory-ground-truth`` with :func:`parse_truth`;
 each keeps the records of the type it ``accepts``."""
