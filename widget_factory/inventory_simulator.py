@@ -162,7 +162,8 @@ class InventoryService:
             self._partition_time.get((tp.topic, tp.partition), -math.inf)
             for tp in self.consumer.assignment()
         ]
-        return min(times, default=-math.inf)
+        # late delivery (--max-delay): a partition is complete only that far behind
+        return min(times, default=-math.inf) - self.options.max_delay_s
 
     def _apply(
         self, event: ComponentProduced | WidgetAssembled | QualityCheck | None, source: Source

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
-from widget_factory.answer_key_schemas import FaultEffects, FaultTruth, OeeTruth
+from widget_factory.answer_key_schemas import DelayTruth, FaultEffects, FaultTruth, OeeTruth
 from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded_or_refuse
 from widget_factory.schema_types import (
     MAX_EVENT_BYTES,
@@ -72,6 +72,7 @@ __all__ = [
     "FaultEffects",
     "FaultTruth",
     "OeeTruth",
+    "DelayTruth",
     "AnyEvent",
     "EVENT_TYPES",
     "encode",
@@ -355,6 +356,7 @@ AnyEvent = (
     | FactoryMetric
     | FaultTruth
     | OeeTruth
+    | DelayTruth
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -371,6 +373,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         FactoryMetric,
         FaultTruth,
         OeeTruth,
+        DelayTruth,
     )
 }
 

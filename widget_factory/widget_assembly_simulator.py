@@ -102,7 +102,12 @@ class WidgetAssemblyService:
         self.feed = (
             PlannerFeed(
                 self.planner,
-                StatusGate(stations, config.simulation.telemetry_interval_s, options.end),
+                StatusGate(
+                    stations,
+                    config.simulation.telemetry_interval_s,
+                    options.end,
+                    hold_s=options.max_delay_s,
+                ),
             )
             if options.lockstep
             else None
@@ -110,7 +115,9 @@ class WidgetAssemblyService:
         """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
         self.links: StationLinks | None = None
         """Scaled out: the handoff inbox, the forwarder and the progress reports."""
-        self.progress = InputProgress(COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start)
+        self.progress = InputProgress(
+            COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start, options.max_delay_s
+        )
         """Positions and event times read here, and (scaled out) reported by others."""
         self.published = PublishedOrders(options.start)
         """The orders this process published, until stored and read back."""

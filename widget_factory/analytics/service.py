@@ -164,13 +164,18 @@ class AnalyticsService:
         went."""
         assert self.in_order is not None
         queue = self.in_order.queue
+        size = self.options.window_s
+        lateness = self.options.lateness_s
+        # An input is complete only up to its newest event time less the lateness bound:
+        # records may arrive up to that far out of order (late delivery from the
+        # producers' edge gateways, core/edge_gateway.py). With a bound at least their
+        # largest delay, every window gets exactly what it would without any.
         until = (
             math.inf
             if everything
             else self.in_order.watermark({t: follower.progress(t) for t in SOURCE_TOPICS})
+            - lateness
         )
-        size = self.options.window_s
-        lateness = self.options.lateness_s
         while queue or not everything:
             if self._boundary is None:
                 if not queue:

@@ -98,4 +98,3 @@ class ProductionMachine:
         """Wear and quality drift (core/quality_drift.py)."""
         self.drift_from = self.gauge.drift_from
         """Parts made from this simulated time on drift (until the status changes)."""
-

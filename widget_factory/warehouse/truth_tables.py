@@ -1,24 +1,25 @@
-"""The answer key's tables: ``fault_truth`` and ``oee_truth``, both from one topic.
+"""The answer key's tables: ``fault_truth``, ``oee_truth`` and ``delay_truth``, from one topic.
 
-``factory-ground-truth`` carries two event types, so its records are decoded once by
+``factory-ground-truth`` carries three event types, so its records are decoded once by
 their ``event_type`` and each goes to the table that ``accepts`` it. Like every other
 table, the key is ``event_id``: a fault's ``begin`` and ``end`` are two rows sharing a
-``fault_id``; a machine's window is one ``oee_truth`` row.
+``fault_id``; a machine's window is one ``oee_truth`` row; an outage of a target's
+gateway (``--late-fraction``) one ``delay_truth`` row.
 """
 
 from __future__ import annotations
 
 from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH
-from widget_factory.schemas import FaultTruth, OeeTruth, SchemaError, decode
+from widget_factory.schemas import DelayTruth, FaultTruth, OeeTruth, SchemaError, decode
 from widget_factory.warehouse.tables import Table
 
 __all__ = ["TRUTH_TABLES", "parse_truth"]
 
 
-def parse_truth(value: bytes) -> FaultTruth | OeeTruth:
+def parse_truth(value: bytes) -> FaultTruth | OeeTruth | DelayTruth:
     """A record of the answer key, or a :class:`SchemaError` for anything else."""
     event = decode(value, topic=FACTORY_GROUND_TRUTH)
-    if not isinstance(event, FaultTruth | OeeTruth):
+    if not isinstance(event, FaultTruth | OeeTruth | DelayTruth):
         raise SchemaError(f"{event.event_type} does not belong on {FACTORY_GROUND_TRUTH}")
     return event
 
@@ -43,6 +44,15 @@ TRUTH_TABLES: tuple[Table, ...] = (
         " made:I good:I availability:D performance:D quality:D oee:D",
         accepts=OeeTruth,
     ),
+    Table(
+        "delay_truth",
+        FACTORY_GROUND_TRUTH,
+        parse_truth,
+        "event_id outage_id target_id target_type topic started_at:T reconnected_at:T"
+        " records_delayed:I first_event_at:T last_event_at:T last_released_at:T"
+        " max_delay_s:D mean_delay_s:D",
+        accepts=DelayTruth,
+    ),
 )
-"""The answer key's tables: both read ``factory-ground-truth`` with :func:`parse_truth`;
+"""The answer key's tables: all read ``factory-ground-truth`` with :func:`parse_truth`;
 each keeps the records of the type it ``accepts``."""
