@@ -256,12 +256,12 @@ def _quality(flaws_matter: bool) -> list[bool | None]:
 
 
 def test_quality_claims_see_flawed_parts_fail_widgets() -> None:
-    assert _quality(flaws_matter=True) == [True] * 3
+    assert _quality(flaws_matter=True) == [True] * 4
 
 
 def test_quality_claims_fail_when_flaws_spoil_nothing() -> None:
     # equal pass rates everywhere: no type fails more, flawed parts cost nothing
-    assert _quality(flaws_matter=False) == [False, True, False]
+    assert _quality(flaws_matter=False) == [False, True, False, False]
 
 
 # --- 3. machine downtime --------------------------------------------------------------------
