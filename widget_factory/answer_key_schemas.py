@@ -13,7 +13,7 @@ from msgspec import Meta
 
 from widget_factory.schema_types import Event, Name, NonNegative, UtcTime, Uuid
 
-__all__ = ["FaultEffects", "FaultTruth", "OeeTruth"]
+__all__ = ["DelayTruth", "FaultEffects", "FaultTruth", "OeeTruth"]
 
 
 class FaultEffects(msgspec.Struct, frozen=True, kw_only=True):
@@ -92,3 +92,34 @@ class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
     @property
     def occurred_at(self) -> datetime:
         return self.window_end
+
+
+class DelayTruth(Event, kw_only=True, frozen=True, tag="delay_truth"):
+    """One network blip of one target's edge gateway, on ``factory-ground-truth``
+    (``--late-fraction``; core/edge_gateway.py): the records of ``topic`` that the
+    target produced between ``started_at`` and ``reconnected_at`` were held and sent
+    late, in shuffled order, their event time unchanged. ``records_delayed`` counts them;
+    each was sent between ``reconnected_at`` and ``last_released_at``, at most
+    ``max_delay_s`` after its event time (``first_event_at`` .. ``last_event_at``).
+    The record's Kafka timestamp is ``reconnected_at``."""
+
+    outage_id: Uuid
+    target_id: Name
+    target_type: Literal["machine", "station"]
+    topic: Literal["machine-telemetry", "component-production"]
+    started_at: UtcTime
+    reconnected_at: UtcTime
+    records_delayed: Annotated[int, Meta(ge=1)]
+    first_event_at: UtcTime
+    last_event_at: UtcTime
+    last_released_at: UtcTime
+    max_delay_s: NonNegative
+    mean_delay_s: NonNegative
+
+    @property
+    def kafka_key(self) -> str:
+        return self.target_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.reconnected_at

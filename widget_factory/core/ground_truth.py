@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from widget_factory.core.assembly import StepResult
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import event_id_from
 from widget_factory.core.machines import StatusChange

@@ -29,7 +29,8 @@ allowance left finishes nothing more: at its next due time it is parked (a
 and restarts parked machines one fresh cycle later. Without kanban the allowance is
 unlimited.
 
-The generator is a heap of ``(due time, machine index)``; producing a component is one
+The generator is a heap of ``(due time, machine index)`` (a machine's state:
+:mod:`widget_factory.core.production_machine`); producing a component is one
 heap replace plus the event itself (normals drawn by Box-Muller from the machine's
 ``random``; values rounded by ``round(x * 100) / 100``, a quarter of ``round(x, 2)``'s
 cost, giving the same two-decimal numbers except for exact ties).
@@ -60,8 +61,9 @@ from widget_factory.core.part_defects import (
     HEALTHY_DEFECT_WEIGHTS,
     drift_defects,
 )
-from widget_factory.core.quality_drift import WearGauge, drift_record
-from widget_factory.factory_config import FactoryConfig, MachineSpec
+from widget_factory.core.production_machine import KindAllowance, ProductionMachine
+from widget_factory.core.quality_drift import drift_record
+from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,
     Dimensions,
@@ -111,86 +113,6 @@ class Stoppage:
     end: float
 
 
-class _Kind:
-    """One component type's kanban allowance, shared by the machines that make it."""
-
-    __slots__ = ("left", "parked")
-
-    def __init__(self) -> None:
-        self.left: float = math.inf
-        self.parked: list[_Machine] = []
-
-
-class _Machine:
-    """One production machine's constants and mutable state (slots: read in the hot loop)."""
-
-    __slots__ = (
-        "index",
-        "id",
-        "component_type",
-        "production_line",
-        "cycle_low",
-        "cycle_span",
-        "weight_mean",
-        "weight_sd",
-        "length",
-        "width",
-        "height",
-        "status",
-        "batch_id",
-        "batch_left",
-        "produced",
-        "degraded_left",
-        "rng",
-        "id_prefix",
-        "id_counter",
-        "id_stride",
-        "kind",
-        "parked",
-        "gauge",
-        "drift_from",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        spec: MachineSpec,
-        config: FactoryConfig,
-        seed: int,
-        ids: tuple[int, int],
-        kind: _Kind,
-        start: float,
-    ) -> None:
-        component = config.component_types[spec.component_type]
-        self.index = index
-        self.rng = random.Random(seed)
-        self.id_prefix = f"COMP_{spec.component_type.upper()}_"
-        self.id_counter, self.id_stride = ids
-        """Next counter value of the type's id sequence, and the step to this machine's next."""
-        self.id = spec.id
-        self.component_type = spec.component_type
-        self.production_line = f"LINE_{spec.location.line}"
-        self.cycle_low = float(spec.cycle_time_s[0])
-        self.cycle_span = float(spec.cycle_time_s[1]) - self.cycle_low
-        self.weight_mean = float(component.weight_grams[0])
-        self.weight_sd = float(component.weight_grams[1])
-        self.length, self.width, self.height = (float(d) for d in component.dimensions_mm)
-        self.status = MachineStatus.RUNNING
-        self.batch_id = ""
-        self.batch_left = 0
-        self.produced = 0
-        self.degraded_left = 0
-        """Components still to make in the settling-in period after a repair."""
-        self.kind = kind
-        self.parked = False
-        self.gauge = WearGauge(
-            spec.id, start, config.telemetry.wear_per_hour, config.quality.drift_at_wear
-        )
-        """Wear and quality drift (core/quality_drift.py)."""
-        self.drift_from = self.gauge.drift_from
-        """Parts made from this simulated time on drift (until the status changes)."""
-
-
 class ComponentProduction:
     """The production machines of ``share`` (all of them by default) as a discrete-event
     generator.
@@ -220,9 +142,9 @@ class ComponentProduction:
         self._degraded_after_repair = sim.degraded_after_repair
         seeds = machine_seeds(rng, len(config.machines))
         sequences = id_sequences(config, rng)
-        self._kinds = {name: _Kind() for name in config.component_types}
+        self._kinds = {name: KindAllowance() for name in config.component_types}
         self._machines = [
-            _Machine(
+            ProductionMachine(
                 i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type], start
             )
             for i, spec in enumerate(config.machines)
@@ -457,7 +379,7 @@ class ComponentProduction:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _cycle(self, machine: _Machine) -> float:
+    def _cycle(self, machine: ProductionMachine) -> float:
         """One cycle's length in simulated seconds: range draw times jitter factor."""
         rand = machine.rng.random
         return (machine.cycle_low + machine.cycle_span * rand()) * (
