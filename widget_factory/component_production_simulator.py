@@ -38,7 +38,6 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.clock import to_datetime
-from widget_factory.core.ground_truth import CycleTimes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.kanban import KanbanBoard, kanban_limits
 from widget_factory.core.machine_share import share_config
@@ -152,14 +151,9 @@ class ComponentProductionService:
             self.producer,
             self.truth,
             COMPONENT_PRODUCTION,
-            late_fraction=options.late_fraction,
-            max_delay_s=options.max_delay_s,
-            rng=options.rng,
-            start=options.start,
-            end=options.end,
+            options,
             calm_s=interval,
             key_of=lambda event: event.machine_id,  # type: ignore[attr-defined]
-            target_type=CycleTimes(config).target_type,
         )
         """--late-fraction: components leave as an edge gateway sends them after a blip,
         released as production's own time (``_produced_to``) reaches their release time."""
