@@ -20,10 +20,11 @@ class FaultEffects(msgspec.Struct, frozen=True, kw_only=True):
     """What a fault cost, as the simulation knows it (on a fault's ``end`` record).
 
     ``units_not_made`` estimates the output lost: the fault's duration over the target's
-    mean cycle time (components for a machine, widgets for a station). Components made
-    while degraded and widgets whose inspection the fault influenced are listed when the
-    fault lets the target keep producing worse output; a fault that stops output has none.
-    ``widgets_influenced`` is null when the simulation cannot tell."""
+    mean cycle time (components for a machine, widgets for a station); 0 for a quality
+    drift, which does not stop output. Components made while degraded are counted and
+    listed (the first 200 ids, the times of the first and last) when the fault lets the
+    target keep producing worse output: a quality drift; a fault that stops output has
+    none. ``widgets_influenced`` is null when the simulation cannot tell."""
 
     unit: Literal["component", "widget"]
     units_not_made: Annotated[int, Meta(ge=0)]
@@ -48,7 +49,7 @@ class FaultTruth(Event, kw_only=True, frozen=True, tag="fault_truth"):
     target_id: Name
     target_type: Literal["machine", "station"]
     kind: Literal["breakdown", "anomaly", "maintenance", "shutdown", "starvation", "quality_drift"]
-    cause: Literal["random", "command", "scenario", "schedule", "supply"]
+    cause: Literal["random", "command", "scenario", "schedule", "supply", "wear"]
     started_at: UtcTime
     ended_at: UtcTime | None = None
     expected_end_at: UtcTime | None = None

@@ -50,8 +50,9 @@ from widget_factory.core.machine_share import share_config
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
 from widget_factory.core.status_watermark import StatusGate
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.consumption import ConsumptionFollower
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.late_delivery import LateSender
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
@@ -357,6 +358,7 @@ class ComponentProductionService:
                 self._follow_kanban(events)
                 for event in events:
                     self.oee.made(event)
+                self.truth.publish(self.production.drain_drifts())
                 # every component before the next one due is made: those windows are whole
                 self.truth.publish(
                     self.oee.close_until(min(self._produced_to, self.production.next_time()))
@@ -393,6 +395,9 @@ class ComponentProductionService:
                 self.late.close()  # what the gateways still hold goes now, in order
             if end is not None:
                 self.truth.publish(self.oee.close_until(min(self._produced_to, end)))
+            # quality drifts still going end with the run (open_at_end)
+            closed_at = self._produced_to if end is None else min(self._produced_to, end)
+            self.truth.publish(self.production.close_drifts(closed_at))
             stop = Shutdown("components")
             stop.flush(self.producer, share=0.8)
             remaining = len(self.producer)

@@ -30,7 +30,8 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ledger import InventoryLedger
 from widget_factory.core.lockstep import EventTimeQueue
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit

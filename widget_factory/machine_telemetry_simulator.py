@@ -26,8 +26,9 @@ from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_alerts import machine_error_alert
 from widget_factory.core.machine_share import share_config
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer, make_consumer
 from widget_factory.kafka_io.consumption import AssemblyLead, ConsumptionFollower
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.late_delivery import LateSender
 from widget_factory.kafka_io.offsets import OffsetTracker, commit

@@ -23,7 +23,7 @@ import msgspec
 from msgspec import Meta
 
 from widget_factory.answer_key_schemas import DelayTruth, FaultEffects, FaultTruth, OeeTruth
-from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded
+from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded_or_refuse
 from widget_factory.schema_types import (
     MAX_EVENT_BYTES,
     SCHEMA_VERSION,
@@ -40,6 +40,7 @@ from widget_factory.schema_types import (
     UtcTime,
     WidgetId,
     WidgetType,
+    check_size,
 )
 
 __all__ = [
@@ -383,52 +384,11 @@ E = TypeVar("E", bound=Event)
 _encoder = msgspec.json.Encoder()
 _any_decoder = msgspec.json.Decoder(AnyEvent)
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
-_version_probe = msgspec.json.Decoder(dict[str, Any])
 
 
 def encode(event: Event) -> bytes:
     """The event as compact UTF-8 JSON, ``event_type`` included."""
     return _encoder.encode(event)
-
-
-def _schema_error(data: bytes | str, exc: Exception) -> SchemaError:
-    message = str(exc)
-    if isinstance(exc, msgspec.ValidationError) and "schema_version" in message:
-        try:
-            version = _version_probe.decode(data).get("schema_version")
-        except msgspec.DecodeError:
-            version = None
-        if version is not None:
-            message = (
-                f"unsupported schema_version {version!r} (this version reads "
-                f"{SCHEMA_VERSION}) - at `$.schema_version`"
-            )
-    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
-        message = f"not valid JSON: {message}"
-    return SchemaError(message)
-
-
-def _check_size(data: bytes | str) -> None:
-    if len(data) > MAX_EVENT_BYTES:
-        raise SchemaError(f"value of {len(data)} bytes exceeds the limit of {MAX_EVENT_BYTES}")
-
-
-def _read_upgraded(
-    data: bytes | str,
-    event_type: str | None,
-    target: Any,
-    topic: str,
-    upgrades: ReadUpgrades | None,
-    exc: Exception,
-) -> Any:
-    """:func:`~widget_factory.compat.read_upgraded`, or else the strict decode's error."""
-    try:
-        event = read_upgraded(data, event_type, target, topic, upgrades)
-    except (msgspec.ValidationError, ValueError) as again:
-        raise SchemaError(f"walkthrough-shaped record, still not readable: {again}") from None
-    if event is None:
-        raise _schema_error(data, exc) from None
-    return event
 
 
 def decode(data: bytes | str, *, topic: str = "", upgrades: ReadUpgrades | None = None) -> AnyEvent:
@@ -440,12 +400,12 @@ def decode(data: bytes | str, *, topic: str = "", upgrades: ReadUpgrades | None 
     walkthrough-shaped record (no envelope) is read as the event ``topic`` carries, and
     counted in ``upgrades``.
     """
-    _check_size(data)
+    check_size(data)
     try:
         return _any_decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
         name = TOPIC_EVENT_TYPES.get(topic)
-        return _read_upgraded(data, name, AnyEvent, topic, upgrades, exc)
+        return read_upgraded_or_refuse(data, name, AnyEvent, topic, upgrades, exc)
 
 
 def decode_as(
@@ -459,7 +419,7 @@ def decode_as(
 
     A walkthrough-shaped record (no envelope) is upgraded and counted in ``upgrades``
     under ``topic``."""
-    _check_size(data)
+    check_size(data)
     decoder = _decoders.get(event_type)
     if decoder is None:
         decoder = _decoders[event_type] = msgspec.json.Decoder(event_type)
@@ -468,4 +428,4 @@ def decode_as(
     except (msgspec.DecodeError, ValueError) as exc:
         tag = event_type.__struct_config__.tag
         name = tag if isinstance(tag, str) else None
-        return _read_upgraded(data, name, event_type, topic, upgrades, exc)
+        return read_upgraded_or_refuse(data, name, event_type, topic, upgrades, exc)

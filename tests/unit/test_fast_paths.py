@@ -8,7 +8,8 @@ import uuid
 import msgspec
 
 from widget_factory.bench import bench_config_path
-from widget_factory.core.assembly import AssemblyPlanner, ChangeSet
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import ChangeSet
 from widget_factory.core.ids import NAMESPACE, IdSource, event_id_from, scramble32
 from widget_factory.core.orders import OrderGenerator
 from widget_factory.core.production import ComponentProduction

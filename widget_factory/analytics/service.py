@@ -30,8 +30,9 @@ from widget_factory.core.clock import format_sim_duration
 from widget_factory.core.metric_records import Metric, decode_metric, encode_metric
 from widget_factory.core.windows import topic_frontier, window_start
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.cluster_identity import cluster_was_replaced
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings

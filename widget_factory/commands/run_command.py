@@ -224,12 +224,11 @@ def _add_in_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_HELP = "the whole factory: embedded broker (unless --bootstrap-servers), topics, every service"
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "run",
-        "the whole factory: embedded broker (unless --bootstrap-servers), topics, every service",
-        run_factory,
-    )
+    parser = command("run", _HELP, run_factory)
     simulation_options(parser)
     parser.add_argument("--start", metavar="TIME", help=START_HELP)
     scale = parser.add_argument_group("scale-out (docs/scaling.md)")

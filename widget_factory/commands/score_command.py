@@ -196,13 +196,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+_HELP = (
+    "score an alert stream (factory-alerts or your own topic) against the answer key "
+    "on factory-ground-truth: precision, recall, detection delay per fault kind"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "score",
-        "score an alert stream (factory-alerts or your own topic) against the answer key "
-        "on factory-ground-truth: precision, recall, detection delay per fault kind",
-        _run,
-    )
+    parser = command("score", _HELP, _run)
     parser.add_argument(
         "--alerts-topic",
         default=FACTORY_ALERTS,

@@ -24,7 +24,8 @@ import math
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from widget_factory.core.assembly import AssemblyPlanner, StepResult
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.schemas import ComponentProduced, MachineStatus, ProductionOrder
 
 __all__ = ["EventTimeQueue", "StatusGate", "PlannerFeed", "STATUS_RANK"]
