@@ -4,6 +4,7 @@ and held back by the consumers' watermarks."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -91,3 +92,23 @@ def test_a_component_partition_is_complete_only_the_delay_behind() -> None:
     progress = InputProgress("component-production", "production-orders", 0.0, hold_s=300.0)
     progress.component_read(0, 1000.0)
     assert progress.local_watermark({("component-production", 0): (0, 5)}, lockstep=True) == 700.0
+
+
+def test_outside_lockstep_a_station_report_sent_late_does_not_undo_a_newer_one() -> None:
+    import random
+
+    from widget_factory.core.assembly import AssemblyPlanner
+    from widget_factory.core.ids import IdSource
+    from widget_factory.factory_config import default_config
+    from widget_factory.stations.inputs import StationInputs
+
+    config = default_config()
+    station = config.stations[0].id
+    planner = AssemblyPlanner(config, [station], random.Random(1), IdSource(random.Random(2)))
+    unused: Any = None  # (statuses need only the planner)
+    inputs = StationInputs(config, unused, planner, *[unused] * 7)
+    inputs.statuses([(station, MachineStatus.ERROR, 1000.0)])
+    inputs.statuses([(station, MachineStatus.RUNNING, 900.0)])  # held by a gateway, older
+    assert planner.stations[station].status is MachineStatus.ERROR
+    inputs.statuses([(station, MachineStatus.RUNNING, 1015.0)])
+    assert planner.stations[station].status is MachineStatus.RUNNING
