@@ -22,6 +22,11 @@ telemetry's idle reports, and nothing waits on assembly for long: no deadlock at
 simulated seconds ahead of the latest widget it has read, so that stock counts and
 refills are not hours late; when assembly completes nothing for ``_KANBAN_STALL_S`` wall
 seconds (no orders, or starved), production moves on by another lead.
+
+Late delivery (``--late-fraction F --max-delay D``, core/edge_gateway.py): components
+leave through each machine's edge gateway (kafka_io/late_delivery.py), released as
+production's own time reaches their release time; and since telemetry may come as late,
+the status gate waits ``D`` behind it (core/status_watermark.py explains the choice).
 """
 
 from __future__ import annotations
