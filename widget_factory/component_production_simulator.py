@@ -22,6 +22,11 @@ telemetry's idle reports, and nothing waits on assembly for long: no deadlock at
 simulated seconds ahead of the latest widget it has read, so that stock counts and
 refills are not hours late; when assembly completes nothing for ``_KANBAN_STALL_S`` wall
 seconds (no orders, or starved), production moves on by another lead.
+
+Late delivery (``--late-fraction F --max-delay D``, core/edge_gateway.py): components
+leave through each machine's edge gateway (kafka_io/late_delivery.py), released as
+production's own time reaches their release time; and since telemetry may come as late,
+the status gate waits ``D`` behind it (core/status_watermark.py explains the choice).
 """
 
 from __future__ import annotations
@@ -38,7 +43,6 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.clock import to_datetime
-from widget_factory.core.ground_truth import CycleTimes
 from widget_factory.core.ids import IdSource
 from widget_factory.core.kanban import KanbanBoard, kanban_limits
 from widget_factory.core.machine_share import share_config
@@ -152,14 +156,9 @@ class ComponentProductionService:
             self.producer,
             self.truth,
             COMPONENT_PRODUCTION,
-            late_fraction=options.late_fraction,
-            max_delay_s=options.max_delay_s,
-            rng=options.rng,
-            start=options.start,
-            end=options.end,
+            options,
             calm_s=interval,
             key_of=lambda event: event.machine_id,  # type: ignore[attr-defined]
-            target_type=CycleTimes(config).target_type,
         )
         """--late-fraction: components leave as an edge gateway sends them after a blip,
         released as production's own time (``_produced_to``) reaches their release time."""

@@ -21,7 +21,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from widget_factory.core.clock import to_datetime
-from widget_factory.core.ground_truth import CycleTimes, FaultTracker
+from widget_factory.core.ground_truth import FaultTracker
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_alerts import machine_error_alert
 from widget_factory.core.machine_share import share_config
@@ -85,15 +85,10 @@ class MachineTelemetryService:
             self.producer,
             self.truth,
             MACHINE_TELEMETRY,
-            late_fraction=options.late_fraction,
-            max_delay_s=options.max_delay_s,
-            rng=options.rng,
-            start=options.start,
-            end=options.end,
+            options,
             # each machine's last report of a bounded run comes after all it held
             calm_s=options.config.simulation.telemetry_interval_s,
             key_of=lambda report: report.kafka_key,
-            target_type=CycleTimes(options.config).target_type,
         )
         """--late-fraction: reports leave as an edge gateway sends them after a blip."""
         self.intake = Intake(self.dead_letters, self.clock.now, options.config)

@@ -7,12 +7,19 @@ of 5 minutes). The delayed run's telemetry and components really arrive out of o
 its answer key says which were late, and everything made from them - widgets, quality
 checks, the inventory ledger and the analytics windows on ``factory-metrics`` - is
 identical, byte for byte.
+
+The compared runs take only the opening orders (no random ones): a random order's ids
+come from the generator that also numbers the widgets, drawn as the order publisher
+runs ahead of the stations, so in some runs widget ids depend on timing, with or without
+late delivery (seed 11, 2 h: 2 runs in 14 on a loaded machine). Left out, the opening
+orders still give 2 hours of work, and every run of the seed is the same.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from pathlib import Path
 
 from tests.conftest import run_drained
 from widget_factory.kafka_io.broker import EmbeddedBroker
@@ -48,6 +55,18 @@ def _topics(bootstrap: str) -> dict[str, dict[int, list[tuple[int, bytes, bytes]
     return topics
 
 
+FACTORY = Path(__file__).resolve().parents[2] / "widget_factory" / "factory.toml"
+
+
+def _opening_orders_only(folder: Path) -> str:
+    """The reference factory without random orders (see the module docstring)."""
+    text = FACTORY.read_text(encoding="utf-8")
+    assert "\norder_interval_s = 600 " in text
+    path = folder / "opening-orders-only.toml"
+    path.write_text(text.replace("\norder_interval_s = 600 ", "\norder_interval_s = 1e9 "))
+    return str(path)
+
+
 def _run(*late: str) -> dict[str, dict[int, list[tuple[int, bytes, bytes]]]]:
     with EmbeddedBroker() as broker:
         run_drained(
@@ -71,9 +90,10 @@ def _out_of_order(partitions: dict[int, list[tuple[int, bytes, bytes]]]) -> int:
     return count
 
 
-def test_late_records_leave_every_window_as_it_was() -> None:
-    on_time = _run("--max-delay", "5m")
-    late = _run("--late-fraction", "0.2", "--max-delay", "5m")
+def test_late_records_leave_every_window_as_it_was(tmp_path: Path) -> None:
+    config = ("--config", _opening_orders_only(tmp_path))
+    on_time = _run(*config, "--max-delay", "5m")
+    late = _run(*config, "--late-fraction", "0.2", "--max-delay", "5m")
 
     for topic in DELAYED:
         # the same records, now out of order

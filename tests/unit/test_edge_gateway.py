@@ -173,3 +173,16 @@ def test_good_settings_pass() -> None:
 def test_the_documented_json_schema_is_the_model() -> None:
     path = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "delay_truth.schema.json"
     assert json.loads(path.read_text()) == msgspec.json.schema(DelayTruth)
+
+
+def test_the_warehouse_keeps_each_outage_as_a_row() -> None:
+    from widget_factory.warehouse.truth_tables import TRUTH_TABLES, parse_truth
+
+    g = gateway(0.5)
+    feed(g, 2)
+    summary = g.close()[0]
+    record = parse_truth(encode(delay_truth(summary, "component-production", "machine")))
+    table = next(t for t in TRUTH_TABLES if t.name == "delay_truth")
+    row = table.flatten(record)
+    assert row["records_delayed"] == summary.records_delayed
+    assert row["topic"] == "component-production" and row["target_id"] == summary.target_id

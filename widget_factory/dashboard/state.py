@@ -98,7 +98,10 @@ class DashboardState:
         self._per_minute: Counter[float] = Counter()
         self.alerts: deque[dict[str, Any]] = deque(maxlen=8)
         self.true_faults: dict[str, dict[str, Any]] = {}
-        """Target id -> the fault it is in now, by the answer key."""
+        """Target id -> the fault it is in now, by the answer key (the latest begun of
+        those going on: a quality drift may outlast its machine's shutdown)."""
+        self._open_faults: dict[str, dict[str, dict[str, Any]]] = {}
+        """Target id -> fault id -> every fault of the target going on."""
         self.answer_key: dict[str, dict[str, Any]] = {}
         """Fault id -> the newest faults, begin and (once it came) end."""
         self._true_oee: dict[str, deque[OeeTruth]] = {}
@@ -234,16 +237,19 @@ class DashboardState:
             if len(self.answer_key) > ANSWER_KEY_FAULTS:
                 oldest = min(self.answer_key.values(), key=lambda f: f["started_at"])
                 del self.answer_key[oldest["fault_id"]]
-        current = self.true_faults.get(event.target_id)
+        going_on = self._open_faults.setdefault(event.target_id, {})
         if event.phase == "begin":
-            if current is None or current["started_at"] <= started:
-                self.true_faults[event.target_id] = entry
-            return
-        ended = event.ended_at.timestamp() if event.ended_at else started
-        entry["ended_at"] = ended
-        entry["open_at_end"] = event.open_at_end
-        if current is not None and current["fault_id"] == event.fault_id:
-            del self.true_faults[event.target_id]
+            if entry["ended_at"] is None:  # (an end read first leaves it ended)
+                going_on[event.fault_id] = entry
+        else:
+            entry["ended_at"] = event.ended_at.timestamp() if event.ended_at else started
+            entry["open_at_end"] = event.open_at_end
+            going_on.pop(event.fault_id, None)
+        if going_on:
+            latest = max(going_on.values(), key=lambda f: (f["started_at"], f["fault_id"]))
+            self.true_faults[event.target_id] = latest
+        else:
+            self.true_faults.pop(event.target_id, None)
 
     def _add_metric(self, metric: Metric) -> None:
         self.metrics_seen += 1

@@ -11,14 +11,37 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
 from widget_factory.core.edge_gateway import EdgeGateway, OutageSummary, Topic, delay_truth
+from widget_factory.core.ground_truth import CycleTimes
+from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.schemas import Event
 
 __all__ = ["LateSender"]
+
+
+class LateOptions(Protocol):
+    """What a producer service's options say about late delivery (``ServiceOptions``)."""
+
+    @property
+    def late_fraction(self) -> float: ...
+
+    @property
+    def max_delay_s(self) -> float: ...
+
+    @property
+    def start(self) -> float: ...
+
+    @property
+    def end(self) -> float | None: ...
+
+    @property
+    def config(self) -> FactoryConfig: ...
+
+    def rng(self, name: str) -> random.Random: ...
 
 
 class LateSender:
@@ -50,27 +73,24 @@ class LateSender:
         producer: EventProducer,
         truth: TruthPublisher,
         topic: str,
+        options: LateOptions,
         *,
-        late_fraction: float,
-        max_delay_s: float,
-        rng: Callable[[str], random.Random],
-        start: float,
-        end: float | None,
         calm_s: float,
         key_of: Callable[[Event], str],
-        target_type: Callable[[str], Literal["machine", "station"]],
     ) -> LateSender | None:
-        """A sender when ``late_fraction`` asks for late delivery, else None. A bounded
-        run ends calm: every held record is out ``calm_s`` before ``end``."""
-        if late_fraction <= 0:
+        """A sender when ``options.late_fraction`` asks for late delivery, else None. A
+        bounded run ends calm: every held record is out ``calm_s`` before its end."""
+        if options.late_fraction <= 0:
             return None
+        end = options.end
         gateway: EdgeGateway[Event] = EdgeGateway(
-            late_fraction,
-            max_delay_s,
-            lambda target: rng(f"edge-gateway:{topic}:{target}"),
-            start,
+            options.late_fraction,
+            options.max_delay_s,
+            lambda target: options.rng(f"edge-gateway:{topic}:{target}"),
+            options.start,
             last_release_by=math.inf if end is None else end - calm_s,
         )
+        target_type = CycleTimes(options.config).target_type
         return cls(producer, truth, cast(Topic, topic), gateway, key_of, target_type)
 
     def send(self, events: Sequence[Event]) -> None:

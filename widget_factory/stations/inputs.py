@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
@@ -70,6 +70,9 @@ class StationInputs:
     intake: Intake | None = None
     """Refuses well-formed poison read from a group partition (docs/contract.md, "Dead
     letters") and drops duplicates; a handoff was admitted by the process that read it."""
+    status_at: dict[str, float] = field(default_factory=dict)
+    """Outside lockstep: the time of each station's status applied last. A report older
+    than it (sent late by an edge gateway, ``--late-fraction``) is stale: not applied."""
 
     def receive(self, message: Message) -> bool:
         """A record read from a group partition or from the handoff inbox: its position
@@ -122,7 +125,8 @@ class StationInputs:
         for machine_id, status, at in updates:
             if self.feed is not None:
                 self.feed.gate.add(machine_id, status, at)
-            else:
+            elif at >= self.status_at.get(machine_id, at):
+                self.status_at[machine_id] = at
                 self.planner.set_status(machine_id, status)
 
     def step(self, now: float) -> StepResult:
