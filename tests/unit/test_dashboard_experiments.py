@@ -37,7 +37,10 @@ def test_pass_rate_by_the_flaws_of_a_widgets_components() -> None:
     rows = {r["components"]: r for r in state.snapshot()["quality_by_parts"]}
     assert rows["no defects"] == {"components": "no defects", "checks": 4, "pass_rate": 1.0}
     assert rows["some defects"]["checks"] == 4 and rows["some defects"]["pass_rate"] == 0.25
-    assert rows["a degraded part"]["checks"] == 2 and rows["a degraded part"]["pass_rate"] == 0.0
+    assert (
+        rows["a part made after a repair"]["checks"] == 2
+        and rows["a part made after a repair"]["pass_rate"] == 0.0
+    )
     assert state.snapshot()["totals"]["checks"] == 9  # the counters still count every check
 
 

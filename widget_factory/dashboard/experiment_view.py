@@ -3,9 +3,10 @@
 Pure, like :mod:`widget_factory.dashboard.state`, which owns one of these and feeds it:
 
 - **Pass rate by what a widget is made of** (the quality experiment): widgets whose
-  components had no defects, some defects, or a part made while its machine was
-  degraded. A check is joined to its widget by id; a check whose widget was not seen
-  (the page started late) is left out, as the scenarios' summary leaves it out.
+  components had no defects, some defects, or a part made in its machine's settling-in
+  cycles right after a repair (``made_while_degraded``). A check is joined to its widget
+  by id; a check whose widget was not seen (the page started late) is left out, as the
+  scenarios' summary leaves it out.
 - **Machines down** (the machine-downtime experiment): how many machines and stations
   report error, maintenance or shutdown now, and how many of them are in error.
 - **Kanban limits** (the demand-spike experiment): each component type's reorder point
@@ -24,9 +25,9 @@ from widget_factory.schemas import QualityCheck, QualityStatus, WidgetAssembled
 
 __all__ = ["ExperimentView", "PART_GROUPS", "DOWN_STATUSES"]
 
-PART_GROUPS: Final = ("no defects", "some defects", "a degraded part")
+PART_GROUPS: Final = ("no defects", "some defects", "a part made after a repair")
 """Rows of the pass rate by components: every widget is in one of the first two; those
-with a part made while its machine was degraded are also in the third."""
+with a part made right after its machine's repair are also in the third."""
 
 DOWN_STATUSES: Final = frozenset({"error", "maintenance", "shutdown"})
 """Statuses in which a machine or station makes nothing."""
@@ -60,7 +61,7 @@ class ExperimentView:
         defective, degraded = parts
         groups = ["some defects" if defective else "no defects"]
         if degraded:
-            groups.append("a degraded part")
+            groups.append("a part made after a repair")
         for group in groups:
             self.checked[group] += 1
             self.passed[group] += event.status is QualityStatus.PASS
