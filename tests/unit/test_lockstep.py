@@ -74,9 +74,19 @@ def _inputs(seed: int) -> list:
     return inputs
 
 
-def _run(inputs: list, arrival_seed: int, chunk: int) -> list[bytes]:
+def _time_of(kind: str, item) -> float:
+    if kind == "order":
+        return item.created_at.timestamp()
+    if kind == "status":
+        return item[2]
+    return item.produced_at.timestamp()
+
+
+def _run(inputs: list, arrival_seed: int, chunk: int, ahead: bool = False) -> list[bytes]:
     """Inputs arriving shuffled within chunks of ``chunk``; the planner stepped to the
-    time every input source has reached after each chunk (as the services do)."""
+    time every input source has reached after each chunk (as the services do), or with
+    ``ahead`` to just before the next chunk's first input (a watermark that another
+    partition moved on)."""
     p = planner()
     gate = StatusGate([s.id for s in CONFIG.stations], interval=1e9)
     feed = PlannerFeed(p, gate)
@@ -92,18 +102,15 @@ def _run(inputs: list, arrival_seed: int, chunk: int) -> list[bytes]:
                 feed.component(item)
             else:
                 gate.add(*item)
-        reached = max(
-            item.created_at.timestamp()
-            if kind == "order"
-            else item[2]
-            if kind == "status"
-            else item.produced_at.timestamp()
-            for kind, item in inputs[: i + chunk]
-        )
+        reached = max(_time_of(kind, item) for kind, item in inputs[: i + chunk])
+        later = [_time_of(kind, item) for kind, item in inputs[i + chunk :]]
+        if ahead and later and min(later) > reached:
+            reached = math.nextafter(min(later), -math.inf)
         result, _ = feed.step(reached)
         for build in result.completed:
             widgets.append(encode(build.widget))
             p.delivered(build.widget.widget_id)
+        widgets += [repr(s).encode() for s in (*result.starvations, *result.starvation_ends)]
     result, _ = feed.step(reached + 10 * 3600)
     widgets += [encode(b.widget) for b in result.completed]
     return widgets
@@ -115,6 +122,15 @@ def test_any_arrival_order_and_any_chunking_build_the_same_widgets() -> None:
     assert len(reference) > 20
     for arrival_seed, chunk in [(1, 7), (2, 50), (3, 400)]:
         assert _run(inputs, arrival_seed, chunk) == reference, (arrival_seed, chunk)
+
+
+def test_how_far_past_its_inputs_the_clock_goes_changes_nothing() -> None:
+    """The planner reacts to inputs at their instant, not at the time a step ends: a
+    virtual clock that a quiet partition lets run ahead builds the same widgets."""
+    inputs = _inputs(seed=4)
+    reference = _run(inputs, arrival_seed=0, chunk=1)
+    for arrival_seed, chunk in [(0, 1), (1, 7), (2, 50)]:
+        assert _run(inputs, arrival_seed, chunk, ahead=True) == reference, (arrival_seed, chunk)
 
 
 def test_inputs_still_waiting_when_stopping_go_into_stock() -> None:
@@ -165,3 +181,26 @@ def test_analytics_waits_for_every_machine_sku_and_partition() -> None:
     assert order.watermark({**progress, "widget-assembly": []}) == -math.inf
     released = [topic for topic, _ in order.release(math.inf)]
     assert released == ["machine-telemetry"] * len(reports) + ["inventory-updates"] * 11
+
+
+def test_a_starvation_begins_when_its_orders_came_however_far_a_step_goes() -> None:
+    """Orders in at the start, the first part a moment later: whether the clock stopped
+    at the start or went straight past it, the starvation dates from the orders."""
+
+    def run(steps: list[float]) -> list[str]:
+        p, make = planner(), Maker()
+        feed = PlannerFeed(p, StatusGate([s.id for s in CONFIG.stations], interval=1e9))
+        feed.order(make.order("basic_widget", 2, 1, START))
+        feed.component(make.component("metal_frame", START + 2.5))
+        for component in make.kit("basic_widget", at=START + 3600):
+            feed.component(component)
+        seen = []
+        for until in steps:
+            result, _ = feed.step(until)
+            seen += [repr(s) for s in (*result.starvations, *result.starvation_ends)]
+        return seen
+
+    stopped = run([START, START + 7200])
+    assert stopped, "the station starved for an hour with an order waiting"
+    assert run([START + 7200]) == stopped
+    assert run([START + 1.0, START + 7200]) == stopped

@@ -141,8 +141,15 @@ class PlannerFeed:
         planner = self.planner
         total = StepResult()
         accepted: list[ProductionOrder] = []
+        instant: float | None = None
         for at, item in self.queue.pop_until(until):
-            _merge(total, planner.step(at))
+            if at != instant:
+                if instant is not None:
+                    # react at the instant the inputs came, not at the next call's
+                    # ``until`` (which depends on how the inputs arrived)
+                    _merge(total, planner.step(instant))
+                _merge(total, planner.step(at))
+                instant = at
             if isinstance(item, ComponentProduced):
                 planner.receive_component(item)
             elif isinstance(item, ProductionOrder):
@@ -150,6 +157,8 @@ class PlannerFeed:
                     accepted.append(item)
             else:
                 planner.set_status(*item)
+        if instant is not None:
+            _merge(total, planner.step(instant))
         _merge(total, planner.step(until))
         return total, accepted
 
