@@ -147,7 +147,10 @@ class WidgetAssemblyService:
         self.consumer: Consumer | None = None
         self.group: GroupWatch | None = None
         self.status: StatusFollower | None = None
-        self.reports = StationReports(self.planner, self.producer, self.ids)
+        # alerts draw their ids apart from the planner's: how many builds one step covers
+        # (timing) must not change which id an alert or a widget gets
+        alert_ids = IdSource(options.rng("assembly-alert-ids:" + "+".join(sorted(stations))))
+        self.reports = StationReports(self.planner, self.producer, alert_ids)
         self.widgets = WidgetSender(self.planner, self.producer, self.reports)
         self.inputs = StationInputs(
             config,
