@@ -324,8 +324,7 @@ class ComponentProductionService:
                 self.producer.send_all(COMPONENT_PRODUCTION, events)
                 self.components_sent += len(events)
                 self._follow_kanban(events)
-                for event in events:
-                    self.oee.made(event)
+                self.oee.made_all(events)
                 # every component before the next one due is made: those windows are whole
                 self.truth.publish(
                     self.oee.close_until(min(self._produced_to, self.production.next_time()))
