@@ -30,6 +30,10 @@ __all__ = ["OeeTruthTracker"]
 _RUNNING = MachineStatus.RUNNING
 _IDLE = MachineStatus.IDLE
 _SHUTDOWN = MachineStatus.SHUTDOWN
+_EXACT: frozenset[float] = frozenset({0.0, 1.0})
+"""Ratios that rounding leaves as they are."""
+_WHOLE: frozenset[float] = frozenset({0.0, 60.0})
+"""Seconds that rounding leaves as they are: none, and a whole default window."""
 
 
 class _Window:
@@ -115,9 +119,9 @@ class OeeTruthTracker:
             window = windows.pop(begin, None) or {m: _Window() for m in self._nominal}
             observed = end - max(begin, self._first)
             # what every machine's record of the window shares, computed once
-            shared = (f"{begin:.3f}", to_datetime(begin), to_datetime(end), observed)
+            begin_text, start_at, end_at = f"{begin:.3f}", to_datetime(begin), to_datetime(end)
             for machine_id, unit in window.items():
-                append(self._record(machine_id, unit, shared))
+                append(self._record(machine_id, unit, observed, begin_text, start_at, end_at))
             self._closed_until = end
         return records
 
@@ -140,13 +144,12 @@ class OeeTruthTracker:
         self,
         machine_id: str,
         unit: _Window,
-        shared: tuple[str, datetime, datetime, float],
+        observed: float,
+        begin_text: str,
+        start_at: datetime,
+        end_at: datetime,
     ) -> OeeTruth:
-        begin_text, window_start_at, window_end_at, observed = shared
-        producing = unit.producing_s
-        shutdown = unit.shutdown_s
-        idle = unit.idle_s
-        made = unit.made
+        producing, shutdown, idle, made = unit.producing_s, unit.shutdown_s, unit.idle_s, unit.made
         whole = observed - shutdown - idle
         availability = None if whole <= 0 else producing / whole
         nominal = made * self._nominal[machine_id]
@@ -157,19 +160,24 @@ class OeeTruthTracker:
             if availability is None or performance is None or quality is None
             else ((availability or 0.0) * (performance or 0.0) * (quality or 0.0))
         )
+        # round(x, n) is x for 0 and 1 (and for whole seconds): skipped for those, which
+        # most windows have (a machine running throughout: 60 s, availability 1)
         return OeeTruth(
             event_id=self._event_ids[machine_id](begin_text),
             target_id=machine_id,
-            window_start=window_start_at,
-            window_end=window_end_at,
-            # (round(0.0, n) is 0.0: skipped for the zeros most windows have)
-            producing_s=producing if producing == 0.0 else round(producing, 3),
-            shutdown_s=shutdown if shutdown == 0.0 else round(shutdown, 3),
-            idle_s=idle if idle == 0.0 else round(idle, 3),
+            window_start=start_at,
+            window_end=end_at,
+            producing_s=producing if producing in _WHOLE else round(producing, 3),
+            shutdown_s=shutdown if shutdown in _WHOLE else round(shutdown, 3),
+            idle_s=idle if idle in _WHOLE else round(idle, 3),
             made=made,
             good=unit.good,
-            availability=None if availability is None else round(availability, 6),
-            performance=None if performance is None else round(performance, 6),
-            quality=None if quality is None else round(quality, 6),
-            oee=None if oee is None else round(oee, 6),
+            availability=availability
+            if availability is None or availability in _EXACT
+            else round(availability, 6),
+            performance=performance
+            if performance is None or performance in _EXACT
+            else round(performance, 6),
+            quality=quality if quality is None or quality in _EXACT else round(quality, 6),
+            oee=oee if oee is None or oee in _EXACT else round(oee, 6),
         )
