@@ -224,14 +224,15 @@ class MachineFleet:
         advance = self._advance
         report = self._report
         heapreplace = heapq.heapreplace
+        held = self._held
         changes, self._pending = self._pending, []
         while heap and heap[0][0] <= now:
             t, index = heap[0]
             unit = units[index]
             advance(unit, t, changes)
-            if unit.status is _IDLE and unit.id not in self._held:
+            if unit.status is _IDLE and unit.id not in held:
                 self._set(unit, _RUNNING, t, "started", changes)
-            elif unit.status is _RUNNING and unit.id in self._held:  # repaired while held
+            elif unit.status is _RUNNING and held and unit.id in held:  # repaired while held
                 self._set(unit, _IDLE, t, "kanban hold", changes)
             append(report(unit, t))
             heapreplace(heap, (t + interval, index))
@@ -425,8 +426,6 @@ class MachineFleet:
     def _report(self, unit: _Unit, t: float) -> MachineTelemetry:
         """A telemetry event of the machine at ``t``, readings shaped by its status."""
         rng = self._rng
-        gauss = rng.gauss
-        uniform = rng.uniform
         status = unit.status
         if status is _RUNNING:  # (the common case: four normals from two Box-Muller pairs)
             wear = unit.wear
@@ -440,22 +439,22 @@ class MachineFleet:
             power = unit.base_power * (1.0 + 0.05 * r * math.cos(a))
             efficiency = 95.0 - 20.0 * wear + 2.0 * r * math.sin(a)
         elif status is _ERROR and unit.anomalous:
-            temperature = gauss(115.0, 5.0)
-            vibration = gauss(12.0, 1.5)
-            power = uniform(0.0, 20.0)
-            efficiency = uniform(0.0, 5.0)
+            temperature = rng.gauss(115.0, 5.0)
+            vibration = rng.gauss(12.0, 1.5)
+            power = rng.uniform(0.0, 20.0)
+            efficiency = rng.uniform(0.0, 5.0)
         elif status is _ERROR:
-            temperature = gauss(85.0, 6.0)
-            vibration = gauss(7.0, 1.0)
-            power = uniform(5.0, 50.0)
-            efficiency = uniform(0.0, 20.0)
+            temperature = rng.gauss(85.0, 6.0)
+            vibration = rng.gauss(7.0, 1.0)
+            power = rng.uniform(5.0, 50.0)
+            efficiency = rng.uniform(0.0, 20.0)
         elif status is _SHUTDOWN:
-            temperature = gauss(22.0, 1.0)
+            temperature = rng.gauss(22.0, 1.0)
             vibration = power = efficiency = 0.0
         else:  # MAINTENANCE, IDLE
-            temperature = gauss(26.0, 1.5)
-            vibration = gauss(0.1, 0.05)
-            power = uniform(50.0, 150.0)
+            temperature = rng.gauss(26.0, 1.5)
+            vibration = rng.gauss(0.1, 0.05)
+            power = rng.uniform(50.0, 150.0)
             efficiency = 0.0
         return MachineTelemetry(
             event_id=self._ids.event_id(),
