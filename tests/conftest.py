@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def run_cli(
     )
 
 
-def run_drained(
+def run_virtual(
     bootstrap: str,
     *,
     duration: str = "3h",
@@ -67,8 +68,8 @@ def run_drained(
     extra: tuple[str, ...] = (),
     timeout: float = 240,
 ) -> subprocess.CompletedProcess[str]:
-    """A bounded factory run in virtual time that drains before it returns (must succeed)."""
-    result = run_cli(
+    """A bounded factory run in virtual time (``--speed max``); the caller checks its end."""
+    return run_cli(
         "run",
         "--bootstrap-servers",
         bootstrap,
@@ -81,6 +82,12 @@ def run_drained(
         *extra,
         timeout=timeout,
     )
+
+
+def run_drained(bootstrap: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """A bounded factory run in virtual time that drains before it returns (must succeed);
+    ``options`` are :func:`run_virtual`'s."""
+    result = run_virtual(bootstrap, **options)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

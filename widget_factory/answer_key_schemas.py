@@ -13,17 +13,18 @@ from msgspec import Meta
 
 from widget_factory.schema_types import Event, Name, NonNegative, UtcTime, Uuid
 
-__all__ = ["FaultEffects", "FaultTruth", "OeeTruth"]
+__all__ = ["DelayTruth", "FaultEffects", "FaultTruth", "OeeTruth"]
 
 
 class FaultEffects(msgspec.Struct, frozen=True, kw_only=True):
     """What a fault cost, as the simulation knows it (on a fault's ``end`` record).
 
     ``units_not_made`` estimates the output lost: the fault's duration over the target's
-    mean cycle time (components for a machine, widgets for a station). Components made
-    while degraded and widgets whose inspection the fault influenced are listed when the
-    fault lets the target keep producing worse output; a fault that stops output has none.
-    ``widgets_influenced`` is null when the simulation cannot tell."""
+    mean cycle time (components for a machine, widgets for a station); 0 for a quality
+    drift, which does not stop output. Components made while degraded are counted and
+    listed (the first 200 ids, the times of the first and last) when the fault lets the
+    target keep producing worse output: a quality drift; a fault that stops output has
+    none. ``widgets_influenced`` is null when the simulation cannot tell."""
 
     unit: Literal["component", "widget"]
     units_not_made: Annotated[int, Meta(ge=0)]
@@ -48,7 +49,7 @@ class FaultTruth(Event, kw_only=True, frozen=True, tag="fault_truth"):
     target_id: Name
     target_type: Literal["machine", "station"]
     kind: Literal["breakdown", "anomaly", "maintenance", "shutdown", "starvation", "quality_drift"]
-    cause: Literal["random", "command", "scenario", "schedule", "supply"]
+    cause: Literal["random", "command", "scenario", "schedule", "supply", "wear"]
     started_at: UtcTime
     ended_at: UtcTime | None = None
     expected_end_at: UtcTime | None = None
@@ -91,3 +92,34 @@ class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
     @property
     def occurred_at(self) -> datetime:
         return self.window_end
+
+
+class DelayTruth(Event, kw_only=True, frozen=True, tag="delay_truth"):
+    """One network blip of one target's edge gateway, on ``factory-ground-truth``
+    (``--late-fraction``; core/edge_gateway.py): the records of ``topic`` that the
+    target produced between ``started_at`` and ``reconnected_at`` were held and sent
+    late, in shuffled order, their event time unchanged. ``records_delayed`` counts them;
+    each was sent between ``reconnected_at`` and ``last_released_at``, at most
+    ``max_delay_s`` after its event time (``first_event_at`` .. ``last_event_at``).
+    The record's Kafka timestamp is ``reconnected_at``."""
+
+    outage_id: Uuid
+    target_id: Name
+    target_type: Literal["machine", "station"]
+    topic: Literal["machine-telemetry", "component-production"]
+    started_at: UtcTime
+    reconnected_at: UtcTime
+    records_delayed: Annotated[int, Meta(ge=1)]
+    first_event_at: UtcTime
+    last_event_at: UtcTime
+    last_released_at: UtcTime
+    max_delay_s: NonNegative
+    mean_delay_s: NonNegative
+
+    @property
+    def kafka_key(self) -> str:
+        return self.target_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.reconnected_at

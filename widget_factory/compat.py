@@ -31,6 +31,7 @@ from typing import Any, Final
 import msgspec
 
 from widget_factory.core.ids import NAMESPACE
+from widget_factory.schema_types import SchemaError, decode_error
 
 __all__ = [
     "ENVELOPE",
@@ -43,6 +44,7 @@ __all__ = [
     "widget_type_of",
     "upgrade_document",
     "read_upgraded",
+    "read_upgraded_or_refuse",
     "ReadUpgrades",
     "read_notes",
     "SkippedRecords",
@@ -180,6 +182,25 @@ def read_upgraded(
     event = msgspec.convert(document, target)
     if upgrades is not None:
         upgrades.record(topic or event_type, kinds)
+    return event
+
+
+def read_upgraded_or_refuse(
+    data: bytes | str,
+    event_type: str | None,
+    target: Any,
+    topic: str,
+    upgrades: ReadUpgrades | None,
+    exc: Exception,
+) -> Any:
+    """:func:`read_upgraded`, or else the strict decode's error ``exc`` as a
+    :class:`~widget_factory.schema_types.SchemaError`."""
+    try:
+        event = read_upgraded(data, event_type, target, topic, upgrades)
+    except (msgspec.ValidationError, ValueError) as again:
+        raise SchemaError(f"walkthrough-shaped record, still not readable: {again}") from None
+    if event is None:
+        raise decode_error(data, exc) from None
     return event
 
 

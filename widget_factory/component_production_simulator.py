@@ -22,6 +22,11 @@ telemetry's idle reports, and nothing waits on assembly for long: no deadlock at
 simulated seconds ahead of the latest widget it has read, so that stock counts and
 refills are not hours late; when assembly completes nothing for ``_KANBAN_STALL_S`` wall
 seconds (no orders, or starved), production moves on by another lead.
+
+Late delivery (``--late-fraction F --max-delay D``, core/edge_gateway.py): components
+leave through each machine's edge gateway (kafka_io/late_delivery.py), released as
+production's own time reaches their release time; and since telemetry may come as late,
+the status gate waits ``D`` behind it (core/status_watermark.py explains the choice).
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ from widget_factory.core.machine_share import share_config
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import PRODUCING_STATUSES, ComponentProduction
 from widget_factory.core.status_watermark import StatusGate
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.consumption import ConsumptionFollower
+from widget_factory.kafka_io.dead_letters import DeadLetters
+from widget_factory.kafka_io.late_delivery import LateSender
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, FACTORY_COMMANDS
@@ -113,6 +120,8 @@ class ComponentProductionService:
                 if options.speed is None or options.telemetry_wait_s > _TELEMETRY_SILENT_S
                 else 4 * interval
             ),
+            # late telemetry (--max-delay): wait for what a gateway may still hold
+            hold_s=options.max_delay_s,
         )
         self._interval = interval
         self._telemetry_heard = time.monotonic()
@@ -143,6 +152,16 @@ class ComponentProductionService:
         self.oee = OeeTruthTracker(share_config(options.config, options.share), options.start)
         """True OEE per machine and minute, published on factory-ground-truth."""
         self.truth = TruthPublisher(self.producer)
+        self.late = LateSender.build(
+            self.producer,
+            self.truth,
+            COMPONENT_PRODUCTION,
+            options,
+            calm_s=interval,
+            key_of=lambda event: event.machine_id,  # type: ignore[attr-defined]
+        )
+        """--late-fraction: components leave as an edge gateway sends them after a blip,
+        released as production's own time (``_produced_to``) reaches their release time."""
         self.components_sent = 0
 
     # --- status ---------------------------------------------------------------------------
@@ -190,8 +209,11 @@ class ComponentProductionService:
         # before some machines first report)
         horizon = max(self.gate.horizon(), self.options.start)
         end = self.options.end
-        if end is not None and horizon + self._interval > end:
-            horizon = end  # telemetry reports no more before the end of a bounded run
+        reported = max(self.gate.reported_until(), self.options.start)
+        if end is not None and reported + self._interval > end:
+            # telemetry reports no more before the end of a bounded run (whose last
+            # reports are never sent late: core/edge_gateway.py)
+            horizon = end
         return horizon
 
     def _apply_status(self, machine_id: str, status: MachineStatus, at: float) -> None:
@@ -321,10 +343,15 @@ class ComponentProductionService:
                     now = end
                 until = min(now, self._horizon(), self._kanban_bound())
                 events = self._produce(until, _BATCH if virtual else None)
-                self.producer.send_all(COMPONENT_PRODUCTION, events)
+                if self.late is None:
+                    self.producer.send_all(COMPONENT_PRODUCTION, events)
+                else:
+                    self.late.send(events)
+                    self.late.deliver(self._produced_to)
                 self.components_sent += len(events)
                 self._follow_kanban(events)
                 self.oee.made_all(events)
+                self.truth.publish(self.production.drain_drifts())
                 # every component before the next one due is made: those windows are whole
                 self.truth.publish(
                     self.oee.close_until(min(self._produced_to, self.production.next_time()))
@@ -355,8 +382,13 @@ class ComponentProductionService:
                 elif not events and until < now:
                     self.lifecycle.sleep(0.005)  # waiting for telemetry to catch up
         finally:
+            if self.late is not None:
+                self.late.close()  # what the gateways still hold goes now, in order
             if end is not None:
                 self.truth.publish(self.oee.close_until(min(self._produced_to, end)))
+            # quality drifts still going end with the run (open_at_end)
+            closed_at = self._produced_to if end is None else min(self._produced_to, end)
+            self.truth.publish(self.production.close_drifts(closed_at))
             stop = Shutdown("components")
             stop.flush(self.producer, share=0.8)
             remaining = len(self.producer)

@@ -139,6 +139,9 @@ class QualitySpec(_Spec, frozen=True):
     )
     defect_risk: Probability = 0.045
     degraded_risk: Probability = 0.25
+    drift_at_wear: Probability = 0.7
+    """A machine worn past this makes worse parts until maintained (core/quality_drift.py);
+    1 turns quality drift off."""
     performance_sd: NonNegative = 8.0
     alert_margin: Probability = 0.2
 

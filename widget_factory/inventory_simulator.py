@@ -30,7 +30,8 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.ledger import InventoryLedger
 from widget_factory.core.lockstep import EventTimeQueue
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
@@ -161,7 +162,8 @@ class InventoryService:
             self._partition_time.get((tp.topic, tp.partition), -math.inf)
             for tp in self.consumer.assignment()
         ]
-        return min(times, default=-math.inf)
+        # late delivery (--max-delay): a partition is complete only that far behind
+        return min(times, default=-math.inf) - self.options.max_delay_s
 
     def _apply(
         self, event: ComponentProduced | WidgetAssembled | QualityCheck | None, source: Source

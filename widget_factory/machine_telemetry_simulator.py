@@ -10,6 +10,7 @@ Production and assembly follow the reports, so a broken machine stops its output
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from collections import Counter
@@ -25,9 +26,11 @@ from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_alerts import machine_error_alert
 from widget_factory.core.machine_share import share_config
 from widget_factory.core.machines import MachineFleet, StatusChange, UnknownMachine
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer, make_consumer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer, make_consumer
 from widget_factory.kafka_io.consumption import AssemblyLead, ConsumptionFollower
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.intake import Intake, routed_before
+from widget_factory.kafka_io.late_delivery import LateSender
 from widget_factory.kafka_io.offsets import OffsetTracker, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_COMMANDS, MACHINE_TELEMETRY
@@ -78,6 +81,16 @@ class MachineTelemetryService:
         self.faults = FaultTracker(options.config)
         """The answer key of machine faults, published on factory-ground-truth."""
         self.truth = TruthPublisher(self.producer)
+        self.late = LateSender.build(
+            self.producer,
+            self.truth,
+            MACHINE_TELEMETRY,
+            options,
+            # each machine's last report of a bounded run comes after all it held
+            calm_s=options.config.simulation.telemetry_interval_s,
+            key_of=lambda report: report.kafka_key,
+        )
+        """--late-fraction: reports leave as an edge gateway sends them after a blip."""
         self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.dead_letters.routed = routed_before(options.settings, "telemetry")
         self.commands = make_consumer(
@@ -110,8 +123,19 @@ class MachineTelemetryService:
 
     # --- the loop ------------------------------------------------------------------------
 
-    def _publish(self, reports: list[MachineTelemetry], changes: list[StatusChange]) -> None:
-        self.producer.send_all(MACHINE_TELEMETRY, reports)
+    def _publish(
+        self,
+        reports: list[MachineTelemetry],
+        changes: list[StatusChange],
+        until: float = -math.inf,
+    ) -> None:
+        """Reports and what their changes mean; with late delivery the reports wait in the
+        gateway, which sends what is due by ``until`` (every report up to it is made)."""
+        if self.late is None:
+            self.producer.send_all(MACHINE_TELEMETRY, reports)
+        else:
+            self.late.send(reports)
+            self.late.deliver(until)
         self.reports += len(reports)
         for change in changes:
             self._announce(change)
@@ -221,7 +245,7 @@ class MachineTelemetryService:
                 if end is not None:
                     now = min(now, end)
                 reports, changes = self.fleet.report_until(now)
-                self._publish(reports, changes)
+                self._publish(reports, changes, now)
                 self.producer.poll(0)
                 self.health.check(self.producer)
                 if time.monotonic() - self._last_summary >= summary_every:
@@ -232,12 +256,17 @@ class MachineTelemetryService:
                 if end is not None and self.fleet.next_time() > end:
                     break
                 if not virtual:
-                    wait = self.clock.wall_seconds_until(self.fleet.next_time())
+                    due = self.fleet.next_time()
+                    if self.late is not None:
+                        due = min(due, self.late.next_release())
+                    wait = self.clock.wall_seconds_until(due)
                     self.lifecycle.sleep(min(wait, 0.1))
         finally:
             # Faults still going when the run ends are closed at its end (open_at_end).
             closed_at = self.clock.now() if end is None else min(self.clock.now(), end)
             self.truth.publish(self.faults.close_all(closed_at))
+            if self.late is not None:
+                self.late.close()  # what the gateways still hold goes now, in order
             stop = Shutdown("telemetry")
             if self.lead is not None:
                 stop.close(self.lead.follower.close)

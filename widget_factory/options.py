@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 
 from widget_factory.core.clock import parse_duration
+from widget_factory.core.edge_gateway import check_late_fraction
 from widget_factory.errors import UsageError
 from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.settings import KafkaSettings, resolve_settings
@@ -24,6 +25,8 @@ __all__ = [
     "connection_options",
     "config_option",
     "simulation_options",
+    "delivery_options",
+    "parse_late_delivery",
     "speed_and_seed_options",
     "common_options",
     "settings_from_args",
@@ -85,6 +88,26 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
         "--duration",
         metavar="D",
         help="stop after this much simulated time: 3600, 90s, 30m, 8h, 1d (default: run until Ctrl-C)",
+    )
+    delivery_options(parser)
+
+
+def delivery_options(parser: argparse.ArgumentParser) -> None:
+    """``--late-fraction`` and ``--max-delay``: late and out-of-order delivery on purpose
+    (core/edge_gateway.py)."""
+    group = parser.add_argument_group("late delivery (core/edge_gateway.py)")
+    group.add_argument(
+        "--late-fraction",
+        metavar="F",
+        help="producers send about this fraction (0 to below 1) of their records late and "
+        "out of order, as an edge gateway does after a network blip; event times unchanged "
+        "(default 0: none)",
+    )
+    group.add_argument(
+        "--max-delay",
+        metavar="D",
+        help="the latest a record is sent after its event time: 90s, 5m, 1h; consuming "
+        "services hold their event-time watermarks this far back (default: no delay)",
     )
 
 
@@ -190,6 +213,29 @@ def parse_start(text: str | None) -> float:
     return moment.timestamp()
 
 
+def parse_late_delivery(fraction: str | None, max_delay: str | None) -> tuple[float, float]:
+    """``--late-fraction`` and ``--max-delay`` as (fraction, seconds); a bad value is a
+    :class:`UsageError` naming the flag."""
+    value = 0.0
+    if fraction is not None:
+        try:
+            value = float(fraction)
+        except ValueError:
+            raise UsageError(
+                f"--late-fraction {fraction!r}: expected a number from 0 to below 1, e.g. 0.2"
+            ) from None
+    delay = 0.0
+    if max_delay is not None:
+        try:
+            delay = parse_duration(max_delay)
+        except ValueError as exc:
+            raise UsageError(f"--max-delay: {exc}") from None
+    problem = check_late_fraction(value, delay)
+    if problem is not None:
+        raise UsageError(problem)
+    return value, delay
+
+
 def service_options(
     args: argparse.Namespace, settings: KafkaSettings | None = None
 ) -> ServiceOptions:
@@ -215,6 +261,9 @@ def service_options(
                 f"--inspector {inspector}: unknown inspector (known: {', '.join(config.quality.inspectors)})"
             )
     speed = parse_speed(args.speed, config.simulation.speed)
+    late_fraction, max_delay_s = parse_late_delivery(
+        getattr(args, "late_fraction", None), getattr(args, "max_delay", None)
+    )
     return ServiceOptions(
         settings=(settings or settings_from_args(args)).paced(speed),
         config=config,
@@ -228,4 +277,6 @@ def service_options(
         generate_orders=not getattr(args, "no_orders", False),
         event_time_order=getattr(args, "lockstep", False),
         telemetry_wait_s=getattr(args, "telemetry_wait", None) or 10.0,
+        late_fraction=late_fraction,
+        max_delay_s=max_delay_s,
     )

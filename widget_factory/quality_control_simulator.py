@@ -32,10 +32,10 @@ from widget_factory.core.inspection import PassRateTracker, QualityInspection, e
 from widget_factory.core.lockstep import EventTimeQueue
 from widget_factory.kafka_io.client import (
     BrokerHealth,
-    DeadLetters,
     EventProducer,
     consume_available,
 )
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit

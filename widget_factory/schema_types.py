@@ -1,6 +1,7 @@
 """The contract's vocabulary: the envelope every event carries, the enums, the reference
 factory's type tables, and the constrained field types the events of
-:mod:`widget_factory.schemas` are made of.
+:mod:`widget_factory.schemas` are made of; also what a refused record is told
+(:class:`SchemaError`, :func:`decode_error`, :func:`check_size`).
 
 Events carry component and widget types as plain strings, because a factory's
 configuration may add new ones; :class:`ComponentType`, :class:`WidgetType` and
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from msgspec import Meta
@@ -22,6 +23,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "MAX_EVENT_BYTES",
     "SchemaError",
+    "decode_error",
+    "check_size",
     "Event",
     "ComponentType",
     "WidgetType",
@@ -118,6 +121,34 @@ MAX_EVENT_BYTES: Final = 64 * 1024
 
 class SchemaError(ValueError):
     """A record that is not a valid event of this contract; the message names the field."""
+
+
+_version_probe = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode_error(data: bytes | str, exc: Exception) -> SchemaError:
+    """What a failed strict decode of ``data`` says: msgspec's message naming the field,
+    an unsupported ``schema_version`` named as such, bad JSON called so."""
+    message = str(exc)
+    if isinstance(exc, msgspec.ValidationError) and "schema_version" in message:
+        try:
+            version = _version_probe.decode(data).get("schema_version")
+        except msgspec.DecodeError:
+            version = None
+        if version is not None:
+            message = (
+                f"unsupported schema_version {version!r} (this version reads "
+                f"{SCHEMA_VERSION}) - at `$.schema_version`"
+            )
+    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
+        message = f"not valid JSON: {message}"
+    return SchemaError(message)
+
+
+def check_size(data: bytes | str) -> None:
+    """Refuse a value over :data:`MAX_EVENT_BYTES` before decoding it."""
+    if len(data) > MAX_EVENT_BYTES:
+        raise SchemaError(f"value of {len(data)} bytes exceeds the limit of {MAX_EVENT_BYTES}")
 
 
 class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="event_type"):

@@ -23,8 +23,8 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
-from widget_factory.answer_key_schemas import FaultEffects, FaultTruth, OeeTruth
-from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded
+from widget_factory.answer_key_schemas import DelayTruth, FaultEffects, FaultTruth, OeeTruth
+from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded_or_refuse
 from widget_factory.schema_types import (
     MAX_EVENT_BYTES,
     SCHEMA_VERSION,
@@ -41,6 +41,7 @@ from widget_factory.schema_types import (
     UtcTime,
     WidgetId,
     WidgetType,
+    check_size,
 )
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "FaultEffects",
     "FaultTruth",
     "OeeTruth",
+    "DelayTruth",
     "AnyEvent",
     "EVENT_TYPES",
     "encode",
@@ -355,6 +357,7 @@ AnyEvent = (
     | FactoryMetric
     | FaultTruth
     | OeeTruth
+    | DelayTruth
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -371,6 +374,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         FactoryMetric,
         FaultTruth,
         OeeTruth,
+        DelayTruth,
     )
 }
 
@@ -381,52 +385,11 @@ E = TypeVar("E", bound=Event)
 _encoder = msgspec.json.Encoder()
 _any_decoder = msgspec.json.Decoder(AnyEvent)
 _decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
-_version_probe = msgspec.json.Decoder(dict[str, Any])
 
 
 encode: Final[Callable[[Event], bytes]] = _encoder.encode
 """The event as compact UTF-8 JSON, ``event_type`` included. The encoder's own method,
 not a function around it: it runs for every record the factory sends."""
-
-
-def _schema_error(data: bytes | str, exc: Exception) -> SchemaError:
-    message = str(exc)
-    if isinstance(exc, msgspec.ValidationError) and "schema_version" in message:
-        try:
-            version = _version_probe.decode(data).get("schema_version")
-        except msgspec.DecodeError:
-            version = None
-        if version is not None:
-            message = (
-                f"unsupported schema_version {version!r} (this version reads "
-                f"{SCHEMA_VERSION}) - at `$.schema_version`"
-            )
-    if isinstance(exc, msgspec.DecodeError) and not isinstance(exc, msgspec.ValidationError):
-        message = f"not valid JSON: {message}"
-    return SchemaError(message)
-
-
-def _check_size(data: bytes | str) -> None:
-    if len(data) > MAX_EVENT_BYTES:
-        raise SchemaError(f"value of {len(data)} bytes exceeds the limit of {MAX_EVENT_BYTES}")
-
-
-def _read_upgraded(
-    data: bytes | str,
-    event_type: str | None,
-    target: Any,
-    topic: str,
-    upgrades: ReadUpgrades | None,
-    exc: Exception,
-) -> Any:
-    """:func:`~widget_factory.compat.read_upgraded`, or else the strict decode's error."""
-    try:
-        event = read_upgraded(data, event_type, target, topic, upgrades)
-    except (msgspec.ValidationError, ValueError) as again:
-        raise SchemaError(f"walkthrough-shaped record, still not readable: {again}") from None
-    if event is None:
-        raise _schema_error(data, exc) from None
-    return event
 
 
 def decode(data: bytes | str, *, topic: str = "", upgrades: ReadUpgrades | None = None) -> AnyEvent:
@@ -438,12 +401,12 @@ def decode(data: bytes | str, *, topic: str = "", upgrades: ReadUpgrades | None 
     walkthrough-shaped record (no envelope) is read as the event ``topic`` carries, and
     counted in ``upgrades``.
     """
-    _check_size(data)
+    check_size(data)
     try:
         return _any_decoder.decode(data)
     except (msgspec.DecodeError, ValueError) as exc:
         name = TOPIC_EVENT_TYPES.get(topic)
-        return _read_upgraded(data, name, AnyEvent, topic, upgrades, exc)
+        return read_upgraded_or_refuse(data, name, AnyEvent, topic, upgrades, exc)
 
 
 def decode_as(
@@ -457,7 +420,7 @@ def decode_as(
 
     A walkthrough-shaped record (no envelope) is upgraded and counted in ``upgrades``
     under ``topic``."""
-    _check_size(data)
+    check_size(data)
     decoder = _decoders.get(event_type)
     if decoder is None:
         decoder = _decoders[event_type] = msgspec.json.Decoder(event_type)
@@ -466,4 +429,4 @@ def decode_as(
     except (msgspec.DecodeError, ValueError) as exc:
         tag = event_type.__struct_config__.tag
         name = tag if isinstance(tag, str) else None
-        return _read_upgraded(data, name, event_type, topic, upgrades, exc)
+        return read_upgraded_or_refuse(data, name, event_type, topic, upgrades, exc)

@@ -20,7 +20,7 @@ The service keeps the loop, the rebalance callbacks and the order publishing. It
 pieces: the planner :mod:`widget_factory.core.assembly`, the changelog store
 :mod:`widget_factory.kafka_io.changelog`, the links between station processes
 :mod:`widget_factory.kafka_io.station_links`, :mod:`widget_factory.stations` (inputs,
-log lines and alerts) and :mod:`widget_factory.core.progress` (how far time may go).
+widgets out, log lines and alerts, the starvation answer key) and :mod:`widget_factory.core.progress` (how far time may go).
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades, read_notes
-from widget_factory.core.assembly import AssemblyPlanner, BuildRecord
-from widget_factory.core.ground_truth import StarvationTruth
+from widget_factory.core.assembly import AssemblyPlanner
 from widget_factory.core.ids import IdSource
 from widget_factory.core.lockstep import PlannerFeed, StatusGate
 from widget_factory.core.orders import OrderGenerator
@@ -46,10 +45,10 @@ from widget_factory.core.routing import StationRouter
 from widget_factory.kafka_io.changelog import AssemblyChangelog
 from widget_factory.kafka_io.client import (
     BrokerHealth,
-    DeadLetters,
     EventProducer,
     consume_available,
 )
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import (
@@ -64,17 +63,16 @@ from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.station_links import StationLinks
 from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import (
-    ASSEMBLY_HANDOFFS,
     COMPONENT_PRODUCTION,
     PRODUCTION_ORDERS,
-    WIDGET_ASSEMBLY,
 )
-from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import ProductionOrder
-from widget_factory.stations.inputs import StationInputs, log_order
+from widget_factory.stations.inputs import StationInputs
 from widget_factory.stations.reports import StationReports
+from widget_factory.stations.truth import StarvationAnswers
 from widget_factory.stations.virtual_time import VirtualTime
+from widget_factory.stations.widgets import WidgetSender
 
 __all__ = ["WidgetAssemblyService", "ASSEMBLY_GROUP", "main"]
 
@@ -104,7 +102,12 @@ class WidgetAssemblyService:
         self.feed = (
             PlannerFeed(
                 self.planner,
-                StatusGate(stations, config.simulation.telemetry_interval_s, options.end),
+                StatusGate(
+                    stations,
+                    config.simulation.telemetry_interval_s,
+                    options.end,
+                    hold_s=options.max_delay_s,
+                ),
             )
             if options.lockstep
             else None
@@ -112,7 +115,9 @@ class WidgetAssemblyService:
         """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
         self.links: StationLinks | None = None
         """Scaled out: the handoff inbox, the forwarder and the progress reports."""
-        self.progress = InputProgress(COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start)
+        self.progress = InputProgress(
+            COMPONENT_PRODUCTION, PRODUCTION_ORDERS, options.start, options.max_delay_s
+        )
         """Positions and event times read here, and (scaled out) reported by others."""
         self.published = PublishedOrders(options.start)
         """The orders this process published, until stored and read back."""
@@ -136,15 +141,14 @@ class WidgetAssemblyService:
         self.dead_letters = DeadLetters(self.producer, "assembly")
         self.upgrades = ReadUpgrades(log)
         self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)
-        self.starvation_truth = StarvationTruth(config)
-        self.truth = TruthPublisher(self.producer)
+        self.truth = StarvationAnswers(config, self.planner, self.producer)
         self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.group: GroupWatch | None = None
         self.status: StatusFollower | None = None
-        self._resend: list[BuildRecord] = []
         self.reports = StationReports(self.planner, self.producer, self.ids)
+        self.widgets = WidgetSender(self.planner, self.producer, self.reports)
         self.inputs = StationInputs(
             config,
             self.clock,
@@ -154,10 +158,10 @@ class WidgetAssemblyService:
             self.published,
             self.dead_letters,
             self.upgrades,
+            self.offsets,
             self.feed,
             intake=self.intake,
         )
-        self.widgets_sent = 0
         self._last_commit = time.monotonic()
         self._last_input = time.monotonic()
 
@@ -168,7 +172,7 @@ class WidgetAssemblyService:
         if not replayed:
             return
         self.reports.restored(replayed)
-        self._resend.extend(self.planner.recovered_completions())
+        self.widgets.waiting.extend(self.planner.recovered_completions())
 
     def _open_links(self) -> None:
         """Scaled out: read this process's stations' handoff partitions from where the
@@ -185,15 +189,8 @@ class WidgetAssemblyService:
         )
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        try:  # another instance may have recorded these partitions since we last looked
-            self.changelog.read()
-        except Exception as exc:  # noqa: BLE001 - the committed offsets are the fallback
-            log.warning("could not re-read changelog positions: %s", exc)
-        for tp in partitions:
-            recorded = self.changelog.positions.get(f"{tp.topic}:{tp.partition}")
-            if recorded is not None:
-                tp.offset = recorded
-                self.progress.read(tp.topic, tp.partition, recorded)
+        for tp in self.changelog.resume(partitions):
+            self.progress.read(tp.topic, tp.partition, tp.offset)
         consumer.assign(partitions)
         log.info("Assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
 
@@ -215,23 +212,6 @@ class WidgetAssemblyService:
         self.offsets.forget(partitions)
 
     # --- inputs --------------------------------------------------------------------------
-
-    def _receive(self, message: Message) -> None:
-        topic, partition = message.topic() or "", message.partition() or 0
-        offset = message.offset() or 0
-        self.planner.record_position(topic, partition, offset + 1)
-        handoff = topic == ASSEMBLY_HANDOFFS
-        if handoff:
-            assert self.links is not None
-            if not self.links.is_progress(message):
-                self._last_input = time.monotonic()
-            if not self.links.take(message):
-                return  # another station's record, or a progress record
-        else:
-            self._last_input = time.monotonic()
-            self.offsets.consumed(topic, partition, offset)
-            self.progress.read(topic, partition, offset + 1)
-        self.inputs.take(message, handoff=handoff)
 
     def _publish_initial_orders(self) -> None:
         if self.orders is None:
@@ -265,26 +245,12 @@ class WidgetAssemblyService:
         False when a stop came first: then nothing they caused may be sent."""
         if self.links is not None and not self.links.settle():
             return False  # handoffs unstored: the positions past them must not be recorded
-        changes = self.planner.take_changes()
-        if changes:
-            self.changelog.append(changes, int(self.clock.now() * 1000))
-        if flush or changes:
-            return self.changelog.wait_durable(lambda: self.lifecycle.running)
-        return True
-
-    def _send_widget(self, build: BuildRecord) -> None:
-        widget = build.widget
-
-        def on_delivery(error: KafkaError | None, message: Message) -> None:
-            self.producer.count_delivery(error, message)
-            if error is None:
-                self.planner.delivered(widget.widget_id)
-            else:
-                self._resend.append(build)
-
-        self.producer.send(WIDGET_ASSEMBLY, widget, on_delivery=on_delivery)
-        self.widgets_sent += 1
-        self.reports.widget(widget)
+        return self.changelog.write(
+            self.planner.take_changes(),
+            int(self.clock.now() * 1000),
+            lambda: self.lifecycle.running,
+            flush=flush,
+        )
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -314,7 +280,7 @@ class WidgetAssemblyService:
         assert self.consumer is not None
         return (
             not self.planner.in_progress()
-            and not self._resend
+            and not self.widgets.waiting
             and len(self.producer) == 0
             and (self.links is None or not len(self.links))
             and time.monotonic() - self._last_input
@@ -375,15 +341,11 @@ class WidgetAssemblyService:
                 if self.links is not None:
                     messages += self.links.poll()
                 for message in messages:
-                    if message.error() is None:
-                        self._receive(message)
+                    if message.error() is None and self.inputs.receive(message):
+                        self._last_input = time.monotonic()
                 if messages:
                     self.health.on_traffic()
-                for machine_id, status, at in self.status.poll():
-                    if self.feed is not None:
-                        self.feed.gate.add(machine_id, status, at)
-                    else:
-                        self.planner.set_status(machine_id, status)
+                self.inputs.statuses(self.status.poll())
                 if end is not None and self.clock.now() >= end:
                     self.lifecycle.drain()
                 draining = self.lifecycle.draining
@@ -396,23 +358,14 @@ class WidgetAssemblyService:
                 if self.orders is not None and not virtual:
                     for order in self.orders.orders_until(min(now, self.planner.cutoff)):
                         self._publish_order(order)
-                if self.feed is not None:
-                    result, accepted = self.feed.step(now)
-                    for order in accepted:
-                        log_order(order)
-                else:
-                    result = self.planner.step(now)
+                result = self.inputs.step(now)
                 self.reports.step(result, self.clock.now())
-                if result.starvations or result.starvation_ends:
-                    self.truth.publish(self.starvation_truth.from_step(result, self.planner.cutoff))
+                self.truth.step(result)
                 if not self._write_changes(flush=False):
                     break
                 if self.links is not None and virtual:  # after the forwards it covers
                     self.links.send_progress(self._ends(), self.published, self.orders is not None)
-                completed = self._resend + result.completed
-                self._resend = []
-                for build in completed:
-                    self._send_widget(build)
+                self.widgets.send(result.completed)
                 self.health.check(self.producer)
                 self.producer.poll(0)
                 if self.health.down_since is None:
@@ -431,11 +384,7 @@ class WidgetAssemblyService:
         stop = Shutdown("assembly")
         if self.feed is not None and self.feed.stock_the_rest():
             log.info("Stopping before the inputs' time came: the rest went into stock")
-        self.truth.publish(
-            self.starvation_truth.close(
-                self.planner.open_starvations(), self.clock.now(), self.planner.cutoff
-            )
-        )
+        self.truth.close(self.clock.now())
         self._write_changes(flush=False)
         flushed = stop.flush(self.producer)
         if self.consumer is not None:
@@ -444,7 +393,7 @@ class WidgetAssemblyService:
             stop.close(self.status.close)
         if self.links is not None:
             stop.close(self.links.close)
-        self.reports.stopped(self.widgets_sent, read_notes(self.upgrades, self.dead_letters.count))
+        self.reports.stopped(self.widgets.sent, read_notes(self.upgrades, self.dead_letters.count))
 
 
 def main(argv: list[str] | None = None) -> int:

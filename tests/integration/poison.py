@@ -46,31 +46,24 @@ class Poison:
     value: bytes | None
 
 
+_FRESH: dict[str, tuple[type[s.Event], str, str]] = {
+    "component-production": (s.ComponentProduced, "component_id", "COMP_METAL_FRAME_"),
+    "widget-assembly": (s.WidgetAssembled, "widget_id", "WIDGET_BASIC_WIDGET_"),
+    "quality-control": (s.QualityCheck, "widget_id", "WIDGET_BASIC_WIDGET_"),
+    "production-orders": (s.ProductionOrder, "order_id", "POISON_ORDER_"),
+}
+"""Per topic: the event type of a fresh valid record, its id field and the id's prefix."""
+_FRESH_COMMAND = (s.FactoryCommand, "target_id", "NO_SUCH_MACHINE_")
+"""Any other topic (``factory-commands``): a command for a machine that does not exist."""
+
+
 def _valid(topic: str, rng: random.Random) -> s.Event:
     """A fresh, valid event of ``topic``'s type (new ids, so it collides with nothing)."""
     by_type = {type(e): e for e in sample_events()}
     hex8 = f"{rng.getrandbits(32):08x}"
     event_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    if topic == "component-production":
-        c = by_type[s.ComponentProduced]
-        return msgspec.structs.replace(
-            c, event_id=event_id, component_id=f"COMP_METAL_FRAME_{hex8}"
-        )
-    if topic == "widget-assembly":
-        w = by_type[s.WidgetAssembled]
-        return msgspec.structs.replace(
-            w, event_id=event_id, widget_id=f"WIDGET_BASIC_WIDGET_{hex8}"
-        )
-    if topic == "quality-control":
-        q = by_type[s.QualityCheck]
-        return msgspec.structs.replace(
-            q, event_id=event_id, widget_id=f"WIDGET_BASIC_WIDGET_{hex8}"
-        )
-    if topic == "production-orders":
-        o = by_type[s.ProductionOrder]
-        return msgspec.structs.replace(o, event_id=event_id, order_id=f"POISON_ORDER_{hex8}")
-    f = by_type[s.FactoryCommand]
-    return msgspec.structs.replace(f, event_id=event_id, target_id=f"NO_SUCH_MACHINE_{hex8}")
+    kind, field, prefix = _FRESH.get(topic, _FRESH_COMMAND)
+    return msgspec.structs.replace(by_type[kind], event_id=event_id, **{field: prefix + hex8})
 
 
 def _as_dict(event: s.Event) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli, run_drained
+from tests.conftest import ROOT, run_cli, run_drained, run_virtual
 from tests.integration.services import config_without_kanban
 from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
@@ -224,18 +224,7 @@ def test_four_terminals_in_any_order_lose_nothing(own_broker: EmbeddedBroker) ->
 
 
 def test_alerts_flow_for_machine_errors(own_broker: EmbeddedBroker) -> None:
-    result = run_cli(
-        "run",
-        "--bootstrap-servers",
-        own_broker.bootstrap_servers,
-        "--speed",
-        "max",
-        "--duration",
-        "12h",
-        "--seed",
-        "11",
-        timeout=240,
-    )
+    result = run_virtual(own_broker.bootstrap_servers, duration="12h", seed=11)
     assert result.returncode == 0, result.stderr[-2000:]
     settings = KafkaSettings(own_broker.bootstrap_servers, source="flag")
     alerts = [decode_as(m.value(), FactoryAlert) for m in read_to_end(settings, ["factory-alerts"])]
@@ -293,20 +282,7 @@ priority = 3
     config = tmp_path / "factory.toml"
     config.write_text(text)
     bootstrap = own_broker.bootstrap_servers
-    result = run_cli(
-        "run",
-        "--bootstrap-servers",
-        bootstrap,
-        "--config",
-        str(config),
-        "--speed",
-        "max",
-        "--duration",
-        "4h",
-        "--seed",
-        "3",
-        timeout=240,
-    )
+    result = run_virtual(bootstrap, duration="4h", seed=3, extra=("--config", str(config)))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(mini_widget) at ASSEMBLY_STATION_D" in result.stderr
     report = audit(bootstrap, "--config", str(config))

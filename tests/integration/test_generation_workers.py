@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_virtual
 from tests.integration.services import config_without_kanban
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
@@ -67,19 +67,8 @@ def test_two_workers_make_exactly_the_one_process_component_stream(tmp_path: Pat
 
 def test_a_run_with_two_generation_workers_passes_the_audit(own_broker: EmbeddedBroker) -> None:
     bootstrap = own_broker.bootstrap_servers
-    result = run_cli(
-        "run",
-        "--bootstrap-servers",
-        bootstrap,
-        "--generation-workers",
-        "2",
-        "--speed",
-        "max",
-        "--duration",
-        "3h",
-        "--seed",
-        "42",
-        timeout=300,
+    result = run_virtual(
+        bootstrap, duration="3h", seed=42, extra=("--generation-workers", "2"), timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
     components = _components(bootstrap)

@@ -13,7 +13,13 @@ from widget_factory.core.clock import to_epoch
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
-from widget_factory.schemas import FaultTruth, MachineStatus, MachineTelemetry, decode_as
+from widget_factory.schemas import (
+    ComponentProduced,
+    FaultTruth,
+    MachineStatus,
+    MachineTelemetry,
+    decode_as,
+)
 
 MACHINE = "FRAME_MACHINE_01"
 START = "2026-03-01T00:00:00+00:00"
@@ -94,7 +100,7 @@ def test_a_simulated_day_pairs_every_fault_and_scores_the_built_in_alerts(
     kinds = score["by_fault_kind"]
     # Measured on seed 5 (one simulated day): every breakdown and starvation detected,
     # no maintenance (the factory raises no alert for planned work), recall about 0.8
-    # overall; the pass-rate alerts match no fault (the simulation causes no drift).
+    # overall; the pass-rate alerts match no fault (they name widget types, not machines).
     assert kinds["breakdown"]["recall"] == 1.0
     assert kinds["breakdown"]["delay_p90_s"] == 0.0
     assert kinds["starvation"]["recall"] >= 0.8
@@ -129,3 +135,48 @@ def test_a_simulated_day_pairs_every_fault_and_scores_the_built_in_alerts(
     missing = run_cli("score", "--alerts-topic", "nope", "--bootstrap-servers", bootstrap)
     assert missing.returncode == 2
     assert "topic 'nope' does not exist" in missing.stderr
+
+
+def test_quality_drifts_name_the_worse_parts_their_machine_made(
+    own_broker: EmbeddedBroker,
+) -> None:
+    """Three simulated days: worn machines drift, and each drift's records pair up and
+    list exactly parts its machine made meanwhile, visibly more often defective."""
+    bootstrap = own_broker.bootstrap_servers
+    settings = KafkaSettings(bootstrap, source="flag")
+    run_drained(bootstrap, duration="3d", seed=5, extra=("--no-dashboard", "--no-analytics"))
+    drifts = [(r, key, ms) for r, key, ms in _truth(settings) if r.kind == "quality_drift"]
+    begins = {r.fault_id: r for r, _, _ in drifts if r.phase == "begin"}
+    ends = {r.fault_id: r for r, _, _ in drifts if r.phase == "end"}
+    assert len(begins) >= 2 and begins.keys() == ends.keys()
+    assert len(drifts) == 2 * len(begins)
+    for record, key, ms in drifts:
+        assert record.cause == "wear" and record.target_type == "machine"
+        assert key == record.target_id.encode()
+        assert ms == int(to_epoch(record.occurred_at) * 1000)
+    parts = {
+        p.component_id: p
+        for p in (
+            decode_as(m.value(), ComponentProduced)
+            for m in read_to_end(settings, ["component-production"])
+        )
+    }
+    listed = []
+    for end in ends.values():
+        assert end.effects is not None and end.ended_at is not None
+        assert end.effects.units_not_made == 0
+        assert len(end.effects.degraded_ids) == min(end.effects.made_while_degraded, 200)
+        inside = [
+            p
+            for p in parts.values()
+            if p.machine_id == end.target_id and end.started_at <= p.produced_at <= end.ended_at
+        ]
+        assert end.effects.made_while_degraded == len(inside)
+        for component_id in end.effects.degraded_ids:
+            part = parts[component_id]
+            assert part.machine_id == end.target_id
+            assert end.started_at <= part.produced_at <= end.ended_at
+            listed.append(part)
+    assert len(listed) > 30
+    defective = sum(p.quality_metrics.defect_count > 0 for p in listed) / len(listed)
+    assert defective > 0.4  # against 0.2 for a machine in good order

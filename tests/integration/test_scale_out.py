@@ -26,7 +26,8 @@ import pytest
 from tests.conftest import ROOT, run_cli
 from tests.integration.services import wait_for
 from tests.patience import ceiling
-from widget_factory.core.assembly import AssemblyPlanner, ChangeSet
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import ChangeSet
 from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import FactoryConfig, default_config, load_config
 from widget_factory.kafka_io.broker import EmbeddedBroker

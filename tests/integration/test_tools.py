@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, run_virtual
 from tests.patience import ceiling
 from tests.samples import T0
 from widget_factory import schemas as s
@@ -362,18 +362,7 @@ def finished_run() -> Iterator[tuple[EmbeddedBroker, dict]]:
     """A drained virtual six hours of the whole factory, and its audit."""
     with EmbeddedBroker() as broker:
         b = broker.bootstrap_servers
-        run = run_cli(
-            "run",
-            "--bootstrap-servers",
-            b,
-            "--speed",
-            "max",
-            "--duration",
-            "6h",
-            "--seed",
-            "1",
-            timeout=120,
-        )
+        run = run_virtual(b, duration="6h", seed=1, timeout=120)
         assert run.returncode == 0, run.stderr[-3000:]
         audit = run_cli("audit", "--json", "--bootstrap-servers", b)
         assert audit.returncode == 0, audit.stdout[-2000:]

@@ -158,3 +158,43 @@ def test_state_marks_true_faults_and_lists_the_answer_key() -> None:
         "quality": 0.5,
         "oee": 0.2,
     }
+
+
+def test_a_quality_drift_outlasting_a_shutdown_stays_marked() -> None:
+    from widget_factory.core.clock import to_datetime
+    from widget_factory.core.ground_truth import fault_id
+    from widget_factory.core.ids import event_id_from
+    from widget_factory.schemas import FaultTruth
+
+    def fault(kind: str, cause: str, phase: str, start: float, end: float | None = None):
+        fid = fault_id("FRAME_MACHINE_01", kind, start)
+        return FaultTruth(
+            event_id=event_id_from("fault_truth", fid, phase),
+            phase=phase,  # type: ignore[arg-type]
+            fault_id=fid,
+            target_id="FRAME_MACHINE_01",
+            target_type="machine",
+            kind=kind,  # type: ignore[arg-type]
+            cause=cause,  # type: ignore[arg-type]
+            started_at=to_datetime(1_764_057_600.0 + start),
+            ended_at=None if end is None else to_datetime(1_764_057_600.0 + end),
+        )
+
+    def mark(state: DashboardState) -> tuple[str, str] | None:
+        machines = {m["id"]: m for m in state.snapshot()["machines"]}
+        found = machines["FRAME_MACHINE_01"]["true_fault"]
+        return None if found is None else (found["kind"], found["cause"])
+
+    state = DashboardState(default_config())
+    state.add(fault("quality_drift", "wear", "begin", 0))
+    assert mark(state) == ("quality_drift", "wear")
+    state.add(fault("shutdown", "command", "begin", 60))
+    assert mark(state) == ("shutdown", "command")
+    state.add(fault("shutdown", "command", "end", 60, 120))
+    assert mark(state) == ("quality_drift", "wear")  # the drift goes on
+    state.add(fault("quality_drift", "wear", "end", 0, 300))
+    assert mark(state) is None
+    # an end read before its begin (two producers) leaves nothing marked
+    state.add(fault("quality_drift", "wear", "end", 400, 500))
+    state.add(fault("quality_drift", "wear", "begin", 400))
+    assert mark(state) is None

@@ -8,7 +8,8 @@ from collections import Counter
 import msgspec
 
 from tests.samples import T0
-from widget_factory.core.assembly import AssemblyPlanner, ChangeSet
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import ChangeSet
 from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import default_config
 from widget_factory.schemas import (

@@ -9,7 +9,8 @@ from collections import defaultdict
 import msgspec
 
 from widget_factory.bench import bench_config_path
-from widget_factory.core.assembly import AssemblyPlanner, ChangeSet
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import ChangeSet
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import NAMESPACE, EventIdPrefix, IdSource, event_id_from, scramble32
 from widget_factory.core.oee_truth import OeeTruthTracker

@@ -42,6 +42,7 @@ def test_every_contract_event_type_is_known() -> None:
         "factory_metric",
         "fault_truth",
         "oee_truth",
+        "delay_truth",
     }
 
 

@@ -10,7 +10,11 @@ How far an input has certainly reached: telemetry, the earliest latest report ov
 machine (all report on a fixed interval); inventory, the earliest latest movement over
 every SKU of the factory (each SKU's movements are written in event-time order, and
 some partitions of the topic never get a SKU); every other topic, the earliest newest
-event over its partitions (each partition is in event-time order).
+event over its partitions (each partition is in event-time order). Records sent late and
+out of order (``--late-fraction``) break that order by less than their largest delay, so
+the service treats each input as complete only up to that time less its lateness bound
+(analytics/service.py): with a bound at least the largest delay, the windows are exactly
+those of the same run without delay.
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ from widget_factory.core.clock import format_sim_duration
 from widget_factory.core.metric_records import Metric, decode_metric, encode_metric
 from widget_factory.core.windows import topic_frontier, window_start
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters, EventProducer
+from widget_factory.kafka_io.client import BrokerHealth, EventProducer
 from widget_factory.kafka_io.cluster_identity import cluster_was_replaced
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -163,13 +164,18 @@ class AnalyticsService:
         went."""
         assert self.in_order is not None
         queue = self.in_order.queue
+        size = self.options.window_s
+        lateness = self.options.lateness_s
+        # An input is complete only up to its newest event time less the lateness bound:
+        # records may arrive up to that far out of order (late delivery from the
+        # producers' edge gateways, core/edge_gateway.py). With a bound at least their
+        # largest delay, every window gets exactly what it would without any.
         until = (
             math.inf
             if everything
             else self.in_order.watermark({t: follower.progress(t) for t in SOURCE_TOPICS})
+            - lateness
         )
-        size = self.options.window_s
-        lateness = self.options.lateness_s
         while queue or not everything:
             if self._boundary is None:
                 if not queue:

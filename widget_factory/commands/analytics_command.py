@@ -58,13 +58,14 @@ def run_analytics(args: argparse.Namespace) -> int:
         lifecycle.ignore_drain_requests()
 
 
+_HELP = (
+    "windowed metrics in simulated time (throughput, assembly times, pass rates, OEE, "
+    "stock) on factory-metrics"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "analytics",
-        "windowed metrics in simulated time (throughput, assembly times, pass rates, OEE, "
-        "stock) on factory-metrics",
-        run_analytics,
-    )
+    parser = command("analytics", _HELP, run_analytics)
     parser.add_argument(
         "--window",
         default="60s",

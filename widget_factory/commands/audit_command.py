@@ -112,13 +112,14 @@ _EPILOG = (
 )
 
 
+_HELP = (
+    "check every invariant of the contract on what the topics hold (exit 1 if any is "
+    "broken, 3 if inconclusive: an unreadable record without a dead letter)"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "audit",
-        "check every invariant of the contract on what the topics hold (exit 1 if any is "
-        "broken, 3 if inconclusive: an unreadable record without a dead letter)",
-        _run,
-    )
+    parser = command("audit", _HELP, _run)
     parser.epilog = _EPILOG
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     common_options(parser)

@@ -59,13 +59,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if doc.get("audit_ok") is not False else 1
 
 
+_HELP = (
+    "measure raw producer, generation, pipeline, latency, a virtual day and memory in one "
+    "run, each against the broker's own limit (exit 1 if an audit fails)"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "bench",
-        "measure raw producer, generation, pipeline, latency, a virtual day and memory in one "
-        "run, each against the broker's own limit (exit 1 if an audit fails)",
-        _run,
-    )
+    parser = command("bench", _HELP, _run)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--duration",

@@ -44,12 +44,11 @@ def run_broker(port: int) -> int:
         broker.stop()
 
 
+_HELP = "run the embedded Kafka-compatible broker (tansu, in memory) in the foreground"
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "broker",
-        "run the embedded Kafka-compatible broker (tansu, in memory) in the foreground",
-        lambda args: run_broker(args.port),
-    )
+    parser = command("broker", _HELP, lambda args: run_broker(args.port))
     parser.add_argument(
         "--port", type=positive_int, default=9092, help="port on 127.0.0.1 (default 9092)"
     )

@@ -153,12 +153,11 @@ _MACHINE_HELP = {
 }
 
 
+_ORDER_HELP = "add a production order to a running factory (to production-orders)"
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    order = command(
-        "order",
-        "add a production order to a running factory (to production-orders)",
-        _order,
-    )
+    order = command("order", _ORDER_HELP, _order)
     order.epilog = (
         "example: widget-factory order premium_widget 20 --priority 5\n"
         "Its creation time is the factory's simulated time, read from the newest telemetry."

@@ -47,13 +47,14 @@ def run_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+_HELP = (
+    "a live web page of the factory on 127.0.0.1: machines, stock, orders, pass rates, "
+    "lag, and controls"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "dashboard",
-        "a live web page of the factory on 127.0.0.1: machines, stock, orders, pass rates, "
-        "lag, and controls",
-        run_dashboard,
-    )
+    parser = command("dashboard", _HELP, run_dashboard)
     parser.add_argument(
         "--port",
         type=port_number,

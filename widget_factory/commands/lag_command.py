@@ -180,22 +180,21 @@ def _lag(args: argparse.Namespace) -> int:
     return 0
 
 
+_GROUPS_HELP = (
+    "list consumer groups with state, members, topics and total lag (kafka-consumer-groups --list)"
+)
+_LAG_HELP = (
+    "committed offset, end offset and lag per topic-partition of a consumer group "
+    "(kafka-consumer-groups --describe)"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    groups = command(
-        "groups",
-        "list consumer groups with state, members, topics and total lag "
-        "(kafka-consumer-groups --list)",
-        _groups,
-    )
+    groups = command("groups", _GROUPS_HELP, _groups)
     groups.add_argument("--json", action="store_true", help="print JSON instead of a table")
     common_options(groups, config=False)
 
-    lag = command(
-        "lag",
-        "committed offset, end offset and lag per topic-partition of a consumer group "
-        "(kafka-consumer-groups --describe)",
-        _lag,
-    )
+    lag = command("lag", _LAG_HELP, _lag)
     lag.epilog = (
         "the factory's groups: "
         + ", ".join(f"{g} (reads {', '.join(t)})" for g, t in FACTORY_GROUPS.items())

@@ -127,13 +127,14 @@ def _run(args: argparse.Namespace) -> int:
     )
 
 
+_HELP = (
+    "live view of a running factory: machines, stock, orders, alerts, throughput, "
+    "QC pass rates, lag"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "monitor",
-        "live view of a running factory: machines, stock, orders, alerts, throughput, "
-        "QC pass rates, lag",
-        _run,
-    )
+    parser = command("monitor", _HELP, _run)
     parser.epilog = (
         "It reads without a consumer group, so it never disturbs the factory.\n"
         "example: widget-factory monitor --bootstrap-servers 127.0.0.1:9092"

@@ -54,13 +54,14 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+_HELP = (
+    "assembly times, machine efficiency (OEE), pass rates, orders and stock from the "
+    "warehouse, as tables and PNG charts"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "report",
-        "assembly times, machine efficiency (OEE), pass rates, orders and stock from the "
-        "warehouse, as tables and PNG charts",
-        run_report,
-    )
+    parser = command("report", _HELP, run_report)
     parser.add_argument(
         "--db", default="factory.duckdb", metavar="FILE", help="the DuckDB database the sink loaded"
     )

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from widget_factory.commands.services_command import continue_simulated_time
+from widget_factory.core.analytics_windows import DEFAULT_LATENESS_S
 from widget_factory.errors import UsageError
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.broker_memory import (
@@ -90,6 +91,8 @@ def run_factory(args: argparse.Namespace) -> int:
             kafka_config=args.kafka_config,
             overrides=public_overrides,
             debug=args.debug,
+            late_fraction=options.late_fraction,
+            max_delay_s=options.max_delay_s,
         )
         generation_workers = args.generation_workers or 1
         lockstep = (
@@ -140,7 +143,12 @@ def run_factory(args: argparse.Namespace) -> int:
             bounded=options.duration is not None,
         )
         extras = dataclasses.replace(
-            _in_run_options(args, public_overrides, {**secret_env, **pacing}), lockstep=lockstep
+            _in_run_options(args, public_overrides, {**secret_env, **pacing}),
+            lockstep=lockstep,
+            # records up to --max-delay late still land in their windows
+            lateness_s=(
+                max(DEFAULT_LATENESS_S, options.max_delay_s) if options.max_delay_s else None
+            ),
         )
         with in_run_dashboard(extras, settings, options) as dashboard_url:
             if dashboard_url is not None:
@@ -216,12 +224,11 @@ def _add_in_run_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_HELP = "the whole factory: embedded broker (unless --bootstrap-servers), topics, every service"
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "run",
-        "the whole factory: embedded broker (unless --bootstrap-servers), topics, every service",
-        run_factory,
-    )
+    parser = command("run", _HELP, run_factory)
     simulation_options(parser)
     parser.add_argument("--start", metavar="TIME", help=START_HELP)
     scale = parser.add_argument_group("scale-out (docs/scaling.md)")

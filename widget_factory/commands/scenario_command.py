@@ -119,12 +119,13 @@ def _with_speed(scenario: Scenario, speed: float | None) -> Scenario:
     return msgspec.structs.replace(scenario, speed=speed)
 
 
+_HELP = (
+    "run one of the walkthrough's experiments (or your own scenario file) and summarise its effect"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "scenario",
-        "run one of the walkthrough's experiments (or your own scenario file) and summarise its effect",
-        _run,
-    )
+    parser = command("scenario", _HELP, _run)
     parser.epilog = (
         "shipped scenarios: "
         + ", ".join(builtin_names())

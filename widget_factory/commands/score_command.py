@@ -31,7 +31,7 @@ from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_GROUND_TRUTH, connect_admin
 from widget_factory.options import common_options, settings_from_args
-from widget_factory.schemas import FaultTruth, OeeTruth, SchemaError, decode
+from widget_factory.schemas import DelayTruth, FaultTruth, OeeTruth, SchemaError, decode
 
 ORDER = 92
 
@@ -45,7 +45,8 @@ _json = msgspec.json.Decoder()
 
 
 def read_truth(settings: KafkaSettings, topic: str) -> tuple[list[FaultTruth], int]:
-    """The fault records (``oee_truth`` records, the key's other kind, are not scored)."""
+    """The fault records (``oee_truth`` and ``delay_truth`` records, the key's other
+    kinds, are not scored)."""
     records: list[FaultTruth] = []
     unreadable = 0
     for message in read_to_end(settings, [topic], client_id="score"):
@@ -56,7 +57,7 @@ def read_truth(settings: KafkaSettings, topic: str) -> tuple[list[FaultTruth], i
             continue
         if isinstance(record, FaultTruth):
             records.append(record)
-        elif not isinstance(record, OeeTruth):
+        elif not isinstance(record, OeeTruth | DelayTruth):
             unreadable += 1
     return records, unreadable
 
@@ -195,13 +196,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+_HELP = (
+    "score an alert stream (factory-alerts or your own topic) against the answer key "
+    "on factory-ground-truth: precision, recall, detection delay per fault kind"
+)
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "score",
-        "score an alert stream (factory-alerts or your own topic) against the answer key "
-        "on factory-ground-truth: precision, recall, detection delay per fault kind",
-        _run,
-    )
+    parser = command("score", _HELP, _run)
     parser.add_argument(
         "--alerts-topic",
         default=FACTORY_ALERTS,

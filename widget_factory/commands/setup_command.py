@@ -30,16 +30,19 @@ def run_setup(settings: KafkaSettings, *, partitions: int | None, replication_fa
     return 1 if failed else 0
 
 
-def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "setup",
-        "create every factory topic with the contract's partitions and retention (idempotent)",
-        lambda args: run_setup(
-            settings_from_args(args),
-            partitions=args.partitions,
-            replication_factor=args.replication_factor,
-        ),
+def _setup(args: argparse.Namespace) -> int:
+    return run_setup(
+        settings_from_args(args),
+        partitions=args.partitions,
+        replication_factor=args.replication_factor,
     )
+
+
+_HELP = "create every factory topic with the contract's partitions and retention (idempotent)"
+
+
+def register(command: Callable[..., argparse.ArgumentParser]) -> None:
+    parser = command("setup", _HELP, _setup)
     parser.add_argument(
         "--partitions", type=positive_int, metavar="N", help="partitions for every topic"
     )

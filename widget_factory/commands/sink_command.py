@@ -29,12 +29,11 @@ def run_sink(args: argparse.Namespace) -> int:
         lifecycle.ignore_drain_requests()
 
 
+_HELP = "load every topic into DuckDB tables (one row per event_id; resumes where it stopped)"
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "sink",
-        "load every topic into DuckDB tables (one row per event_id; resumes where it stopped)",
-        run_sink,
-    )
+    parser = command("sink", _HELP, run_sink)
     parser.add_argument(
         "--db",
         default="factory.duckdb",

@@ -120,12 +120,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+_HELP = "print a topic's events as readable lines (or raw JSON), without joining a consumer group"
+
+
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
-    parser = command(
-        "tail",
-        "print a topic's events as readable lines (or raw JSON), without joining a consumer group",
-        _run,
-    )
+    parser = command("tail", _HELP, _run)
     parser.epilog = (
         "examples:\n"
         "  widget-factory tail component-production              new components as they come\n"

@@ -8,8 +8,7 @@ is rebuilt exactly by replaying its change sets: no component vanishes from stoc
 none is used twice.
 
 The changelog entries and step results are in :mod:`widget_factory.core.assembly_records`,
-a station's stock and kit picking in :mod:`widget_factory.core.station_stock`; their
-names stay importable from here.
+a station's stock and kit picking in :mod:`widget_factory.core.station_stock`.
 
 Each component goes to exactly one station, the one that needs it most; a station builds
 the highest-priority order it has every component for, taking the earliest-made
@@ -29,8 +28,6 @@ from widget_factory.core.assembly_records import (
     LateOrder,
     OrderRecord,
     OrderState,
-    Shortage,
-    Starvation,
     StarvationEnded,
     StepResult,
     Stocked,
@@ -44,19 +41,7 @@ from widget_factory.schemas import (
     ProductionOrder,
 )
 
-__all__ = [
-    "Stocked",
-    "BuildRecord",
-    "OrderRecord",
-    "ChangeSet",
-    "Shortage",
-    "Starvation",
-    "LateOrder",
-    "StarvationEnded",
-    "StepResult",
-    "AssemblyPlanner",
-    "BUILDING_STATUSES",
-]
+__all__ = ["AssemblyPlanner", "BUILDING_STATUSES", "UNPLACED"]
 
 BUILDING_STATUSES = frozenset({MachineStatus.RUNNING, MachineStatus.IDLE})
 """A station starts new builds only in these statuses (as learnt from telemetry)."""

@@ -15,6 +15,7 @@ import msgspec
 
 from widget_factory.schemas import (
     ComponentProduced,
+    DelayTruth,
     Event,
     FactoryAlert,
     FactoryCommand,
@@ -134,6 +135,13 @@ def _oee(e: OeeTruth) -> str:
     )
 
 
+def _delay(e: DelayTruth) -> str:
+    return (
+        f"delay truth {e.target_id} {e.topic}: {e.records_delayed} records held from "
+        f"{format_time(e.started_at)}, sent late by up to {e.max_delay_s:.0f} s"
+    )
+
+
 def format_event(event: Event) -> str:
     """``<simulated time>  <kind>  <what happened>`` for any factory event."""
     if isinstance(event, ComponentProduced):
@@ -156,6 +164,8 @@ def format_event(event: Event) -> str:
         body = _fault(event)
     elif isinstance(event, OeeTruth):
         body = _oee(event)
+    elif isinstance(event, DelayTruth):
+        body = _delay(event)
     else:  # pragma: no cover - every event type is listed above
         body = f"{event.event_type} {event.event_id}"
     return f"{format_time(event.occurred_at)}  {body}"

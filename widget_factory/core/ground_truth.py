@@ -2,8 +2,9 @@
 
 A fault is a spell in which a machine or station does not do its job: a breakdown or an
 injected anomaly (ERROR), maintenance, a commanded shutdown, or a station starved of
-components with orders waiting. Each gets exactly one ``begin`` and one ``end``
-:class:`~widget_factory.schemas.FaultTruth` record, published on ``factory-ground-truth``
+components with orders waiting; also a worn machine's quality drift (its records come
+from component production: core/quality_drift.py). Each gets exactly one ``begin`` and
+one ``end`` :class:`~widget_factory.schemas.FaultTruth` record, published on ``factory-ground-truth``
 so users can score their own detectors against what really happened.
 
 :class:`FaultTracker` turns the machine state machine's :class:`StatusChange` records
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
-from widget_factory.core.assembly import StepResult
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import event_id_from
 from widget_factory.core.machines import StatusChange
@@ -39,18 +40,24 @@ __all__ = [
     "StarvationTruth",
 ]
 
-FAULT_KINDS: Final = ("breakdown", "anomaly", "maintenance", "shutdown", "starvation")
-"""Fault kinds the simulation causes (``quality_drift`` is in the schema for factories
-whose machines degrade; the shipped simulation has no such mode)."""
+FAULT_KINDS: Final = (
+    "breakdown",
+    "anomaly",
+    "maintenance",
+    "shutdown",
+    "starvation",
+    "quality_drift",
+)
+"""Fault kinds the simulation causes (quality drifts: core/quality_drift.py)."""
 
-FAULT_CAUSES: Final = ("random", "command", "scenario", "schedule", "supply")
+FAULT_CAUSES: Final = ("random", "command", "scenario", "schedule", "supply", "wear")
 
 _FAULT_STATUSES: Final = frozenset(
     {MachineStatus.ERROR, MachineStatus.MAINTENANCE, MachineStatus.SHUTDOWN}
 )
 
 Kind = Literal["breakdown", "anomaly", "maintenance", "shutdown", "starvation", "quality_drift"]
-Cause = Literal["random", "command", "scenario", "schedule", "supply"]
+Cause = Literal["random", "command", "scenario", "schedule", "supply", "wear"]
 
 
 def fault_id(target_id: str, kind: str, started_at: float) -> str:

@@ -37,7 +37,7 @@ from typing import Final
 
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.ids import event_id_from
-from widget_factory.core.production import HEALTHY_DEFECT_WEIGHTS
+from widget_factory.core.part_defects import HEALTHY_DEFECT_WEIGHTS
 from widget_factory.factory_config import FactoryConfig, WidgetTypeSpec
 from widget_factory.schemas import (
     QualityCheck,

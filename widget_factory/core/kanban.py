@@ -33,12 +33,22 @@ from dataclasses import dataclass
 from widget_factory.factory_config import FactoryConfig
 
 __all__ = [
+    "KanbanHold",
     "KanbanLimit",
     "KanbanBoard",
     "component_type_of",
     "expected_hourly_use",
     "kanban_limits",
 ]
+
+
+@dataclass(frozen=True)
+class KanbanHold:
+    """A machine parked (``held``) or restarted by kanban at ``at`` (simulated epoch s)."""
+
+    machine_id: str
+    at: float
+    held: bool
 
 
 @dataclass(frozen=True)

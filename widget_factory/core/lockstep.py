@@ -10,7 +10,8 @@ different decisions on every run. In *lockstep* a service instead:
   each input's time before applying it;
 - moves only as far as every upstream has certainly reached: for machine status, the
   :class:`StatusGate` (every machine reports on a fixed interval, in time order, so once
-  a machine's report at ``t`` is in, nothing earlier about it can still come).
+  a machine's report at ``t`` is in, nothing earlier about it can still come; with late
+  delivery, ``--max-delay D``, nothing before ``t - D``).
 
 Pure: no Kafka, no wall clock.
 """
@@ -23,7 +24,8 @@ import math
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar
 
-from widget_factory.core.assembly import AssemblyPlanner, StepResult
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.schemas import ComponentProduced, MachineStatus, ProductionOrder
 
 __all__ = ["EventTimeQueue", "StatusGate", "PlannerFeed", "STATUS_RANK"]
@@ -80,8 +82,12 @@ class StatusGate:
         interval: float,
         end: float | None = None,
         queue: EventTimeQueue[Any] | None = None,
+        hold_s: float = 0.0,
     ) -> None:
         self._latest: dict[str, float] = {m: -math.inf for m in machine_ids}
+        self._hold_s = hold_s
+        """Late delivery (``--max-delay``): a report at ``t`` vouches only for ``t - hold_s``
+        (core/edge_gateway.py); a bounded run's last reports are never late."""
         self._interval = interval
         self._end = math.inf if end is None else end
         self.pending: EventTimeQueue[Any] = EventTimeQueue() if queue is None else queue
@@ -98,9 +104,10 @@ class StatusGate:
 
     def watermark(self) -> float:
         end = self._end
+        hold = self._hold_s
         low = math.inf
         for latest in self._latest.values():
-            reached = end if latest + self._interval > end else latest
+            reached = end if latest + self._interval > end else latest - hold
             if reached < low:
                 low = reached
         return min(low, end)

@@ -22,7 +22,14 @@ import msgspec
 
 from widget_factory.factory_config import FactoryConfig
 
-__all__ = ["MachineShare", "WHOLE_FACTORY", "machine_seeds", "parse_share", "share_config"]
+__all__ = [
+    "MachineShare",
+    "WHOLE_FACTORY",
+    "id_sequences",
+    "machine_seeds",
+    "parse_share",
+    "share_config",
+]
 
 T = TypeVar("T")
 
@@ -85,3 +92,25 @@ def share_config(config: FactoryConfig, share: MachineShare) -> FactoryConfig:
     return msgspec.structs.replace(
         config, machines=share.pick(config.machines), stations=share.pick(config.stations)
     )
+
+
+def id_sequences(config: FactoryConfig, rng: random.Random) -> list[tuple[int, int]]:
+    """Per machine position: its first counter value and stride in its type's id sequence.
+
+    Each component type's counter starts at a random 32-bit value (drawn in the order the
+    types first appear among the machines); the k-th of the type's m machines takes the
+    values start + k, start + k + m, ...
+    """
+    starts: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for spec in config.machines:
+        if spec.component_type not in starts:
+            starts[spec.component_type] = rng.getrandbits(32)
+        counts[spec.component_type] = counts.get(spec.component_type, 0) + 1
+    seen: dict[str, int] = {}
+    sequences = []
+    for spec in config.machines:
+        rank = seen.get(spec.component_type, 0)
+        seen[spec.component_type] = rank + 1
+        sequences.append((starts[spec.component_type] + rank, counts[spec.component_type]))
+    return sequences

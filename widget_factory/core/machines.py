@@ -7,7 +7,8 @@ worn out), counts cycles (elapsed time over its mean cycle time), may break down
 Poisson rate ``error_rate_per_hour * (1 + wear_error_factor * wear)``) and goes to
 scheduled maintenance at ``maintenance_at_wear``. A repair (``repair_s``) halves the
 wear; maintenance (``maintenance_s``) resets it. Readings are shaped by status: running
-warm and busy, error hot, shaking and near-zero power, maintenance and idle cool and quiet.
+warm and busy, error hot, shaking and near-zero power, maintenance and idle cool and quiet
+(one machine's state and its readings: :mod:`widget_factory.core.machine_state`).
 
 Commands (the walkthrough's ``simulate_anomaly``, stop, start, maintenance) act at once
 and return an immediate report. Status changes are returned as :class:`StatusChange`
@@ -21,14 +22,18 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from operator import attrgetter
-from typing import Final
 
 from widget_factory.core.ids import IdSource
+from widget_factory.core.machine_state import (
+    BASE_POWER_W,
+    DEFAULT_BASE_POWER_W,
+    MachineUnit,
+    sensor_reading,
+)
 from widget_factory.errors import FactoryError
-from widget_factory.factory_config import FactoryConfig, LocationSpec
-from widget_factory.schemas import Location, MachineStatus, MachineTelemetry, TelemetryMetrics
+from widget_factory.factory_config import FactoryConfig
+from widget_factory.schemas import MachineStatus, MachineTelemetry
 
 __all__ = [
     "BASE_POWER_W",
@@ -38,27 +43,11 @@ __all__ = [
     "MachineFleet",
 ]
 
-BASE_POWER_W: Final[dict[str, float]] = {
-    "metal_forming": 2200.0,
-    "injection_molding": 2500.0,
-    "electronics_assembly": 1200.0,
-    "battery_assembly": 1000.0,
-    "display_assembly": 900.0,
-    "calibration": 800.0,
-    "motor_assembly": 1500.0,
-    "widget_assembly": 1100.0,
-}
-"""Mean power draw of a RUNNING machine by machine type, in watts (± 5% per reading)."""
-
-DEFAULT_BASE_POWER_W: Final = 1500.0
-"""Mean running power of a machine type missing from :data:`BASE_POWER_W`, in watts."""
-
 _RUNNING = MachineStatus.RUNNING
 _IDLE = MachineStatus.IDLE
 _ERROR = MachineStatus.ERROR
 _MAINTENANCE = MachineStatus.MAINTENANCE
 _SHUTDOWN = MachineStatus.SHUTDOWN
-_TWO_PI: Final = 2.0 * math.pi
 
 
 @dataclass(frozen=True)
@@ -97,52 +86,6 @@ class UnknownMachine(FactoryError, KeyError):
         return str(self.args[0])
 
 
-class _Unit:
-    """One reporting machine: constants and state (slots, for speed)."""
-
-    __slots__ = (
-        "index",
-        "id",
-        "machine_type",
-        "location",
-        "mean_cycle",
-        "base_power",
-        "status",
-        "wear",
-        "cycles",
-        "last",
-        "until",
-        "anomalous",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        machine_id: str,
-        machine_type: str,
-        location: LocationSpec,
-        mean_cycle: float,
-        wear: float,
-        start: float,
-    ) -> None:
-        self.index = index
-        self.id = machine_id
-        self.machine_type = machine_type
-        self.location = Location(location.building, location.floor, location.line)
-        self.mean_cycle = mean_cycle
-        self.base_power = BASE_POWER_W.get(machine_type, DEFAULT_BASE_POWER_W)
-        self.status = _RUNNING
-        self.wear = wear
-        self.cycles = 0.0
-        """Cycles completed, as a float so short intervals are not lost; reported as int."""
-        self.last = start
-        """Time up to which the state has evolved."""
-        self.until = math.inf
-        """End of the current ERROR or MAINTENANCE."""
-        self.anomalous = False
-        """An injected anomaly: anomalous readings until repaired."""
-
-
 class MachineFleet:
     """All machines that report telemetry: production machines and assembly stations."""
 
@@ -153,22 +96,21 @@ class MachineFleet:
         self._ids = ids
         self._interval = config.simulation.telemetry_interval_s
         self._telemetry = config.telemetry
-        units: list[_Unit] = []
-        for machine in config.machines:
-            mean = (machine.cycle_time_s[0] + machine.cycle_time_s[1]) / 2
-            units.append(
-                self._unit_for(
-                    len(units), machine.id, machine.machine_type, machine.location, mean, start
-                )
-            )
+        reporting = [
+            (m.id, m.machine_type, m.location, (m.cycle_time_s[0] + m.cycle_time_s[1]) / 2)
+            for m in config.machines
+        ]
         for station in config.stations:
             times = [config.widget_types[w].assembly_time_s for w in station.builds]
-            mean = sum(times) / len(times)
-            units.append(
-                self._unit_for(
-                    len(units), station.id, station.machine_type, station.location, mean, start
-                )
+            reporting.append(
+                (station.id, station.machine_type, station.location, sum(times) / len(times))
             )
+        units = [  # wear drawn in this order: production machines, then stations
+            MachineUnit(
+                i, machine_id, kind, location, max(mean, 1e-9), rng.uniform(0.0, 0.5), start
+            )
+            for i, (machine_id, kind, location, mean) in enumerate(reporting)
+        ]
         self._units = units
         self._by_id = {u.id: u for u in units}
         self._heap = [(start + rng.random() * self._interval, u.index) for u in units]
@@ -177,18 +119,6 @@ class MachineFleet:
         """Changes found while serving a command, returned by the next report_until."""
         self._held: set[str] = set()
         """Machines parked by kanban (core/kanban.py): IDLE whenever they could run."""
-
-    def _unit_for(
-        self,
-        index: int,
-        machine_id: str,
-        machine_type: str,
-        location: LocationSpec,
-        mean_cycle: float,
-        start: float,
-    ) -> _Unit:
-        wear = self._rng.uniform(0.0, 0.5)
-        return _Unit(index, machine_id, machine_type, location, max(mean_cycle, 1e-9), wear, start)
 
     # --- queries --------------------------------------------------------------------------
 
@@ -222,7 +152,8 @@ class MachineFleet:
         reports: list[MachineTelemetry] = []
         append = reports.append
         advance = self._advance
-        report = self._report
+        ids = self._ids
+        rng = self._rng
         heapreplace = heapq.heapreplace
         held = self._held
         changes, self._pending = self._pending, []
@@ -234,7 +165,7 @@ class MachineFleet:
                 self._set(unit, _RUNNING, t, "started", changes)
             elif unit.status is _RUNNING and held and unit.id in held:  # repaired while held
                 self._set(unit, _IDLE, t, "kanban hold", changes)
-            append(report(unit, t))
+            append(sensor_reading(unit, t, rng, ids))
             heapreplace(heap, (t + interval, index))
         changes.sort(key=attrgetter("at"))
         return reports, changes
@@ -321,43 +252,43 @@ class MachineFleet:
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Kanban parks the machine: RUNNING -> IDLE now, and IDLE after any repair or
         maintenance until :meth:`release`. Only ``start`` overrides a SHUTDOWN."""
-        unit = self._command(machine_id, at)
-        self._held.add(unit.id)
-        change = (
-            self._set(unit, _IDLE, at, "kanban hold", cause=cause)
-            if unit.status is _RUNNING
-            else None
-        )
-        return self._report(unit, at), change
+        return self._kanban(machine_id, at, cause, hold=True)
 
     def release(
         self, machine_id: str, at: float, cause: str = "kanban"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Kanban restarts the machine: IDLE -> RUNNING now (other statuses stay)."""
-        unit = self._command(machine_id, at)
-        self._held.discard(unit.id)
-        change = (
-            self._set(unit, _RUNNING, at, "kanban release", cause=cause)
-            if unit.status is _IDLE
-            else None
-        )
-        return self._report(unit, at), change
+        return self._kanban(machine_id, at, cause, hold=False)
 
     # --- internals ------------------------------------------------------------------------
 
-    def _unit(self, machine_id: str) -> _Unit:
+    def _unit(self, machine_id: str) -> MachineUnit:
         unit = self._by_id.get(machine_id)
         if unit is None:
             raise UnknownMachine(machine_id, list(self._by_id))
         return unit
 
-    def _command(self, machine_id: str, at: float) -> _Unit:
+    def _command(self, machine_id: str, at: float) -> MachineUnit:
         """The machine, its state evolved up to ``at`` (changes kept for report_until)."""
         unit = self._unit(machine_id)
         self._advance(unit, at, self._pending)
         return unit
 
-    def _supersede_breakdown(self, unit: _Unit, at: float) -> None:
+    def _kanban(
+        self, machine_id: str, at: float, cause: str, *, hold: bool
+    ) -> tuple[MachineTelemetry, StatusChange | None]:
+        """Park (``hold``) or restart the machine: one move, RUNNING -> IDLE or back."""
+        unit = self._command(machine_id, at)
+        if hold:
+            self._held.add(unit.id)
+            before, after, reason = _RUNNING, _IDLE, "kanban hold"
+        else:
+            self._held.discard(unit.id)
+            before, after, reason = _IDLE, _RUNNING, "kanban release"
+        change = self._set(unit, after, at, reason, cause=cause) if unit.status is before else None
+        return self._report(unit, at), change
+
+    def _supersede_breakdown(self, unit: MachineUnit, at: float) -> None:
         """Drop a random breakdown of ``unit`` dated ``at`` that a command's advance just
         drew: the machine was running up to the command."""
         pending = self._pending
@@ -370,7 +301,7 @@ class MachineFleet:
 
     def _set(
         self,
-        unit: _Unit,
+        unit: MachineUnit,
         status: MachineStatus,
         at: float,
         reason: str,
@@ -387,7 +318,7 @@ class MachineFleet:
             changes.append(change)
         return change
 
-    def _advance(self, unit: _Unit, t: float, changes: list[StatusChange]) -> None:
+    def _advance(self, unit: MachineUnit, t: float, changes: list[StatusChange]) -> None:
         """Evolve the machine's state from ``unit.last`` to ``t``."""
         if t <= unit.last:
             return
@@ -423,55 +354,6 @@ class MachineFleet:
                     self._set(unit, _MAINTENANCE, t, "maintenance", changes, "schedule")
         unit.last = t
 
-    def _report(self, unit: _Unit, t: float) -> MachineTelemetry:
-        """A telemetry event of the machine at ``t``, readings shaped by its status."""
-        rng = self._rng
-        status = unit.status
-        if status is _RUNNING:  # (the common case: four normals from two Box-Muller pairs)
-            wear = unit.wear
-            rand = rng.random
-            r = math.sqrt(-2.0 * math.log(1.0 - rand()))
-            a = _TWO_PI * rand()
-            temperature = 50.0 + 4.0 * r * math.cos(a) + 15.0 * wear
-            vibration = 2.0 + 0.4 * r * math.sin(a) + 3.0 * wear
-            r = math.sqrt(-2.0 * math.log(1.0 - rand()))
-            a = _TWO_PI * rand()
-            power = unit.base_power * (1.0 + 0.05 * r * math.cos(a))
-            efficiency = 95.0 - 20.0 * wear + 2.0 * r * math.sin(a)
-        elif status is _ERROR and unit.anomalous:
-            temperature = rng.gauss(115.0, 5.0)
-            vibration = rng.gauss(12.0, 1.5)
-            power = rng.uniform(0.0, 20.0)
-            efficiency = rng.uniform(0.0, 5.0)
-        elif status is _ERROR:
-            temperature = rng.gauss(85.0, 6.0)
-            vibration = rng.gauss(7.0, 1.0)
-            power = rng.uniform(5.0, 50.0)
-            efficiency = rng.uniform(0.0, 20.0)
-        elif status is _SHUTDOWN:
-            temperature = rng.gauss(22.0, 1.0)
-            vibration = power = efficiency = 0.0
-        else:  # MAINTENANCE, IDLE
-            temperature = rng.gauss(26.0, 1.5)
-            vibration = rng.gauss(0.1, 0.05)
-            power = rng.uniform(50.0, 150.0)
-            efficiency = 0.0
-        return MachineTelemetry(
-            event_id=self._ids.event_id(),
-            machine_id=unit.id,
-            machine_type=unit.machine_type,
-            timestamp=datetime.fromtimestamp(t, UTC),
-            status=status,
-            metrics=TelemetryMetrics(  # round(x * 100) / 100: round(x, 2) at a quarter the cost
-                round(temperature * 100.0) / 100.0,
-                round(vibration * 100.0) / 100.0 if vibration > 0.0 else 0.0,
-                round(power * 100.0) / 100.0 if power > 0.0 else 0.0,
-                int(unit.cycles),
-                0.0
-                if efficiency <= 0.0
-                else 100.0
-                if efficiency >= 100.0
-                else round(efficiency * 100.0) / 100.0,
-            ),
-            location=unit.location,
-        )
+    def _report(self, unit: MachineUnit, t: float) -> MachineTelemetry:
+        """A telemetry event of the machine at ``t`` (after a command)."""
+        return sensor_reading(unit, t, self._rng, self._ids)

@@ -9,7 +9,10 @@ machine comes at ``start + uniform(0, one cycle)``, so output begins at once.
 
 The machine's status is learnt from telemetry (:meth:`ComponentProduction.set_status`):
 outside :data:`PRODUCING_STATUSES` it makes nothing; back in a producing status it
-starts a fresh cycle. All times are floats: simulated seconds since the Unix epoch.
+starts a fresh cycle. Its parts' defect counts follow its state (core/part_defects.py):
+worse for a few after a repair, and worse while worn (a quality drift,
+core/quality_drift.py, whose answer-key records :meth:`ComponentProduction.drain_drifts`
+gives). All times are floats: simulated seconds since the Unix epoch.
 
 Every machine draws from a ``random.Random`` of its own, seeded from the generator
 given (:func:`~widget_factory.core.machine_share.machine_seeds`), and mints its own
@@ -26,7 +29,8 @@ allowance left finishes nothing more: at its next due time it is parked (a
 and restarts parked machines one fresh cycle later. Without kanban the allowance is
 unlimited.
 
-The generator is a heap of ``(due time, machine index)``; producing a component is one
+The generator is a heap of ``(due time, machine index)`` (a machine's state:
+:mod:`widget_factory.core.production_machine`); producing a component is one
 heap replace plus the event itself (normals drawn by Box-Muller from the machine's
 ``random``; values rounded by ``round(x * 100) / 100``, a quarter of ``round(x, 2)``'s
 cost, giving the same two-decimal numbers except for exact ties).
@@ -42,10 +46,31 @@ from datetime import UTC, datetime
 from typing import Final
 
 from widget_factory.core.ids import IdSource
-from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare, machine_seeds
+from widget_factory.core.kanban import KanbanHold
+from widget_factory.core.machine_share import (
+    WHOLE_FACTORY,
+    MachineShare,
+    id_sequences,
+    machine_seeds,
+)
 from widget_factory.core.machines import UnknownMachine
-from widget_factory.factory_config import FactoryConfig, MachineSpec
-from widget_factory.schemas import ComponentProduced, Dimensions, MachineStatus, QualityMetrics
+from widget_factory.core.part_defects import (
+    DEGRADED_CUMULATIVE,
+    DEGRADED_DEFECT_WEIGHTS,
+    HEALTHY_CUMULATIVE,
+    HEALTHY_DEFECT_WEIGHTS,
+    drift_defects,
+)
+from widget_factory.core.production_machine import KindAllowance, ProductionMachine
+from widget_factory.core.quality_drift import drift_record
+from widget_factory.factory_config import FactoryConfig
+from widget_factory.schemas import (
+    ComponentProduced,
+    Dimensions,
+    FaultTruth,
+    MachineStatus,
+    QualityMetrics,
+)
 
 __all__ = [
     "PRODUCING_STATUSES",
@@ -59,23 +84,8 @@ __all__ = [
 PRODUCING_STATUSES: Final = frozenset({MachineStatus.RUNNING, MachineStatus.IDLE})
 """Statuses in which a machine makes components; any other blocks its output."""
 
-HEALTHY_DEFECT_WEIGHTS: Final = (0.80, 0.15, 0.04, 0.01)
-"""Chances of defect counts 0/1/2/3 on a component of a machine in good order (the
-walkthrough's 80/15/4/1): minor flaws every line has, part of its normal yield."""
-
-DEGRADED_DEFECT_WEIGHTS: Final = (0.25, 0.35, 0.25, 0.15)
-"""Chances of defect counts 0/1/2/3 on a component made in the settling-in cycles right
-after its machine's repair (``simulation.degraded_after_repair``)."""
-
-_DEFECT_1: Final = 0.80
-_DEFECT_2: Final = 0.95
-_DEFECT_3: Final = 0.99
-"""Cumulative thresholds of :data:`HEALTHY_DEFECT_WEIGHTS`."""
-
-_DEGRADED_1: Final = 0.25
-_DEGRADED_2: Final = 0.60
-_DEGRADED_3: Final = 0.85
-"""Cumulative thresholds of :data:`DEGRADED_DEFECT_WEIGHTS`."""
+_DEFECT_1, _DEFECT_2, _DEFECT_3 = HEALTHY_CUMULATIVE
+_DEGRADED_1, _DEGRADED_2, _DEGRADED_3 = DEGRADED_CUMULATIVE
 
 _DIMENSION_SD: Final = 0.005
 """Relative standard deviation of each dimension around its nominal value."""
@@ -101,108 +111,6 @@ class Stoppage:
     machine_id: str
     start: float
     end: float
-
-
-@dataclass(frozen=True)
-class KanbanHold:
-    """A machine parked (``held``) or restarted by kanban at ``at`` (simulated epoch s)."""
-
-    machine_id: str
-    at: float
-    held: bool
-
-
-class _Kind:
-    """One component type's kanban allowance, shared by the machines that make it."""
-
-    __slots__ = ("left", "parked")
-
-    def __init__(self) -> None:
-        self.left: float = math.inf
-        self.parked: list[_Machine] = []
-
-
-class _Machine:
-    """One production machine's constants and mutable state (slots: read in the hot loop)."""
-
-    __slots__ = (
-        "index",
-        "id",
-        "component_type",
-        "production_line",
-        "cycle_low",
-        "cycle_span",
-        "weight_mean",
-        "weight_sd",
-        "length",
-        "width",
-        "height",
-        "status",
-        "batch_id",
-        "batch_left",
-        "produced",
-        "degraded_left",
-        "rng",
-        "id_prefix",
-        "id_counter",
-        "id_stride",
-        "kind",
-        "parked",
-    )
-
-    def __init__(
-        self,
-        index: int,
-        spec: MachineSpec,
-        config: FactoryConfig,
-        seed: int,
-        ids: tuple[int, int],
-        kind: _Kind,
-    ) -> None:
-        component = config.component_types[spec.component_type]
-        self.index = index
-        self.rng = random.Random(seed)
-        self.id_prefix = f"COMP_{spec.component_type.upper()}_"
-        self.id_counter, self.id_stride = ids
-        """Next counter value of the type's id sequence, and the step to this machine's next."""
-        self.id = spec.id
-        self.component_type = spec.component_type
-        self.production_line = f"LINE_{spec.location.line}"
-        self.cycle_low = float(spec.cycle_time_s[0])
-        self.cycle_span = float(spec.cycle_time_s[1]) - self.cycle_low
-        self.weight_mean = float(component.weight_grams[0])
-        self.weight_sd = float(component.weight_grams[1])
-        self.length, self.width, self.height = (float(d) for d in component.dimensions_mm)
-        self.status = MachineStatus.RUNNING
-        self.batch_id = ""
-        self.batch_left = 0
-        self.produced = 0
-        self.degraded_left = 0
-        """Components still to make in the settling-in period after a repair."""
-        self.kind = kind
-        self.parked = False
-
-
-def _id_sequences(config: FactoryConfig, rng: random.Random) -> list[tuple[int, int]]:
-    """Per machine position: its first counter value and stride in its type's id sequence.
-
-    Each component type's counter starts at a random 32-bit value (drawn in the order the
-    types first appear among the machines); the k-th of the type's m machines takes the
-    values start + k, start + k + m, ...
-    """
-    starts: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for spec in config.machines:
-        if spec.component_type not in starts:
-            starts[spec.component_type] = rng.getrandbits(32)
-        counts[spec.component_type] = counts.get(spec.component_type, 0) + 1
-    seen: dict[str, int] = {}
-    sequences = []
-    for spec in config.machines:
-        rank = seen.get(spec.component_type, 0)
-        seen[spec.component_type] = rank + 1
-        sequences.append((starts[spec.component_type] + rank, counts[spec.component_type]))
-    return sequences
 
 
 class ComponentProduction:
@@ -233,10 +141,12 @@ class ComponentProduction:
         self._batch_size = sim.batch_size
         self._degraded_after_repair = sim.degraded_after_repair
         seeds = machine_seeds(rng, len(config.machines))
-        sequences = _id_sequences(config, rng)
-        self._kinds = {name: _Kind() for name in config.component_types}
+        sequences = id_sequences(config, rng)
+        self._kinds = {name: KindAllowance() for name in config.component_types}
         self._machines = [
-            _Machine(i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type])
+            ProductionMachine(
+                i, spec, config, seeds[i], sequences[i], self._kinds[spec.component_type], start
+            )
             for i, spec in enumerate(config.machines)
         ]
         self._holds: list[KanbanHold] = []
@@ -269,6 +179,8 @@ class ComponentProduction:
         previous = machine.status
         was_producing = previous in PRODUCING_STATUSES
         machine.status = status
+        machine.gauge.status(status, at)
+        machine.drift_from = machine.gauge.drift_from
         producing = status in PRODUCING_STATUSES
         if was_producing and not producing:
             self._heap = [entry for entry in self._heap if entry[1] != machine.index]
@@ -403,17 +315,23 @@ class ComponentProduction:
                 weight = _MIN_WEIGHT_G
             u = rand()
             degraded = m.degraded_left > 0
+            drifting = t >= m.drift_from and m.gauge.drifting_at(t)
             if degraded:
                 m.degraded_left -= 1
                 defects = (
                     0 if u < _DEGRADED_1 else 1 if u < _DEGRADED_2 else 2 if u < _DEGRADED_3 else 3
                 )
+            elif drifting:
+                defects = drift_defects(m.gauge.severity(t), u)
             else:
                 defects = 0 if u < _DEFECT_1 else 1 if u < _DEFECT_2 else 2 if u < _DEFECT_3 else 3
+            component_id = m.id_prefix + "%08x" % (n ^ (n >> 16))  # noqa: UP031
+            if drifting:
+                m.gauge.made(component_id, t)
             append(
                 produced_event(
                     event_id=f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
-                    component_id=m.id_prefix + "%08x" % (n ^ (n >> 16)),  # noqa: UP031
+                    component_id=component_id,
                     component_type=m.component_type,
                     machine_id=m.id,
                     batch_id=m.batch_id,
@@ -444,6 +362,16 @@ class ComponentProduction:
         self._last = t
         return out
 
+    def drain_drifts(self) -> list[FaultTruth]:
+        """The answer key's records of quality drifts begun or ended since the last call."""
+        return [drift_record(spell, phase) for m in self._mine for phase, spell in m.gauge.drain()]
+
+    def close_drifts(self, at: float) -> list[FaultTruth]:
+        """The run ends at ``at``: drifts going on end there (``open_at_end``)."""
+        for m in self._mine:
+            m.gauge.close(at)
+        return self.drain_drifts()
+
     def drain_stoppages(self) -> list[Stoppage]:
         """Brief stoppages begun since the last call (for the service's log)."""
         stoppages, self._stoppages = self._stoppages, []
@@ -451,7 +379,7 @@ class ComponentProduction:
 
     # --- internals ------------------------------------------------------------------------
 
-    def _cycle(self, machine: _Machine) -> float:
+    def _cycle(self, machine: ProductionMachine) -> float:
         """One cycle's length in simulated seconds: range draw times jitter factor."""
         rand = machine.rng.random
         return (machine.cycle_low + machine.cycle_span * rand()) * (

@@ -37,8 +37,11 @@ class InputProgress:
     ``components`` and ``orders`` are the input topics' names; ``start`` is the
     simulated start, the orders watermark before any publisher has spoken."""
 
-    def __init__(self, components: str, orders: str, start: float) -> None:
+    def __init__(self, components: str, orders: str, start: float, hold_s: float = 0.0) -> None:
         self.components = components
+        self._hold_s = hold_s
+        """How late a component may be sent (``--max-delay``, core/edge_gateway.py): a
+        partition's time is taken this far behind the newest component read from it."""
         self.orders = orders
         self._start = start
         self.read_pos: dict[str, int] = {}
@@ -60,8 +63,9 @@ class InputProgress:
         self.read_pos[f"{topic}:{partition}"] = next_offset
 
     def component_read(self, partition: int, produced_at: float) -> None:
-        """A component from a group partition: partitions are in time order."""
-        self.partition_time[partition] = produced_at
+        """A component from a group partition: partitions are in time order (in release
+        order with late delivery, so complete only up to ``hold_s`` before it)."""
+        self.partition_time[partition] = produced_at - self._hold_s
 
     def handoff_read(self, produced_at: float) -> None:
         """A component another process handed over (inbox records are not in time order)."""

@@ -120,6 +120,12 @@ def machine_errors(o: Observations, phase: Phase, selector: Selector) -> float |
     return float(sum(1 for t, k, _ in o.alerts if k == "machine_error" and o.within(t, phase)))
 
 
+def late_report_share(o: Observations, phase: Phase, selector: Selector) -> float | None:
+    reports = sum(1 for s in o.telemetry.values() for t, _s, _e in s if o.within(t, phase))
+    late = sum(1 for t in o.late_reports if o.within(t, phase))
+    return late / reports if reports else None
+
+
 def machines_down_end(o: Observations, phase: Phase, selector: Selector) -> float | None:
     return float(o.down_at(o.end_of(phase)))
 
@@ -177,6 +183,7 @@ MEASURES: dict[str, Measure] = {
     "starvation_alerts": starvation_alerts,
     "machine_errors": machine_errors,
     "machines_down_end": machines_down_end,
+    "late_report_share": late_report_share,
     "assembly_time": assembly_time,
     "assembly_time_ratio": assembly_time_ratio,
     "efficiency": efficiency,
@@ -225,13 +232,14 @@ def _pick(name: str, values: list[int]) -> int:
 def format_value(metric: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    if metric == "pass_rate":
+    if metric in ("pass_rate", "late_report_share"):
         return f"{value:.0%}"
     if metric.endswith("_ratio"):
         return f"{value:.2f}"
     if metric.endswith("_per_hour") or metric in ("assembly_time", "efficiency"):
         return f"{value:.1f}"
-    return f"{value:.0f}"
+    # counts; a bound between two counts (above = 1.5) is shown as given, not rounded
+    return f"{value:.0f}" if value == round(value) else f"{value:g}"
 
 
 def _phase(phases: list[Phase], label: str | None) -> Phase:

@@ -57,6 +57,7 @@ from widget_factory.core.control import (
     check_widget_type,
     expand_targets,
 )
+from widget_factory.core.edge_gateway import check_late_fraction
 from widget_factory.errors import ConfigError, FactoryError
 from widget_factory.factory_config import FactoryConfig
 
@@ -113,6 +114,7 @@ METRICS: Final = {
     "starvation_alerts": "station-starved alerts raised in the phase",
     "machine_errors": "machine-error alerts raised in the phase",
     "machines_down_end": "machines in error, maintenance or shutdown at the phase end",
+    "late_report_share": "share of telemetry reports read after a newer one of their machine",
     "assembly_time": "mean assembly time in simulated seconds (widget_type)",
     "assembly_time_ratio": "mean of assembly time over the configured time (widget_type)",
     "efficiency": "mean efficiency of running machines, percent (machine)",
@@ -178,6 +180,8 @@ class _Meta(_Strict, frozen=True):
     settle: str | float | None = None
     config: str | None = None
     reports: list[str] = []
+    late_fraction: float = 0.0
+    max_delay: str | float | None = None
 
 
 class _File(_Strict, frozen=True):
@@ -218,6 +222,9 @@ class Scenario(msgspec.Struct, frozen=True):
     steps: list[tuple[float, Step]]
     """(simulated seconds since start, step), in time order."""
     expectations: list[Expectation]
+    late_fraction: float = 0.0
+    """Late delivery (``--late-fraction``, core/edge_gateway.py); 0: none."""
+    max_delay_s: float = 0.0
 
     def phases(self) -> list[Phase]:
         starts = [(0.0, self.first_phase)]
@@ -337,6 +344,12 @@ def parse_scenario(text: str, source: str) -> Scenario:
             f"{source}: scenario.speed 'max' (virtual time) is only for scenarios without "
             "commands: timed commands need a real-time speed such as 1200"
         )
+    max_delay_s = (
+        0.0 if meta.max_delay is None else parse_time(meta.max_delay, f"{source}: max_delay")
+    )
+    problem = check_late_fraction(meta.late_fraction, max_delay_s)
+    if problem is not None:
+        raise ConfigError(f"{source}: scenario.late_fraction/max_delay: {problem}")
     labels = {meta.first_phase} | {s.phase for _, s in steps if s.phase}
     for index, expect in enumerate(parsed.expect):
         where = f"{source}: expect[{index}]"
@@ -374,6 +387,8 @@ def parse_scenario(text: str, source: str) -> Scenario:
         factory=dict(parsed.factory),
         steps=steps,
         expectations=list(parsed.expect),
+        late_fraction=meta.late_fraction,
+        max_delay_s=max_delay_s,
     )
 
 

@@ -74,6 +74,10 @@ class Observations:
         self.alerts: list[tuple[float, str, str]] = []
         self.telemetry: dict[str, list[tuple[float, MachineStatus, float]]] = {}
         self.lag: dict[str, list[tuple[float, int]]] = {}
+        self.late_reports: list[float] = []
+        """Times of telemetry reports read after a newer one of their machine (sent late:
+        a machine's reports share a partition, so they are read in the order sent)."""
+        self._newest_report: dict[str, float] = {}
 
     # --- input ---------------------------------------------------------------------------
 
@@ -117,6 +121,11 @@ class Observations:
             self.telemetry.setdefault(event.machine_id, []).append(
                 (t, event.status, event.metrics.efficiency_percent)
             )
+            newest = self._newest_report.get(event.machine_id, -math.inf)
+            if t < newest:
+                self.late_reports.append(t)
+            else:
+                self._newest_report[event.machine_id] = t
 
     def add_lag(self, t: float, group: str, total: int) -> None:
         self.lag.setdefault(group, []).append((t, total))

@@ -240,7 +240,8 @@ def _match(faults: list[Fault], starts: list[float], alert: Alert, grace: float)
     (to its end plus ``grace``) still holds it."""
     i = bisect.bisect_right(starts, alert.at + _EARLY_TOLERANCE_S) - 1
     # An earlier fault can only match if it outlasted a later one: faults of one kind
-    # never overlap on a target, but a starvation may overlap a station's breakdown.
+    # never overlap on a target, but a starvation may overlap a station's breakdown, and
+    # a quality drift a machine's shutdown.
     for j in range(i, max(i - _LOOK_BACK, -1), -1):
         if alert.at <= faults[j].end + grace:
             return faults[j]

@@ -15,6 +15,18 @@ production may go: the lowest watermark over the machines (every machine's repor
 before it have then been read, whatever partition carries them). A machine that never
 reports while others do (telemetry run with another factory file) stops holding the
 others back once the rest are ``silent_after_s`` ahead of it.
+
+Late delivery (``--max-delay D``, core/edge_gateway.py): telemetry sent late and out of
+order breaks "a report at ``r`` means every earlier one is in" - an earlier report may
+still be held by the machine's gateway. It does hold for ``r - D``: every report is sent
+less than ``D`` after its time, in release order. The gate therefore waits for the
+delay: with ``hold_s = D`` the horizon is the lowest watermark minus ``D``, so
+production trails telemetry by ``D`` of simulated time and still never makes a component
+inside a down interval, however the reports were shuffled. (The alternative, producing
+on the status read so far and correcting later, would make components that the status
+forbids.) At a paced speed that is ``D`` of simulated time more of latency, which is the
+price of honest ordering; :meth:`StatusGate.reported_until` keeps the unheld watermark
+for the end of a bounded run, whose last reports are never delayed.
 """
 
 from __future__ import annotations
@@ -31,8 +43,12 @@ __all__ = ["StatusGate"]
 class StatusGate:
     """Status reports of production machines, released in simulated-time order."""
 
-    def __init__(self, machine_ids: Iterable[str], silent_after_s: float) -> None:
+    def __init__(
+        self, machine_ids: Iterable[str], silent_after_s: float, hold_s: float = 0.0
+    ) -> None:
         self._watermark: dict[str, float] = dict.fromkeys(machine_ids, -math.inf)
+        self._hold_s = hold_s
+        """How late a report may be sent (``--max-delay``): the horizon stays this far back."""
         self._silent_after_s = silent_after_s
         self._pending: list[tuple[float, int, str, MachineStatus]] = []
         self._seq = 0
@@ -68,7 +84,13 @@ class StatusGate:
         heapq.heappush(self._pending, (at, self._seq, machine_id, status))
 
     def horizon(self) -> float:
-        """How far production may go: the lowest watermark (-inf before any report)."""
+        """How far production may go: the lowest watermark, less the hold for late
+        reports (-inf before any report)."""
+        return self.reported_until() - self._hold_s
+
+    def reported_until(self) -> float:
+        """The lowest watermark: the latest report every machine has sent (-inf before
+        any report); without late delivery, also the horizon."""
         marks = [w for m, w in self._watermark.items() if m not in self.ignored]
         if not marks:
             return math.inf

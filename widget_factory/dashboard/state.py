@@ -18,6 +18,7 @@ from typing import Any
 
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.metric_records import Metric
+from widget_factory.dashboard.experiment_view import ExperimentView
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,
@@ -97,7 +98,10 @@ class DashboardState:
         self._per_minute: Counter[float] = Counter()
         self.alerts: deque[dict[str, Any]] = deque(maxlen=8)
         self.true_faults: dict[str, dict[str, Any]] = {}
-        """Target id -> the fault it is in now, by the answer key."""
+        """Target id -> the fault it is in now, by the answer key (the latest begun of
+        those going on: a quality drift may outlast its machine's shutdown)."""
+        self._open_faults: dict[str, dict[str, dict[str, Any]]] = {}
+        """Target id -> fault id -> every fault of the target going on."""
         self.answer_key: dict[str, dict[str, Any]] = {}
         """Fault id -> the newest faults, begin and (once it came) end."""
         self._true_oee: dict[str, deque[OeeTruth]] = {}
@@ -108,6 +112,8 @@ class DashboardState:
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self.connected = False
+        self.experiments = ExperimentView(config)
+        """Pass rate by components, machines down, stock against its kanban limits."""
 
     # --- events in -------------------------------------------------------------------------
 
@@ -149,6 +155,7 @@ class DashboardState:
                 self._recent_widgets.append(t)
                 if event.order_id:
                     self.built_for_order[event.order_id] += 1
+                self.experiments.add_widget(event)
             elif isinstance(event, QualityCheck):
                 t = event.checked_at.timestamp()
                 self._tick(t)
@@ -157,6 +164,7 @@ class DashboardState:
                 self.checked[event.widget_type] += 1
                 self.passed[event.widget_type] += ok
                 self._recent_checks.append((t, event.widget_type, ok))
+                self.experiments.add_check(event)
             elif isinstance(event, InventoryUpdate):
                 self._tick(event.updated_at.timestamp())
                 self.stock[event.sku] = {
@@ -229,16 +237,19 @@ class DashboardState:
             if len(self.answer_key) > ANSWER_KEY_FAULTS:
                 oldest = min(self.answer_key.values(), key=lambda f: f["started_at"])
                 del self.answer_key[oldest["fault_id"]]
-        current = self.true_faults.get(event.target_id)
+        going_on = self._open_faults.setdefault(event.target_id, {})
         if event.phase == "begin":
-            if current is None or current["started_at"] <= started:
-                self.true_faults[event.target_id] = entry
-            return
-        ended = event.ended_at.timestamp() if event.ended_at else started
-        entry["ended_at"] = ended
-        entry["open_at_end"] = event.open_at_end
-        if current is not None and current["fault_id"] == event.fault_id:
-            del self.true_faults[event.target_id]
+            if entry["ended_at"] is None:  # (an end read first leaves it ended)
+                going_on[event.fault_id] = entry
+        else:
+            entry["ended_at"] = event.ended_at.timestamp() if event.ended_at else started
+            entry["open_at_end"] = event.open_at_end
+            going_on.pop(event.fault_id, None)
+        if going_on:
+            latest = max(going_on.values(), key=lambda f: (f["started_at"], f["fault_id"]))
+            self.true_faults[event.target_id] = latest
+        else:
+            self.true_faults.pop(event.target_id, None)
 
     def _add_metric(self, metric: Metric) -> None:
         self.metrics_seen += 1
@@ -379,6 +390,7 @@ class DashboardState:
                     "orders": len(self.orders),
                     "open_orders": len(open_orders),
                     "units_open": units_open,
+                    **self.experiments.machines_down(machines),
                 },
                 "throughput": {
                     "components_per_hour": len(self._recent_components),
@@ -387,8 +399,10 @@ class DashboardState:
                 },
                 "machines": machines,
                 "stock": sorted(self.stock.values(), key=lambda s: (s["kind"], s["sku"])),
+                "kanban": self.experiments.kanban,
                 "orders": open_orders[:12],
                 "quality": quality,
+                "quality_by_parts": self.experiments.quality_by_parts(),
                 "assembly": assembly,
                 "metrics_seen": self.metrics_seen,
                 "lag": self.lag,

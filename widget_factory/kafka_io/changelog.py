@@ -1,7 +1,7 @@
 """The assembly stations' changelog (``assembly-stations-changelog``): their durable state.
 
 Every change of the stations' state (stock, orders, builds, deliveries, id counters) is
-written here as a :class:`~widget_factory.core.assembly.ChangeSet`, keyed by the
+written here as a :class:`~widget_factory.core.assembly_records.ChangeSet`, keyed by the
 process's instance (its stations), together with the input positions it covers, and is
 made durable *before* the widgets it causes are sent. A restarted process replays its
 own records; the input positions of every instance tell any process where reading a
@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable
 
 import msgspec
+from confluent_kafka import TopicPartition
 
-from widget_factory.core.assembly import ChangeSet
+from widget_factory.core.assembly_records import ChangeSet
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -113,6 +114,35 @@ class AssemblyChangelog:
                 replay(changes)
                 replayed += 1
         return replayed
+
+    def resume(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """Point each of ``partitions`` (just assigned) at the next offset the changelog
+        recorded for it, re-reading it first: another instance may have recorded them
+        since. Returns the partitions that had a position; the others start from the
+        group's committed offsets, which are also the fallback when the re-read fails."""
+        try:
+            self.read()
+        except Exception as exc:  # noqa: BLE001 - the committed offsets are the fallback
+            log.warning("could not re-read changelog positions: %s", exc)
+        recorded = []
+        for tp in partitions:
+            offset = self.positions.get(f"{tp.topic}:{tp.partition}")
+            if offset is not None:
+                tp.offset = offset
+                recorded.append(tp)
+        return recorded
+
+    def write(
+        self, changes: ChangeSet, timestamp_ms: int, running: Callable[[], bool], *, flush: bool
+    ) -> bool:
+        """Append ``changes`` (when there are any) and wait until they are durable; with
+        ``flush``, wait for what the producer holds even when there are none. False when
+        ``running`` says stop first (see :meth:`wait_durable`)."""
+        if changes:
+            self.append(changes, timestamp_ms)
+        if flush or changes:
+            return self.wait_durable(running)
+        return True
 
     def append(self, changes: ChangeSet, timestamp_ms: int) -> None:
         """Queue ``changes`` (in parts when large); :meth:`wait_durable` makes them stored."""

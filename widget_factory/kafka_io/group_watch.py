@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -85,6 +86,7 @@ class UnreadPartitions:
         return sorted(k for k, (_, since) in self._since.items() if now - since >= self.after)
 
 
+@dataclass(eq=False)
 class GroupWatch:
     """Subscribes ``consumer`` to ``topics`` and keeps the group's input read.
 
@@ -92,35 +94,27 @@ class GroupWatch:
     callbacks given here are the service's own; they run as before, wrapped so the
     watch knows the assignment and when it last changed."""
 
-    def __init__(
-        self,
-        consumer: Consumer,
-        topics: Sequence[str],
-        *,
-        name: str,
-        on_assign: Callback | None = None,
-        on_revoke: Callback | None = None,
-        on_lost: Callback | None = None,
-        orphan_after: float = ORPHAN_AFTER_S,
-        check_every: float = CHECK_EVERY_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.consumer = consumer
-        self.topics = list(topics)
-        self.name = name
-        self._on_assign = on_assign
-        self._on_revoke = on_revoke
-        self._on_lost = on_lost
-        self.orphan_after = orphan_after
-        self.check_every = check_every
-        self._clock = clock
-        self.held: set[Key] = set()
-        self.rejoins = 0
-        self._in_a_row = 0
-        """Rejoins that did not end the orphaning: each doubles the wait for the next."""
-        self._changed = clock()
-        self._checked = clock()
-        self._unread = UnreadPartitions(orphan_after)
+    consumer: Consumer
+    topics: Sequence[str]
+    _: KW_ONLY
+    name: str
+    """Names the member in the log (its client id)."""
+    on_assign: Callback | None = None
+    on_revoke: Callback | None = None
+    on_lost: Callback | None = None
+    orphan_after: float = ORPHAN_AFTER_S
+    check_every: float = CHECK_EVERY_S
+    clock: Callable[[], float] = time.monotonic
+    held: set[Key] = field(default_factory=set, init=False)
+    rejoins: int = field(default=0, init=False)
+    _in_a_row: int = field(default=0, init=False)
+    """Rejoins that did not end the orphaning: each doubles the wait for the next."""
+
+    def __post_init__(self) -> None:
+        self.topics = list(self.topics)
+        self._changed = self.clock()
+        self._checked = self.clock()
+        self._unread = UnreadPartitions(self.orphan_after)
         self._all_read: tuple[float, bool] = (float("-inf"), False)
         self.subscribe()
 
@@ -128,32 +122,32 @@ class GroupWatch:
 
     def subscribe(self) -> None:
         self.consumer.subscribe(
-            self.topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
+            list(self.topics), on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._lost
         )
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._changed = self._clock()
+        self._changed = self.clock()
         self.held = {(tp.topic, tp.partition) for tp in partitions}
         self._unread.clear()
         log.info("%s: the group gave this member %s", self.name, _names(partitions))
-        if self._on_assign is not None:
-            self._on_assign(consumer, partitions)
+        if self.on_assign is not None:
+            self.on_assign(consumer, partitions)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._changed = self._clock()
+        self._changed = self.clock()
         self.held -= {(tp.topic, tp.partition) for tp in partitions}
-        if self._on_revoke is not None:
-            self._on_revoke(consumer, partitions)
+        if self.on_revoke is not None:
+            self.on_revoke(consumer, partitions)
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._changed = self._clock()
+        self._changed = self.clock()
         self.held -= {(tp.topic, tp.partition) for tp in partitions}
         log.warning(
             "%s: lost %s (the group session expired); rejoining", self.name, _names(partitions)
         )
         # The partitions are gone; librdkafka rejoins by itself. The service's own
         # handler (or, without one, revoke's) drops their bookkeeping without commits.
-        handler = self._on_lost or self._on_revoke
+        handler = self.on_lost or self.on_revoke
         if handler is not None:
             handler(consumer, partitions)
 
@@ -161,7 +155,7 @@ class GroupWatch:
         """Leave the group and join again: the coordinator re-assigns every partition."""
         self.rejoins += 1
         log.warning("%s: %s; leaving and rejoining the group", self.name, reason)
-        self._changed = self._clock()
+        self._changed = self.clock()
         self._unread.clear()
         self.held = set()
         self.consumer.unsubscribe()  # the service's revoke handler commits what it holds
@@ -191,7 +185,7 @@ class GroupWatch:
     def check(self) -> bool:
         """Look at the partitions not held (every :attr:`check_every` seconds); rejoin
         when one has gone unread too long. True when it rejoined."""
-        now = self._clock()
+        now = self.clock()
         if now - self._checked < self.check_every:
             return False
         self._checked = now
@@ -219,7 +213,7 @@ class GroupWatch:
     def all_read(self, max_age: float = 1.0) -> bool:
         """True when no partition held elsewhere is behind its end (a draining member
         then knows the whole group input is read, not only its own share)."""
-        now = self._clock()
+        now = self.clock()
         at, answer = self._all_read
         if now - at < max_age:
             return answer

@@ -17,7 +17,7 @@ from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 from widget_factory.core.intake import EventMemory, Seen, misfit
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.kafka_io.client import DeadLetters
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_DEADLETTER

@@ -21,7 +21,8 @@ import uuid
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades
-from widget_factory.kafka_io.client import BrokerHealth, DeadLetters
+from widget_factory.kafka_io.client import BrokerHealth
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import MACHINE_TELEMETRY
 from widget_factory.schemas import MachineStatus, MachineTelemetry, SchemaError, decode_as

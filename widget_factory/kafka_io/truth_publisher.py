@@ -1,7 +1,7 @@
 """Publishes the answer key: fault records and true OEE on ``factory-ground-truth``.
 
 The services that own a fault publish its records (telemetry for machine faults,
-assembly for starvations; production its machines' true OEE), keyed by the target and timestamped with the record's
+assembly for starvations, production for quality drifts and its machines' true OEE), keyed by the target and timestamped with the record's
 simulated time, like every event of the contract. Nothing here decides what a fault is:
 that is :mod:`widget_factory.core.ground_truth`.
 """

@@ -57,6 +57,8 @@ class InRunOptions:
     debug: bool = False
     lockstep: bool = False
     """Analytics in event-time order (a virtual-time run with one process per stage)."""
+    lateness_s: float | None = None
+    """Analytics' lateness bound (None: its default); ``run --max-delay D`` sets at least D."""
 
 
 def _analytics_argv(
@@ -87,6 +89,8 @@ def _analytics_argv(
         argv.append("--debug")
     if extras.lockstep:
         argv.append("--lockstep")
+    if extras.lateness_s is not None:
+        argv += ["--lateness", repr(float(extras.lateness_s))]
     return argv
 
 

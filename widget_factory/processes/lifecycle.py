@@ -55,6 +55,11 @@ class ServiceOptions:
     telemetry_wait_s: float = 10.0
     """Components: wall seconds to wait for the first machine telemetry before machines
     run without it (run and scenarios start telemetry too, so they wait longer)."""
+    late_fraction: float = 0.0
+    """Components and telemetry: the fraction of records sent late (core/edge_gateway.py)."""
+    max_delay_s: float = 0.0
+    """The latest a record is sent after its event time: producers delay up to it (with a
+    late fraction), consumers hold their event-time watermarks this far back."""
 
     def clock(self) -> SimClock:
         return SimClock(self.start, self.speed, anchor_wall=self.anchor_wall, wall=time.time)

@@ -38,11 +38,15 @@ def common_service_args(
     kafka_config: str | None,
     overrides: Sequence[str],
     debug: bool,
+    late_fraction: float = 0.0,
+    max_delay_s: float = 0.0,
 ) -> list[str]:
     """The flags every service of a run shares: the cluster, ``--speed`` (see
     :func:`speed_arg`), ``--seed N``, the duration as the user wrote it (``8h``, ``90s``),
     the shared simulated start and the wall time it is anchored at (``repr`` of each
-    float), the config, client settings and ``--debug``."""
+    float), the config, client settings and ``--debug``; late delivery
+    (``--late-fraction``, ``--max-delay`` in seconds) when asked for, to every service:
+    the producers send late, the consumers hold their watermarks back."""
     args = [
         "--bootstrap-servers",
         bootstrap,
@@ -65,6 +69,10 @@ def common_service_args(
         args += ["-X", override]
     if debug:
         args.append("--debug")
+    if late_fraction > 0:
+        args += ["--late-fraction", repr(float(late_fraction))]
+    if max_delay_s > 0:
+        args += ["--max-delay", repr(float(max_delay_s))]
     return args
 
 

@@ -54,6 +54,8 @@ def run_workers(name: str, args: argparse.Namespace, options: ServiceOptions, co
         kafka_config=args.kafka_config,
         overrides=public_overrides,
         debug=args.debug,
+        late_fraction=options.late_fraction,
+        max_delay_s=options.max_delay_s,
     )
     log.info("%s: %d worker processes, machines dealt by position (seed %d)", name, count, seed)
     run = FactoryRun(

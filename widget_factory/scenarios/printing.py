@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from widget_factory.core.clock import format_sim_duration
 from widget_factory.core.control import COMMANDS, expand_targets
 from widget_factory.core.scenario_plan import Scenario, Step
 from widget_factory.core.scenario_report import hours_minutes, phase_table, report_lines
@@ -43,6 +44,11 @@ def print_plan(scenario: Scenario, config: FactoryConfig, bootstrap: str, out: T
         write(
             f"\n{hours:g} simulated hours at {scenario.speed:g}x real time (about {wall:.0f} "
             "wall seconds, then the factory drains).\n"
+        )
+    if scenario.late_fraction:
+        write(
+            f"Late delivery: about {scenario.late_fraction:.0%} of telemetry and components "
+            f"sent up to {format_sim_duration(scenario.max_delay_s)} late, out of order.\n"
         )
     write("Timeline (simulated time since the start):\n")
     write(f"  +0:00  phase '{scenario.first_phase}' begins\n")

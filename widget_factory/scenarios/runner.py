@@ -200,6 +200,8 @@ def run_scenario(
             kafka_config=options.kafka_config,
             overrides=_quick_joins(settings) + tuple(options.overrides),
             debug=options.debug,
+            late_fraction=scenario.late_fraction,
+            max_delay_s=scenario.max_delay_s,
         )
         if virtual:
             shared.append("--lockstep")  # every service is here: event-time order

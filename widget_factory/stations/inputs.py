@@ -1,30 +1,40 @@
 """Assembly inputs: decode, check and route each component or order read.
 
-A record read from a group partition (``component-production``, ``production-orders``)
-is decoded as its topic's event; one from this process's handoff inbox may be either.
-An unknown component or widget type is bad input (a dead letter). Scaled out, a record
-whose home is another process's station is forwarded there as its original bytes;
-everything else goes to the local planner.
+Each record's position is noted first (the planner records it in the changelog; a group
+partition's offset is also tracked for the group's commits). A record read from a group
+partition (``component-production``, ``production-orders``) is decoded as its topic's
+event; one from this process's handoff inbox may be either. An unknown component or
+widget type is bad input (a dead letter). Scaled out, a record whose home is another
+process's station is forwarded there as its original bytes; everything else goes to
+the local planner.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
 from widget_factory.compat import ReadUpgrades
 from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.core.clock import SimClock
 from widget_factory.core.lockstep import PlannerFeed
 from widget_factory.core.progress import InputProgress, PublishedOrders
 from widget_factory.core.routing import StationRouter
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.kafka_io.client import DeadLetters
+from widget_factory.kafka_io.dead_letters import DeadLetters
 from widget_factory.kafka_io.intake import Intake
+from widget_factory.kafka_io.offsets import OffsetTracker
 from widget_factory.kafka_io.station_links import StationLinks
-from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, PRODUCTION_ORDERS
+from widget_factory.kafka_io.status import StatusUpdate
+from widget_factory.kafka_io.topics import (
+    ASSEMBLY_HANDOFFS,
+    COMPONENT_PRODUCTION,
+    PRODUCTION_ORDERS,
+)
 from widget_factory.schemas import (
     ComponentProduced,
     ProductionOrder,
@@ -51,6 +61,8 @@ class StationInputs:
     dead_letters: DeadLetters
     upgrades: ReadUpgrades
     """Walkthrough-shaped records upgraded on read, counted for the summary line."""
+    offsets: OffsetTracker
+    """The group partitions' offsets read, for the service's commits."""
     feed: PlannerFeed | None = None
     """Lockstep (a whole run in virtual time): inputs applied in event-time order."""
     links: StationLinks | None = None
@@ -58,6 +70,27 @@ class StationInputs:
     intake: Intake | None = None
     """Refuses well-formed poison read from a group partition (docs/contract.md, "Dead
     letters") and drops duplicates; a handoff was admitted by the process that read it."""
+    status_at: dict[str, float] = field(default_factory=dict)
+    """Outside lockstep: the time of each station's status applied last. A report older
+    than it (sent late by an edge gateway, ``--late-fraction``) is stale: not applied."""
+
+    def receive(self, message: Message) -> bool:
+        """A record read from a group partition or from the handoff inbox: its position
+        noted, then taken when it is this process's input. False for a progress record
+        of another process (not an input: it must not keep a draining process waiting)."""
+        topic, partition = message.topic() or "", message.partition() or 0
+        offset = message.offset() or 0
+        self.planner.record_position(topic, partition, offset + 1)
+        if topic == ASSEMBLY_HANDOFFS:
+            assert self.links is not None
+            is_input = not self.links.is_progress(message)
+            if self.links.take(message):  # not another station's record, nor progress
+                self.take(message, handoff=True)
+            return is_input
+        self.offsets.consumed(topic, partition, offset)
+        self.progress.read(topic, partition, offset + 1)
+        self.take(message, handoff=False)
+        return True
 
     def take(self, message: Message, *, handoff: bool) -> None:
         """Act on ``message``, read from a group partition or (``handoff``) the inbox."""
@@ -85,6 +118,26 @@ class StationInputs:
                     raise SchemaError(f"a {event.event_type} event is not a handoff")
         except SchemaError as exc:
             self.dead_letters.route(message, str(exc))
+
+    def statuses(self, updates: Iterable[StatusUpdate]) -> None:
+        """Station statuses read from telemetry: in lockstep they wait in the feed for
+        their time; otherwise they apply at once."""
+        for machine_id, status, at in updates:
+            if self.feed is not None:
+                self.feed.gate.add(machine_id, status, at)
+            elif at >= self.status_at.get(machine_id, at):
+                self.status_at[machine_id] = at
+                self.planner.set_status(machine_id, status)
+
+    def step(self, now: float) -> StepResult:
+        """The planner stepped to ``now``; in lockstep, with every input due by then
+        applied in event-time order (the orders it accepted are logged)."""
+        if self.feed is None:
+            return self.planner.step(now)
+        result, accepted = self.feed.step(now)
+        for order in accepted:
+            log_order(order)
+        return result
 
     def _take_component(self, component: ComponentProduced, source: Message | None) -> None:
         """A component from a group partition (``source``) or from this process's inbox."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from widget_factory.core.assembly import AssemblyPlanner, StepResult
+from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import StepResult
 from widget_factory.core.clock import format_sim_duration, to_datetime
 from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.kafka_io.client import EventProducer

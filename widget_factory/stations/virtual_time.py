@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 
 from widget_factory.core.assembly import AssemblyPlanner
 from widget_factory.core.clock import SimClock
@@ -21,36 +22,30 @@ from widget_factory.core.progress import Ends, InputProgress, PublishedOrders
 __all__ = ["VirtualTime"]
 
 
+@dataclass(eq=False)
 class VirtualTime:
     """The virtual clock's pace for one assembly process (see the module docstring)."""
 
-    def __init__(
-        self,
-        clock: SimClock,
-        planner: AssemblyPlanner,
-        progress: InputProgress,
-        published: PublishedOrders,
-        feed: PlannerFeed | None,
-        *,
-        scaled_out: bool,
-    ) -> None:
-        self._clock = clock
-        self._planner = planner
-        self._progress = progress
-        self._published = published
-        self._feed = feed
-        self._scaled_out = scaled_out
+    clock: SimClock
+    planner: AssemblyPlanner
+    progress: InputProgress
+    published: PublishedOrders
+    feed: PlannerFeed | None
+    """Lockstep: the status watermark holds time too."""
+    _: KW_ONLY
+    scaled_out: bool
+    """Time waits for the inputs every station process reported, not only these."""
 
     def reachable(
         self, ends: Ends, draining: bool, inputs_at_end: Callable[[], bool]
     ) -> float | None:
         """The time the inputs allow, capped at the planner's cutoff; None holds still."""
-        cutoff = self._planner.cutoff
-        lockstep = self._feed is not None
-        if self._scaled_out:
-            watermark = self._progress.global_watermark(ends)
+        cutoff = self.planner.cutoff
+        lockstep = self.feed is not None
+        if self.scaled_out:
+            watermark = self.progress.global_watermark(ends)
         else:
-            watermark = self._progress.local_watermark(ends, lockstep=lockstep)
+            watermark = self.progress.local_watermark(ends, lockstep=lockstep)
         if lockstep and draining and cutoff != float("inf") and inputs_at_end():
             watermark = cutoff  # every input is in: on to the end
         if watermark is None:
@@ -67,22 +62,22 @@ class VirtualTime:
         """Move the clock towards ``target`` (the orders due by then are published):
         scaled out, no further than every order publisher has reported; never to an
         awaited order's instant in lockstep (it must be applied first)."""
-        if self._scaled_out:
-            target = min(target, self._progress.orders_watermark(fresh_ends()))
-        published = self._published
+        if self.scaled_out:
+            target = min(target, self.progress.orders_watermark(fresh_ends()))
+        published = self.published
         awaited = (
-            published.awaited({p for t, p in ends if t == self._progress.orders})
+            published.awaited({p for t, p in ends if t == self.progress.orders})
             if published.pending
             else []
         )
         if awaited:
             first = min(awaited)
-            lockstep = self._feed is not None
+            lockstep = self.feed is not None
             target = min(target, math.nextafter(first, -math.inf) if lockstep else first)
-        if self._feed is not None:
-            target = min(target, self._feed.gate.watermark())
-        self._clock.advance_to(target)
+        if self.feed is not None:
+            target = min(target, self.feed.gate.watermark())
+        self.clock.advance_to(target)
         if draining and not awaited:
-            due = self._planner.next_completion()
+            due = self.planner.next_completion()
             if due != float("inf"):
-                self._clock.advance_to(due)
+                self.clock.advance_to(due)

@@ -132,12 +132,16 @@ function progress(built, quantity) {
   return el("span", {}, el("span", { class: "progress" }, bar), ` ${built}/${quantity}`);
 }
 
-function renderStock(stock) {
+function renderStock(stock, kanban) {
   const max = Math.max(1, ...stock.map((s) => s.level));
   $("stock").replaceChildren(...stock.map((s) => {
     const bar = el("div", { class: "bar " + s.kind });
     bar.style.width = `${(100 * s.level) / max}%`;
-    return el("div", { class: "row", "data-sku": s.sku }, el("span", {}, s.sku), el("div", {}, bar), el("span", { class: "n" }, num(s.level)));
+    const k = s.kind === "component" ? kanban[s.sku] : undefined;
+    const limits = k ? `${num(k.reorder)} / ${num(k.ceiling)}` : "";
+    const low = k && s.level <= k.reorder ? " low" : "";
+    return el("div", { class: "row" + low, "data-sku": s.sku }, el("span", {}, s.sku), el("div", {}, bar),
+      el("span", { class: "n" }, num(s.level)), el("span", { class: "limits" }, limits));
   }));
 }
 
@@ -163,13 +167,17 @@ function render(s) {
   setText("orders-total", num(s.totals.orders));
   setText("orders-open", num(s.totals.open_orders));
   setText("units-open", num(s.totals.units_open));
+  setText("machines-down", num(s.totals.down));
+  setText("machines-error", num(s.totals.in_error));
+  setText("machines-reporting", num(s.totals.reporting));
   setText("components-per-hour", num(s.throughput.components_per_hour));
   setText("widgets-per-hour", num(s.throughput.widgets_per_hour));
   renderThroughput(s.throughput.components_per_minute);
   renderFloor(s.machines);
-  renderStock(s.stock);
+  renderStock(s.stock, s.kanban || {});
   fillRows("orders", s.orders.map((o) => [o.order_id, o.widget_type, o.priority, progress(o.built, o.quantity)]));
   fillRows("quality", s.quality.map((q) => [q.widget_type, num(q.checks), pct(q.pass_rate), pct(q.recent_pass_rate)]));
+  fillRows("quality-parts", s.quality_by_parts.map((q) => [q.components, num(q.checks), pct(q.pass_rate)]));
   fillRows("assembly", s.assembly.length ? s.assembly.map((a) => [a.widget_type, num(a.widgets), a.avg_s ?? "–", a.p95_s ?? "–"])
     : [["waiting for widget-factory analytics", "", "", ""]]);
   fillRows("lag", Object.entries(s.lag).map(([group, g]) => [
