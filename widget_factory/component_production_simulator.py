@@ -350,22 +350,19 @@ class ComponentProductionService:
                     self.late.deliver(self._produced_to)
                 self.components_sent += len(events)
                 self._follow_kanban(events)
-                for event in events:
-                    self.oee.made(event)
+                self.oee.made_all(events)
                 self.truth.publish(self.production.drain_drifts())
                 # every component before the next one due is made: those windows are whole
                 self.truth.publish(
                     self.oee.close_until(min(self._produced_to, self.production.next_time()))
                 )
-                allow = self._pacer.allow
-                for event in events:
-                    if allow():
-                        log.info(
-                            "Component produced: %s (%s) on %s",
-                            event.component_id,
-                            event.component_type,
-                            event.machine_id,
-                        )
+                for event in events[: self._pacer.allow_many(len(events))]:
+                    log.info(
+                        "Component produced: %s (%s) on %s",
+                        event.component_id,
+                        event.component_type,
+                        event.machine_id,
+                    )
                 for stoppage in self.production.drain_stoppages():
                     log.info(
                         "%s stopped briefly for %.0f simulated minutes",

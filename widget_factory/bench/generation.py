@@ -18,16 +18,31 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
+
 from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare
-from widget_factory.factory_config import FactoryConfig
+from widget_factory.factory_config import FactoryConfig, default_config
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions
 
-__all__ = ["GenerationResult", "measure_components", "measure_telemetry"]
+__all__ = ["GenerationResult", "generation_config", "measure_components", "measure_telemetry"]
 
 START = 1_767_225_600.0
 """Simulated start of bench runs: 2026-01-01 00:00 UTC (any fixed time would do)."""
+
+
+def generation_config() -> FactoryConfig:
+    """The reference factory with kanban off: its machines run flat out.
+
+    With kanban on, component production alone (nothing uses its components) would
+    stop at its stock ceilings and then creep on by a lead every wall second: the bench
+    would time that wait, not generation.
+    """
+    config = default_config()
+    return msgspec.structs.replace(
+        config, kanban=msgspec.structs.replace(config.kanban, enabled=False)
+    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,12 @@ from typing import Any
 from widget_factory.bench import bench_config_path
 from widget_factory.bench.cluster import BenchCluster
 from widget_factory.bench.factory_run import FactoryRunResult, run_factory
-from widget_factory.bench.generation import START, measure_components, measure_telemetry
+from widget_factory.bench.generation import (
+    START,
+    generation_config,
+    measure_components,
+    measure_telemetry,
+)
 from widget_factory.bench.generation_workers import measure_with_workers
 from widget_factory.bench.idle import measure_idle
 from widget_factory.bench.latency import (
@@ -28,7 +33,7 @@ from widget_factory.bench.latency import (
 )
 from widget_factory.bench.procs import cpu_seconds
 from widget_factory.bench.raw import measure_blocking, measure_raw
-from widget_factory.factory_config import default_config, load_config
+from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.settings import MIN_PACE_MS, KafkaSettings
 
 __all__ = ["BenchOptions", "run_bench", "PHASES", "DEFAULT_PHASES", "TARGETS"]
@@ -147,15 +152,20 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
             f"generation: component and telemetry services at unlimited speed, {seconds:g} s each"
         )
         with cluster.phase() as settings:
-            components = measure_components(settings, default_config(), seconds, options.seed)
+            components = measure_components(settings, generation_config(), seconds, options.seed)
         with cluster.phase() as settings:
-            telemetry = measure_telemetry(settings, default_config(), seconds, options.seed)
+            telemetry = measure_telemetry(settings, generation_config(), seconds, options.seed)
         progress(f"generation with {GENERATION_WORKERS} worker processes each, {seconds:g} s each")
         scaled = {}
         for service in ("components", "telemetry"):
             with cluster.phase() as settings:
                 scaled[service] = measure_with_workers(
-                    service, settings, default_config(), seconds, options.seed, GENERATION_WORKERS
+                    service,
+                    settings,
+                    generation_config(),
+                    seconds,
+                    options.seed,
+                    GENERATION_WORKERS,
                 )
         one = min(components.per_s, telemetry.per_s)
         several = min(scaled["components"].per_s, scaled["telemetry"].per_s)

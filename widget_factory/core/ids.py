@@ -13,7 +13,14 @@ import random
 import uuid
 from hashlib import sha1
 
-__all__ = ["IdSource", "scramble32", "event_id_from", "type_of_component", "NAMESPACE"]
+__all__ = [
+    "IdSource",
+    "scramble32",
+    "event_id_from",
+    "EventIdPrefix",
+    "type_of_component",
+    "NAMESPACE",
+]
 
 NAMESPACE = uuid.UUID("6f1b9e52-5d3a-4c1e-9a57-0c2f3b8e7d41")
 """Namespace for deterministic event ids (a retried output keeps its ``event_id``)."""
@@ -40,8 +47,8 @@ def scramble32(n: int) -> int:
 
 
 _NAMESPACE_BYTES = NAMESPACE.bytes
-_UUID5_CLEAR = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
-_UUID5_SET = 0x00000000_0000_5000_8000_000000000000
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+"""A UUID's 17th hex digit with the RFC 4122 variant set (bits 10xx), by the digit drawn."""
 
 
 def event_id_from(*parts: str) -> str:
@@ -50,9 +57,23 @@ def event_id_from(*parts: str) -> str:
     The same text as ``str(uuid.uuid5(NAMESPACE, "/".join(parts)))``, computed without
     the ``UUID`` object (the inventory mints one per stock movement).
     """
-    digest = sha1(_NAMESPACE_BYTES + "/".join(parts).encode()).digest()
-    h = (int.from_bytes(digest[:16]) & _UUID5_CLEAR | _UUID5_SET).to_bytes(16).hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = sha1(_NAMESPACE_BYTES + "/".join(parts).encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+class EventIdPrefix:
+    """``event_id_from(*parts, last)`` for many ``last`` after the same leading ``parts``:
+    the namespace and the leading parts are hashed once, each id hashes only ``last``
+    (the true-OEE records: one per machine and minute)."""
+
+    def __init__(self, *parts: str) -> None:
+        self._hash = sha1(_NAMESPACE_BYTES + ("/".join(parts) + "/").encode())
+
+    def __call__(self, last: str) -> str:
+        digest = self._hash.copy()
+        digest.update(last.encode())
+        h = digest.hexdigest()
+        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 class IdSource:

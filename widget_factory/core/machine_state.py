@@ -94,8 +94,6 @@ def sensor_reading(
     """A telemetry event of the machine at ``t``, readings shaped by its status: running
     warm and busy (hotter and shakier with wear), error hot, shaking and near-zero power
     (an injected anomaly more so), maintenance and idle cool and quiet, shut down cold."""
-    gauss = rng.gauss
-    uniform = rng.uniform
     status = unit.status
     if status is _RUNNING:  # (the common case: four normals from two Box-Muller pairs)
         wear = unit.wear
@@ -109,22 +107,22 @@ def sensor_reading(
         power = unit.base_power * (1.0 + 0.05 * r * math.cos(a))
         efficiency = 95.0 - 20.0 * wear + 2.0 * r * math.sin(a)
     elif status is _ERROR and unit.anomalous:
-        temperature = gauss(115.0, 5.0)
-        vibration = gauss(12.0, 1.5)
-        power = uniform(0.0, 20.0)
-        efficiency = uniform(0.0, 5.0)
+        temperature = rng.gauss(115.0, 5.0)
+        vibration = rng.gauss(12.0, 1.5)
+        power = rng.uniform(0.0, 20.0)
+        efficiency = rng.uniform(0.0, 5.0)
     elif status is _ERROR:
-        temperature = gauss(85.0, 6.0)
-        vibration = gauss(7.0, 1.0)
-        power = uniform(5.0, 50.0)
-        efficiency = uniform(0.0, 20.0)
+        temperature = rng.gauss(85.0, 6.0)
+        vibration = rng.gauss(7.0, 1.0)
+        power = rng.uniform(5.0, 50.0)
+        efficiency = rng.uniform(0.0, 20.0)
     elif status is _SHUTDOWN:
-        temperature = gauss(22.0, 1.0)
+        temperature = rng.gauss(22.0, 1.0)
         vibration = power = efficiency = 0.0
     else:  # MAINTENANCE, IDLE
-        temperature = gauss(26.0, 1.5)
-        vibration = gauss(0.1, 0.05)
-        power = uniform(50.0, 150.0)
+        temperature = rng.gauss(26.0, 1.5)
+        vibration = rng.gauss(0.1, 0.05)
+        power = rng.uniform(50.0, 150.0)
         efficiency = 0.0
     return MachineTelemetry(
         event_id=ids.event_id(),  # after the readings: one generator may serve both

@@ -155,14 +155,15 @@ class MachineFleet:
         ids = self._ids
         rng = self._rng
         heapreplace = heapq.heapreplace
+        held = self._held
         changes, self._pending = self._pending, []
         while heap and heap[0][0] <= now:
             t, index = heap[0]
             unit = units[index]
             advance(unit, t, changes)
-            if unit.status is _IDLE and unit.id not in self._held:
+            if unit.status is _IDLE and unit.id not in held:
                 self._set(unit, _RUNNING, t, "started", changes)
-            elif unit.status is _RUNNING and unit.id in self._held:  # repaired while held
+            elif unit.status is _RUNNING and held and unit.id in held:  # repaired while held
                 self._set(unit, _IDLE, t, "kanban hold", changes)
             append(sensor_reading(unit, t, rng, ids))
             heapreplace(heap, (t + interval, index))

@@ -14,29 +14,39 @@ components), as the production service makes them.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from datetime import datetime
 
 from widget_factory.core.clock import to_datetime
-from widget_factory.core.ids import event_id_from
+from widget_factory.core.ids import EventIdPrefix
 from widget_factory.core.windows import split_interval, window_start
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import ComponentProduced, MachineStatus, OeeTruth
 
 __all__ = ["OeeTruthTracker"]
 
+_RUNNING = MachineStatus.RUNNING
+_IDLE = MachineStatus.IDLE
+_SHUTDOWN = MachineStatus.SHUTDOWN
+_EXACT: frozenset[float] = frozenset({0.0, 1.0})
+"""Ratios that rounding leaves as they are."""
+_WHOLE: frozenset[float] = frozenset({0.0, 60.0})
+"""Seconds that rounding leaves as they are: none, and a whole default window."""
 
-@dataclass
+
 class _Window:
-    producing_s: float = 0.0
-    shutdown_s: float = 0.0
-    idle_s: float = 0.0
-    made: int = 0
-    good: int = 0
+    """One machine's tallies over one window (slots: one per machine and minute)."""
 
+    __slots__ = ("producing_s", "shutdown_s", "idle_s", "made", "good")
 
-def _ratio(part: float, whole: float) -> float | None:
-    return None if whole <= 0 else part / whole
+    def __init__(self) -> None:
+        self.producing_s = 0.0
+        self.shutdown_s = 0.0
+        self.idle_s = 0.0
+        self.made = 0
+        self.good = 0
 
 
 class OeeTruthTracker:
@@ -52,6 +62,8 @@ class OeeTruthTracker:
         )
         self._closed_until = window_start(start, window_s)
         self._first = start
+        self._event_ids = {m: EventIdPrefix("oee_truth", m) for m in self._nominal}
+        """Per machine: its records' ids, ``event_id_from("oee_truth", machine, start)``."""
 
     def status(self, machine_id: str, status: MachineStatus, at: float) -> None:
         """The machine's status as production follows it, from ``at`` on."""
@@ -61,26 +73,55 @@ class OeeTruthTracker:
         self._status[machine_id] = status
 
     def made(self, event: ComponentProduced) -> None:
-        window = self._windows[window_start(event.produced_at.timestamp(), self._size)]
-        unit = window.get(event.machine_id)
-        if unit is None:
-            return
-        unit.made += 1
-        if event.quality_metrics.defect_count == 0:
-            unit.good += 1
+        self.made_all((event,))
+
+    def made_all(self, events: Iterable[ComponentProduced]) -> None:
+        """:meth:`made` for each of ``events`` (the service's batch, one call)."""
+        windows = self._windows
+        size = self._size
+        floor = math.floor
+        for event in events:
+            # window_start, inlined
+            unit = windows[floor(event.produced_at.timestamp() / size) * size].get(event.machine_id)
+            if unit is None:
+                continue
+            unit.made += 1
+            if event.quality_metrics.defect_count == 0:
+                unit.good += 1
 
     def close_until(self, t: float) -> list[OeeTruth]:
         """Records of every window that ends at or before ``t``, oldest first."""
         records: list[OeeTruth] = []
-        while self._closed_until + self._size <= t:
+        append = records.append
+        size = self._size
+        since = self._since
+        statuses = self._status
+        windows = self._windows
+        floor = math.floor
+        while self._closed_until + size <= t:
             begin = self._closed_until
-            end = begin + self._size
-            for machine_id in self._nominal:
-                self._account(machine_id, end)
-            window = self._windows.pop(begin, None) or {m: _Window() for m in self._nominal}
+            end = begin + size
+            for machine_id, was in since.items():
+                if end <= was:
+                    continue
+                if floor(was / size) * size != begin:  # since before this window
+                    self._account(machine_id, end)
+                    continue
+                # _account's one part, [was, end), inlined (the common case)
+                status = statuses[machine_id]
+                if status is _RUNNING:
+                    windows[begin][machine_id].producing_s += end - was
+                elif status is _IDLE:
+                    windows[begin][machine_id].idle_s += end - was
+                elif status is _SHUTDOWN:
+                    windows[begin][machine_id].shutdown_s += end - was
+                since[machine_id] = end
+            window = windows.pop(begin, None) or {m: _Window() for m in self._nominal}
             observed = end - max(begin, self._first)
+            # what every machine's record of the window shares, computed once
+            begin_text, start_at, end_at = f"{begin:.3f}", to_datetime(begin), to_datetime(end)
             for machine_id, unit in window.items():
-                records.append(self._record(machine_id, begin, end, observed, unit))
+                append(self._record(machine_id, unit, observed, begin_text, start_at, end_at))
             self._closed_until = end
         return records
 
@@ -91,43 +132,52 @@ class OeeTruthTracker:
         status = self._status[machine_id]
         for begin, seconds in split_interval(since, until, self._size):
             unit = self._windows[begin][machine_id]
-            if status is MachineStatus.RUNNING:
+            if status is _RUNNING:
                 unit.producing_s += seconds
-            elif status is MachineStatus.IDLE:
+            elif status is _IDLE:
                 unit.idle_s += seconds
-            elif status is MachineStatus.SHUTDOWN:
+            elif status is _SHUTDOWN:
                 unit.shutdown_s += seconds
         self._since[machine_id] = until
 
     def _record(
-        self, machine_id: str, begin: float, end: float, observed: float, unit: _Window
+        self,
+        machine_id: str,
+        unit: _Window,
+        observed: float,
+        begin_text: str,
+        start_at: datetime,
+        end_at: datetime,
     ) -> OeeTruth:
-        availability = _ratio(unit.producing_s, observed - unit.shutdown_s - unit.idle_s)
-        nominal = unit.made * self._nominal[machine_id]
-        performance = _ratio(min(nominal, unit.producing_s), unit.producing_s)
-        quality = _ratio(unit.good, unit.made)
-        factors = (availability, performance, quality)
+        producing, shutdown, idle, made = unit.producing_s, unit.shutdown_s, unit.idle_s, unit.made
+        whole = observed - shutdown - idle
+        availability = None if whole <= 0 else producing / whole
+        nominal = made * self._nominal[machine_id]
+        performance = None if producing <= 0 else min(nominal, producing) / producing
+        quality = None if made <= 0 else unit.good / made
         oee = (
             None
-            if any(f is None for f in factors)
+            if availability is None or performance is None or quality is None
             else ((availability or 0.0) * (performance or 0.0) * (quality or 0.0))
         )
+        # round(x, n) is x for 0 and 1 (and for whole seconds): skipped for those, which
+        # most windows have (a machine running throughout: 60 s, availability 1)
         return OeeTruth(
-            event_id=event_id_from("oee_truth", machine_id, f"{begin:.3f}"),
+            event_id=self._event_ids[machine_id](begin_text),
             target_id=machine_id,
-            window_start=to_datetime(begin),
-            window_end=to_datetime(end),
-            producing_s=round(unit.producing_s, 3),
-            shutdown_s=round(unit.shutdown_s, 3),
-            idle_s=round(unit.idle_s, 3),
-            made=unit.made,
+            window_start=start_at,
+            window_end=end_at,
+            producing_s=producing if producing in _WHOLE else round(producing, 3),
+            shutdown_s=shutdown if shutdown in _WHOLE else round(shutdown, 3),
+            idle_s=idle if idle in _WHOLE else round(idle, 3),
+            made=made,
             good=unit.good,
-            availability=_round(availability),
-            performance=_round(performance),
-            quality=_round(quality),
-            oee=_round(oee),
+            availability=availability
+            if availability is None or availability in _EXACT
+            else round(availability, 6),
+            performance=performance
+            if performance is None or performance in _EXACT
+            else round(performance, 6),
+            quality=quality if quality is None or quality in _EXACT else round(quality, 6),
+            oee=oee if oee is None or oee in _EXACT else round(oee, 6),
         )
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 6)

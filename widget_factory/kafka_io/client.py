@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -228,10 +229,15 @@ class EventProducer:
             self._waiting_since = time.monotonic()
         produce = self._producer.produce
         callback = self._on_delivery
+        moment: datetime | None = None
+        timestamp = 0
         for event in events:
             value = encode(event)
             key = event.kafka_key.encode()
-            timestamp = int(event.occurred_at.timestamp() * 1000)
+            when = event.occurred_at
+            if when is not moment:  # records of one window share its time: computed once
+                moment = when
+                timestamp = int(when.timestamp() * 1000)
             try:
                 produce(topic, value, key, on_delivery=callback, timestamp=timestamp)
             except BufferError:

@@ -29,10 +29,11 @@ class TruthPublisher:
         self.sent = 0
 
     def publish(self, records: Iterable[Event]) -> None:
-        """Fault records and ``oee_truth`` windows alike."""
-        for record in records:
-            self._producer.send(self._topic, record)
-            self.sent += 1
+        """Fault records and ``oee_truth`` windows alike (queued as one batch)."""
+        batch = records if isinstance(records, list) else list(records)
+        self._producer.send_all(self._topic, batch)
+        self.sent += len(batch)
+        for record in batch:
             if not isinstance(record, FaultTruth):
                 continue
             log.debug(

@@ -8,6 +8,7 @@ input is consumed and its work is done) - ``run`` uses that to end bounded runs 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import signal
 import threading
@@ -188,3 +189,29 @@ class LogPacer:
             self._last_report = now
         self._suppressed += 1
         return False
+
+    def allow_many(self, count: int) -> int:
+        """How many of ``count`` lines in a row may be logged now (the first ones): what
+        :meth:`allow` would say for each, in one call for a batch of events."""
+        if count <= 0:
+            return 0
+        now = self._wall()
+        if now - self._window_start >= 1.0:
+            self._window_start = now
+            self._in_window = 0
+        if self._suppressed and now - self._last_report >= 5.0:
+            self._log.info(
+                "... and %d more %s in the last %.0f s",
+                self._suppressed,
+                self._noun,
+                now - self._last_report,
+            )
+            self._suppressed = 0
+            self._last_report = now
+        allowed = min(count, max(0, math.ceil(self._per_second - self._in_window)))
+        self._in_window += allowed
+        if allowed < count:
+            if not self._suppressed:
+                self._last_report = now
+            self._suppressed += count - allowed
+        return allowed
