@@ -169,26 +169,7 @@ class LogPacer:
 
     def allow(self) -> bool:
         """True when the next line may be logged; otherwise it is only counted."""
-        now = self._wall()
-        if now - self._window_start >= 1.0:
-            self._window_start = now
-            self._in_window = 0
-        if self._suppressed and now - self._last_report >= 5.0:
-            self._log.info(
-                "... and %d more %s in the last %.0f s",
-                self._suppressed,
-                self._noun,
-                now - self._last_report,
-            )
-            self._suppressed = 0
-            self._last_report = now
-        if self._in_window < self._per_second:
-            self._in_window += 1
-            return True
-        if not self._suppressed:
-            self._last_report = now
-        self._suppressed += 1
-        return False
+        return self.allow_many(1) == 1
 
     def allow_many(self, count: int) -> int:
         """How many of ``count`` lines in a row may be logged now (the first ones): what
