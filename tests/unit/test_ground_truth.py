@@ -71,13 +71,19 @@ def _week(seed: int) -> tuple[list[FaultTruth], dict[str, list[tuple[float, Mach
     return records, statuses
 
 
-def test_every_machine_fault_of_a_week_has_exactly_one_begin_and_one_end() -> None:
-    records, statuses = _week(seed=7)
+def paired_faults(records: list) -> tuple[dict, dict]:
+    """Begin and end records by fault id, checked: each fault begins once and ends once."""
     begins = {r.fault_id: r for r in records if r.phase == "begin"}
     ends = {r.fault_id: r for r in records if r.phase == "end"}
     assert len(begins) == sum(r.phase == "begin" for r in records), "a begin repeated"
     assert len(ends) == sum(r.phase == "end" for r in records), "an end repeated"
     assert begins.keys() == ends.keys()
+    return begins, ends
+
+
+def test_every_machine_fault_of_a_week_has_exactly_one_begin_and_one_end() -> None:
+    records, statuses = _week(seed=7)
+    begins, ends = paired_faults(records)
     kinds = {r.kind for r in begins.values()}
     assert kinds == {"breakdown", "anomaly", "maintenance", "shutdown"}
     assert len(begins) > 200

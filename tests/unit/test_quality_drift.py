@@ -11,6 +11,7 @@ from functools import cache
 import msgspec
 import pytest
 
+from tests.unit.test_ground_truth import paired_faults
 from widget_factory.core.clock import to_datetime, to_epoch
 from widget_factory.core.ground_truth import fault_id
 from widget_factory.core.ids import IdSource
@@ -183,11 +184,8 @@ def _week(
 
 def test_every_drift_of_a_week_has_exactly_one_begin_and_one_end() -> None:
     parts, records = _week(seed=11)
-    begins = {r.fault_id: r for r in records if r.phase == "begin"}
-    ends = {r.fault_id: r for r in records if r.phase == "end"}
-    assert len(begins) == sum(r.phase == "begin" for r in records), "a begin repeated"
-    assert len(ends) == sum(r.phase == "end" for r in records), "an end repeated"
-    assert begins.keys() == ends.keys() and len(begins) > 20
+    begins, ends = paired_faults(records)
+    assert len(begins) > 20
     by_machine: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for fid, begin in begins.items():
         end = ends[fid]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.unit.test_scenarios_core import component_at
 from widget_factory import schemas as s
 from widget_factory.core.kanban import kanban_limits
 from widget_factory.core.scenario_checks import evaluate
@@ -55,18 +56,7 @@ class Tally:
 
     def components(self, start_h: float, end_h: float, per_hour: float, sku: str) -> None:
         for t in _spread(start_h, end_h, per_hour):
-            self.o.add(
-                s.ComponentProduced(
-                    event_id=_eid(),
-                    component_id=f"COMP_{sku.upper()}_{uuid.uuid4().hex[:8]}",
-                    component_type=sku,
-                    machine_id="PCB_ASSEMBLER_01",
-                    batch_id="B",
-                    produced_at=_at(t),
-                    quality_metrics=s.QualityMetrics(25.0, s.Dimensions(80, 40, 2), 22.0, 0),
-                    production_line="LINE_A",
-                )
-            )
+            self.o.add(component_at(_at(t), sku))
 
     def order(self, at_h: float, quantity: int, widget_type: str = "basic_widget") -> None:
         order_id = f"ORDER_{uuid.uuid4().hex[:8].upper()}"

@@ -197,13 +197,18 @@ def _eid() -> str:
 
 
 def _component(hours: float, kind: str = "circuit_board") -> s.ComponentProduced:
+    return component_at(_at(hours), kind)
+
+
+def component_at(at: datetime, kind: str) -> s.ComponentProduced:
+    """A defect-free component of ``kind`` made at ``at`` (for scenario tallies)."""
     return s.ComponentProduced(
         event_id=_eid(),
         component_id=f"COMP_{kind.upper()}_{uuid.uuid4().hex[:8]}",
         component_type=kind,
         machine_id="PCB_ASSEMBLER_01",
         batch_id="B",
-        produced_at=_at(hours),
+        produced_at=at,
         quality_metrics=s.QualityMetrics(25.0, s.Dimensions(80, 40, 2), 22.0, 0),
         production_line="LINE_A",
     )
