@@ -191,19 +191,19 @@ class ComponentProductionService:
         wait_s = self.options.telemetry_wait_s
         silent_s = max(self._silent_s, wait_s) if self.gate.engaged else wait_s
         if not self._lockstep and time.monotonic() - self._telemetry_heard > silent_s:
-            if not self._silent and self.status.unread() != 0:
-                # The broker does not answer (paused, cut off), or reports are on their
-                # way: that is not a silent telemetry service. The wait starts over, so
-                # no component falls inside a breakdown reported during an outage.
-                self._telemetry_heard = time.monotonic()
-                return max(self.gate.horizon(), self.options.start)
-            if not self._silent:
+            if self._silent:
+                return math.inf
+            if self.status.unread() == 0:
                 self._silent = True
                 log.warning(
                     "No machine telemetry for %.0f s: machines run on their last known status",
                     silent_s,
                 )
-            return math.inf
+                return math.inf
+            # The broker does not answer (paused, cut off), or reports are on their way:
+            # that is not a silent telemetry service. The wait starts over, so no
+            # component falls inside a breakdown reported during an outage.
+            self._telemetry_heard = time.monotonic()
         # every machine starts the run running and reports within one interval, so
         # production may always reach the start (a run shorter than one interval ends
         # before some machines first report)

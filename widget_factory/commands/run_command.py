@@ -39,10 +39,10 @@ from widget_factory.processes.in_run import (
     in_run_dashboard,
 )
 from widget_factory.processes.lifecycle import ServiceOptions, describe_speed
-from widget_factory.processes.service_args import common_service_args, service_layout
+from widget_factory.processes.service_args import service_layout
 from widget_factory.processes.services import SERVICES
 from widget_factory.processes.supervisor import PRODUCERS, FactoryRun
-from widget_factory.processes.workers import shared_seed
+from widget_factory.processes.workers import child_args, shared_seed
 
 ORDER = 10
 
@@ -78,21 +78,13 @@ def run_factory(args: argparse.Namespace) -> int:
         settings = settings.paced(options.speed)
         prepare_cluster(settings)
         options = continue_simulated_time(args, dataclasses.replace(options, settings=settings))
-        start = options.start
         anchor_wall = time.time()
-        shared = common_service_args(
-            bootstrap=settings.bootstrap_servers,
-            speed=options.speed,
+        shared = child_args(
+            args,
+            options,
             seed=options.seed if (args.generation_workers or 1) == 1 else shared_seed(options.seed),
-            duration=args.duration,
-            start=start,
             anchor_wall=anchor_wall,
-            config=args.config,
-            kafka_config=args.kafka_config,
             overrides=public_overrides,
-            debug=args.debug,
-            late_fraction=options.late_fraction,
-            max_delay_s=options.max_delay_s,
         )
         generation_workers = args.generation_workers or 1
         lockstep = (

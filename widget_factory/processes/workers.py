@@ -38,24 +38,43 @@ def worker_layout(name: str, shared: list[str], count: int) -> dict[str, list[st
     return {f"{name}#{k}": [*shared, "--worker", f"{k}/{count}"] for k in range(1, count + 1)}
 
 
-def run_workers(name: str, args: argparse.Namespace, options: ServiceOptions, count: int) -> int:
-    """Run ``count`` processes of service ``name`` until they end or Ctrl-C; exit status 1
-    if any failed."""
-    seed = shared_seed(options.seed)
-    public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
-    shared = common_service_args(
+def child_args(
+    args: argparse.Namespace,
+    options: ServiceOptions,
+    *,
+    seed: int | None,
+    anchor_wall: float,
+    overrides: list[str],
+) -> list[str]:
+    """The flags every child of a run shares (``common_service_args``), from the parent's
+    own flags and parsed options: one place, so a new shared option reaches every child."""
+    return common_service_args(
         bootstrap=options.settings.bootstrap_servers,
         speed=options.speed,
         seed=seed,
         duration=args.duration,
         start=options.start,
-        anchor_wall=options.anchor_wall if options.anchor_wall is not None else time.time(),
+        anchor_wall=anchor_wall,
         config=args.config,
         kafka_config=args.kafka_config,
-        overrides=public_overrides,
+        overrides=overrides,
         debug=args.debug,
         late_fraction=options.late_fraction,
         max_delay_s=options.max_delay_s,
+    )
+
+
+def run_workers(name: str, args: argparse.Namespace, options: ServiceOptions, count: int) -> int:
+    """Run ``count`` processes of service ``name`` until they end or Ctrl-C; exit status 1
+    if any failed."""
+    seed = shared_seed(options.seed)
+    public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
+    shared = child_args(
+        args,
+        options,
+        seed=seed,
+        anchor_wall=options.anchor_wall if options.anchor_wall is not None else time.time(),
+        overrides=public_overrides,
     )
     log.info("%s: %d worker processes, machines dealt by position (seed %d)", name, count, seed)
     run = FactoryRun(
