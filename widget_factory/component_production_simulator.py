@@ -170,6 +170,7 @@ class ComponentProductionService:
         updates = self.status.poll(10000)
         if updates:
             self._telemetry_heard = time.monotonic()
+            self.health.answered()
             if self._silent:
                 self._silent = False
                 log.info("Telemetry is back: production follows it by simulated time again")
@@ -193,7 +194,8 @@ class ComponentProductionService:
         if not self._lockstep and time.monotonic() - self._telemetry_heard > silent_s:
             if self._silent:
                 return math.inf
-            if self.status.unread() == 0:
+            unread = self.status.unread()
+            if unread == 0:
                 self._silent = True
                 log.warning(
                     "No machine telemetry for %.0f s: machines run on their last known status",
@@ -203,6 +205,8 @@ class ComponentProductionService:
             # The broker does not answer (paused, cut off), or reports are on their way:
             # that is not a silent telemetry service. The wait starts over, so no
             # component falls inside a breakdown reported during an outage.
+            if unread is None:
+                self.health.unanswered(time.monotonic() - self._telemetry_heard)
             self._telemetry_heard = time.monotonic()
         # every machine starts the run running and reports within one interval, so
         # production may always reach the start (a run shorter than one interval ends

@@ -60,6 +60,8 @@ class BrokerHealth:
         """Watches the cluster id: :meth:`check` raises ``ClusterReplaced`` through it."""
         self._folder = LogFolder(log)
         self._fatal_checked = False
+        self._unanswered = False
+        """Set by :meth:`unanswered` until :meth:`answered`."""
 
     @classmethod
     def watching(cls, name: str, settings: KafkaSettings) -> BrokerHealth:
@@ -106,20 +108,39 @@ class BrokerHealth:
             return
         stalled = producer.stalled_for()
         if stalled >= self.STALL_S and not self.unresponsive:
-            self.unresponsive = True
-            if self.down_since is None:
-                self.down_since = time.monotonic() - stalled
-            log.warning(
-                "%s: the Kafka broker at %s has not acknowledged anything for %.0f s "
-                "(%d records waiting); still retrying (Ctrl-C to stop)",
-                self.name,
-                self.bootstrap,
-                stalled,
-                len(producer),
-            )
-        elif stalled == 0.0 and self.unresponsive:
+            self._say_unresponsive(stalled, len(producer))
+        elif stalled == 0.0 and self.unresponsive and not self._unanswered:
             self.unresponsive = False
             self.on_traffic()
+
+    def unanswered(self, silent_s: float) -> None:
+        """A query went unanswered after ``silent_s`` seconds without a record read or
+        acknowledged: the same word as for a stalled producer, for a service that has
+        nothing to send meanwhile (production waiting on the telemetry it cannot read).
+        :meth:`answered` ends it."""
+        if not self.unresponsive:
+            self._unanswered = True
+            self._say_unresponsive(silent_s, 0)
+
+    def answered(self) -> None:
+        """Records arrive again after :meth:`unanswered`."""
+        if self._unanswered:
+            self._unanswered = False
+            self.unresponsive = False
+            self.on_traffic()
+
+    def _say_unresponsive(self, silent_s: float, waiting: int) -> None:
+        self.unresponsive = True
+        if self.down_since is None:
+            self.down_since = time.monotonic() - silent_s
+        log.warning(
+            "%s: the Kafka broker at %s has not acknowledged anything for %.0f s "
+            "(%d records waiting); still retrying (Ctrl-C to stop)",
+            self.name,
+            self.bootstrap,
+            silent_s,
+            waiting,
+        )
 
     def on_traffic(self) -> None:
         """Called when records flow again: reports the end of an outage."""

@@ -138,9 +138,10 @@ class StatusFollower:
     def unread(self, timeout_s: float = 2.0) -> int | None:
         """Telemetry records written but not read yet, or None when the broker does not
         answer within ``timeout_s`` (paused, cut off): then silence proves nothing."""
-        if not self._assigned:
-            return None
         try:
+            if not self._assigned:  # no telemetry topic yet: nothing to read, if it answers
+                self._consumer.list_topics(MACHINE_TELEMETRY, timeout=timeout_s)
+                return 0
             assignment = self._consumer.assignment()
             positions = {tp.partition: tp.offset for tp in self._consumer.position(assignment)}
             unread = 0
