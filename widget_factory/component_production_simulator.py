@@ -43,6 +43,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.fast_encode import MadeComponent
 from widget_factory.core.ids import IdSource
 from widget_factory.core.kanban import KanbanBoard, kanban_limits
 from widget_factory.core.machine_share import share_config
@@ -58,7 +59,7 @@ from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, FACTORY_COMMANDS
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
-from widget_factory.schemas import ComponentProduced, FactoryCommand, MachineStatus
+from widget_factory.schemas import FactoryCommand, MachineStatus
 
 __all__ = ["ComponentProductionService", "main"]
 
@@ -232,22 +233,22 @@ class ComponentProductionService:
                     "%s is in %s: no components until it recovers", machine_id, status.value
                 )
 
-    def _produce(self, until: float, budget: int | None) -> list[ComponentProduced]:
+    def _produce(self, until: float, budget: int | None) -> list[MadeComponent]:
         """Components due up to ``until``, with the status reports up to then applied in
         time order: a report at ``r`` takes effect for components due from ``r`` on."""
-        events: list[ComponentProduced] = []
+        events: list[MadeComponent] = []
         while True:
             left = None if budget is None else budget - len(events)
             if left is not None and left <= 0:
                 return events
             change = self.gate.next_change()
             if change > until:
-                made = self.production.produce_until(until, limit=left)
+                made = self.production.produce_records(until, limit=left)
                 events += made
                 if left is None or len(made) < left:
                     self._produced_to = max(self._produced_to, until)
                 return events
-            made = self.production.produce_until(math.nextafter(change, -math.inf), limit=left)
+            made = self.production.produce_records(math.nextafter(change, -math.inf), limit=left)
             events += made
             if left is not None and len(made) >= left:
                 return events
@@ -267,7 +268,7 @@ class ComponentProductionService:
                 component_type, allowed[component_type] + units, self._produced_to
             )
 
-    def _follow_kanban(self, events: list[ComponentProduced]) -> None:
+    def _follow_kanban(self, events: list[MadeComponent]) -> None:
         board = self.board
         if board is None or self.consumption is None:
             return
@@ -348,17 +349,19 @@ class ComponentProductionService:
                 until = min(now, self._horizon(), self._kanban_bound())
                 events = self._produce(until, _BATCH if virtual else None)
                 if self.late is None:
-                    self.producer.send_all(COMPONENT_PRODUCTION, events)
-                else:
-                    self.late.send(events)
+                    self.producer.send_encoded(COMPONENT_PRODUCTION, events)
+                else:  # the gateways hold events (kafka_io/late_delivery.py)
+                    self.late.send([made.event() for made in events])
                     self.late.deliver(self._produced_to)
                 self.components_sent += len(events)
                 self._follow_kanban(events)
-                self.oee.made_all(events)
+                self.oee.made_records(events)
                 self.truth.publish(self.production.drain_drifts())
                 # every component before the next one due is made: those windows are whole
-                self.truth.publish(
-                    self.oee.close_until(min(self._produced_to, self.production.next_time()))
+                self.truth.publish_encoded(
+                    self.oee.close_until_encoded(
+                        min(self._produced_to, self.production.next_time())
+                    )
                 )
                 for event in events[: self._pacer.allow_many(len(events))]:
                     log.info(
@@ -389,7 +392,9 @@ class ComponentProductionService:
             if self.late is not None:
                 self.late.close()  # what the gateways still hold goes now, in order
             if end is not None:
-                self.truth.publish(self.oee.close_until(min(self._produced_to, end)))
+                self.truth.publish_encoded(
+                    self.oee.close_until_encoded(min(self._produced_to, end))
+                )
             # quality drifts still going end with the run (open_at_end)
             closed_at = self._produced_to if end is None else min(self._produced_to, end)
             self.truth.publish(self.production.close_drifts(closed_at))

@@ -9,8 +9,9 @@ that is :mod:`widget_factory.core.ground_truth`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from widget_factory.core.fast_encode import EncodedRecord
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH
 from widget_factory.schemas import Event, FaultTruth
@@ -27,6 +28,11 @@ class TruthPublisher:
         self._producer = producer
         self._topic = topic
         self.sent = 0
+
+    def publish_encoded(self, records: Sequence[EncodedRecord]) -> None:
+        """Records the core encoded itself (the true-OEE windows: core/fast_encode.py)."""
+        self._producer.send_encoded(self._topic, records)
+        self.sent += len(records)
 
     def publish(self, records: Iterable[Event]) -> None:
         """Fault records and ``oee_truth`` windows alike (queued as one batch)."""
