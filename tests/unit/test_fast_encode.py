@@ -1,6 +1,6 @@
 """The generators' fast encoding writes exactly what ``encode`` writes for the Structs.
 
-Production and true OEE encode their records straight to bytes (core/fast_encode.py);
+Production, telemetry and true OEE encode their records straight to bytes (core/fast_encode.py);
 the contract's definition is still the Structs of ``schemas.py``. Every test here builds
 the same record both ways, on many random values and on edge ones, and compares bytes,
 key and record timestamp as ``EventProducer.send_all`` would give them.
@@ -12,25 +12,25 @@ import math
 import random
 from datetime import UTC, datetime
 
-import msgspec
 import pytest
 
 from widget_factory.core.fast_encode import (
     ComponentWire,
     OeeHead,
     made_component,
-    utc_parts,
-    utc_text,
     window_part,
 )
 from widget_factory.core.ids import IdSource, event_id_from
+from widget_factory.core.machine_state import MachineUnit, sensor_reading, sensor_record
+from widget_factory.core.machines import MachineFleet
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import ComponentProduction
-from widget_factory.factory_config import default_config
+from widget_factory.factory_config import LocationSpec, default_config
 from widget_factory.schemas import (
     ComponentProduced,
     Dimensions,
     MachineStatus,
+    MachineTelemetry,
     OeeTruth,
     QualityMetrics,
     decode,
@@ -85,22 +85,6 @@ def random_name(rng: random.Random) -> str:
     return rng.choice(["FRAME_MACHINE_01", "LINE_A", 'a "quoted" name', "Größe ✓", "tab\there"])
 
 
-@pytest.mark.parametrize("t", EDGE_TIMES)
-def test_time_text_is_msgspecs_for_edge_times(t: float) -> None:
-    moment = datetime.fromtimestamp(t, UTC)
-    seconds, micros = utc_parts(t)
-    assert micros == moment.microsecond
-    assert b'"%s"' % utc_text(seconds, micros).encode() == msgspec.json.encode(moment)
-
-
-def test_time_text_is_msgspecs_for_many_random_times() -> None:
-    rng = random.Random(1)
-    for _ in range(5000):
-        t = random_time(rng)
-        moment = datetime.fromtimestamp(t, UTC)
-        assert b'"%s"' % utc_text(*utc_parts(t)).encode() == msgspec.json.encode(moment), t
-
-
 def _both(rng: random.Random, t: float) -> tuple[ComponentProduced, tuple[bytes, bytes, int]]:
     """One random component, as the Struct and as the fast path's record."""
     fields = {
@@ -132,7 +116,7 @@ def _both(rng: random.Random, t: float) -> tuple[ComponentProduced, tuple[bytes,
     return event, (made.key, made.value, made.timestamp_ms)
 
 
-def _as_sent(event: ComponentProduced | OeeTruth) -> tuple[bytes, bytes, int]:
+def _as_sent(event: ComponentProduced | OeeTruth | MachineTelemetry) -> tuple[bytes, bytes, int]:
     """Key, value and timestamp as ``EventProducer.send_all`` gives an event."""
     return (
         event.kafka_key.encode(),
@@ -159,6 +143,7 @@ def test_a_component_encodes_as_its_struct_at_edge_times(t: float) -> None:
 def test_the_wire_struct_has_the_events_fields_in_its_order() -> None:
     assert ComponentWire.__struct_fields__ == ComponentProduced.__struct_fields__
     assert ComponentWire.__struct_config__.tag == ComponentProduced.__struct_config__.tag
+    assert ComponentWire.__struct_config__.tag_field == "event_type"
 
 
 def test_production_records_are_its_events_encoded() -> None:
@@ -235,3 +220,43 @@ def test_an_oee_head_writes_every_piece_as_encode_does() -> None:
         value = head.value(f"{begin:.3f}".encode(), window_part(begin, end), tail)
         assert value == encode(record)
         assert decode(value) == record
+
+
+@pytest.mark.parametrize("anomalous", [False, True])
+@pytest.mark.parametrize("status", list(MachineStatus))
+def test_a_telemetry_report_encodes_as_its_struct(status: MachineStatus, anomalous: bool) -> None:
+    rng = random.Random(6)
+    for _ in range(500):
+        name, kind = random_name(rng), rng.choice(["metal_forming", "unknown_kind"])
+        location = LocationSpec(random_name(rng), rng.randrange(-3, 100), random_name(rng))
+        wear = rng.random()
+        units = [MachineUnit(0, name, kind, location, 30.0, wear, START) for _ in "ab"]
+        cycles = rng.uniform(0, 1e7)
+        for unit in units:
+            unit.status, unit.anomalous, unit.cycles = status, anomalous, cycles
+        t, seed = random_time(rng), rng.random()
+        event = sensor_reading(units[0], t, random.Random(seed), IdSource(random.Random(seed)))
+        record = sensor_record(units[1], t, random.Random(seed), IdSource(random.Random(seed)))
+        assert (record.key, record.value, record.timestamp_ms) == _as_sent(event)
+
+
+def test_fleet_records_are_its_reports_encoded() -> None:
+    """The same fleet twice: its reports and its records agree, commands and faults on."""
+    config = default_config()
+    fleets = [
+        MachineFleet(config, random.Random(3), IdSource(random.Random(4)), START) for _ in "ab"
+    ]
+    rng = random.Random(5)
+    now, sent = START, 0
+    for _ in range(200):
+        now += rng.uniform(1, 900)
+        if rng.random() < 0.1:
+            machine = rng.choice(config.machines).id
+            for fleet in fleets:
+                fleet.inject_anomaly(machine, now - 0.1)
+        reports, changes = fleets[0].report_until(now)
+        records, same_changes = fleets[1].report_records_until(now)
+        assert changes == same_changes
+        assert [(r.key, r.value, r.timestamp_ms) for r in records] == list(map(_as_sent, reports))
+        sent += len(records)
+    assert sent > 10_000

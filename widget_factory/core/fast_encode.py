@@ -1,15 +1,16 @@
 """The generators' hot records straight to the bytes the contract's encoder would write.
 
 At ``--speed max`` the component production service spends most of its time building
-events: a ``datetime`` per component (and its ``timestamp()`` twice more, for the record
-timestamp and the true-OEE window), three Structs, and the true-OEE records (about two
-per component). This module makes the same bytes with less: times become ISO text from
-epoch seconds (a cached date per day, tables for hours, minutes and seconds), a
-component is one flat Struct of its varying fields encoded by msgspec itself (so every
-number is written by the same code as before, in the same key order), and a true-OEE
-record is three pieces: a per-machine head, the window's shared times (msgspec's own
-text of the window's datetimes) and its numbers, which for most windows (a machine
-that ran throughout and made n components, g good) repeat and are cached.
+events, and most of all the true-OEE records (about two per component). This module
+makes the same bytes with less. A component is encoded where it is made, by msgspec
+itself from a Struct of the event's fields in the event's order (so every number and
+time is written by the same code as before, in the same key order), built positionally,
+with its record's key, timestamp and epoch time kept beside it: the service reads those
+instead of an event's properties, and no ``timestamp()`` is computed twice. A true-OEE
+record is put together from pieces: a per-machine head, the window's shared times
+(msgspec's own text of the window's datetimes, once per window) and its numbers, which
+for most windows (a machine that ran throughout and made n components, g good) repeat
+and are encoded once.
 
 The contract's definition stays the Structs of :mod:`widget_factory.schemas`: these
 records decode to them (:meth:`MadeComponent.event`), and the unit tests
@@ -19,38 +20,41 @@ many records, edge values included.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from hashlib import sha1
-from math import modf
 from typing import Final, Protocol
 
 import msgspec
 
 from widget_factory.core.ids import NAMESPACE
-from widget_factory.schemas import ComponentProduced, OeeTruth, decode_as, encode
+from widget_factory.schemas import (
+    SCHEMA_VERSION,
+    ComponentProduced,
+    Dimensions,
+    Location,
+    MachineStatus,
+    OeeTruth,
+    QualityMetrics,
+    TelemetryMetrics,
+    decode_as,
+    encode,
+)
 
 __all__ = [
     "EncodedRecord",
     "Encoded",
     "MadeComponent",
     "ComponentWire",
-    "utc_parts",
-    "utc_text",
-    "epoch_of",
-    "timestamp_ms",
+    "TelemetryWire",
+    "encode_wire",
     "OeeHead",
     "made_component",
     "window_part",
 ]
 
-_DAY_S: Final = 86400
-_EPOCH_DAY: Final = date(1970, 1, 1)
-_HOURS_MINUTES: Final = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
-_SECONDS: Final = [f"{s:02d}" for s in range(60)]
+_fromtimestamp: Final = datetime.fromtimestamp
 _VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 """A name-based UUID's 17th hex digit with the RFC 4122 variant set (as core/ids.py)."""
-_days: dict[int, str] = {}
-"""``YYYY-MM-DDT`` per day since the epoch (a run covers a few; kept small below)."""
 
 
 class EncodedRecord(Protocol):
@@ -74,81 +78,29 @@ class Encoded(msgspec.Struct, frozen=True, gc=False):
     timestamp_ms: int
 
 
-def utc_parts(t: float) -> tuple[int, int]:
-    """Whole seconds and microseconds of ``datetime.fromtimestamp(t, UTC)``: the fraction
-    times a million, rounded half to even (as CPython rounds it)."""
-    fraction, whole = modf(t)
-    micros = round(fraction * 1e6)
-    seconds = int(whole)
-    if micros >= 1_000_000:
-        return seconds + 1, micros - 1_000_000
-    if micros < 0:
-        return seconds - 1, micros + 1_000_000
-    return seconds, micros
-
-
-def _day_text(day: int) -> str:
-    if len(_days) > 4096:
-        _days.clear()
-    text = _days[day] = (_EPOCH_DAY + timedelta(days=day)).isoformat() + "T"
-    return text
-
-
-def utc_text(seconds: int, micros: int) -> str:
-    """The text msgspec writes for that UTC datetime (without the quotes): ``Z`` for the
-    offset, ``.ffffff`` only when there are microseconds."""
-    day, second = divmod(seconds, _DAY_S)
-    prefix = _days.get(day) or _day_text(day)
-    if micros:
-        return f"{prefix}{_HOURS_MINUTES[second // 60]}{_SECONDS[second % 60]}.{micros:06d}Z"
-    return f"{prefix}{_HOURS_MINUTES[second // 60]}{_SECONDS[second % 60]}Z"
-
-
-def epoch_of(seconds: int, micros: int) -> float:
-    """``datetime.timestamp()`` of that datetime: the microseconds divided exactly."""
-    return (seconds * 1_000_000 + micros) / 1_000_000
-
-
-def timestamp_ms(seconds: int, micros: int) -> int:
-    """The record timestamp :meth:`EventProducer.send_all` gives that datetime."""
-    return int((seconds * 1_000_000 + micros) / 1_000_000 * 1000)
-
-
 # --- components ---------------------------------------------------------------------------
 
 
-class _DimensionsWire(msgspec.Struct, gc=False):
-    length: float
-    width: float
-    height: float
-
-
-class _QualityWire(msgspec.Struct, gc=False):
-    weight_grams: float
-    dimensions_mm: _DimensionsWire
-    temperature_celsius: float
-    defect_count: int
-
-
-class ComponentWire(
-    msgspec.Struct, kw_only=True, gc=False, tag_field="event_type", tag="component_produced"
-):
+class ComponentWire(msgspec.Struct, gc=False, tag_field="event_type", tag="component_produced"):
     """:class:`~widget_factory.schemas.ComponentProduced` field for field, in its order,
-    with the time as its text: msgspec writes both the same bytes."""
+    built positionally (its keyword-only fields cost more to fill): msgspec writes both
+    the same bytes."""
 
     event_id: str
-    schema_version: int = 1
+    schema_version: int
     component_id: str
     component_type: str
     machine_id: str
     batch_id: str
-    produced_at: str
-    quality_metrics: _QualityWire
+    produced_at: datetime
+    quality_metrics: QualityMetrics
     production_line: str
     made_while_degraded: bool
 
 
 _encode_wire: Final = msgspec.json.Encoder().encode
+encode_wire: Final = _encode_wire
+"""msgspec's encoder, for the wire Structs here (the same as ``schemas.encode``)."""
 
 
 class MadeComponent(msgspec.Struct, gc=False):
@@ -187,39 +139,23 @@ def made_component(
     degraded: bool,
 ) -> MadeComponent:
     """A component at simulated time ``t``: the bytes of ``encode(ComponentProduced(...,
-    produced_at=datetime.fromtimestamp(t, UTC), ...))`` and its record's key and time."""
-    # utc_parts, utc_text and epoch_of, inlined (once per component)
-    fraction, whole_s = modf(t)
-    micros = round(fraction * 1e6)
-    seconds = int(whole_s)
-    if micros >= 1_000_000:
-        seconds += 1
-        micros -= 1_000_000
-    elif micros < 0:
-        seconds -= 1
-        micros += 1_000_000
-    day, second = divmod(seconds, _DAY_S)
-    prefix = _days.get(day) or _day_text(day)
-    if micros:
-        text = f"{prefix}{_HOURS_MINUTES[second // 60]}{_SECONDS[second % 60]}.{micros:06d}Z"
-    else:
-        text = f"{prefix}{_HOURS_MINUTES[second // 60]}{_SECONDS[second % 60]}Z"
-    at = (seconds * 1_000_000 + micros) / 1_000_000
+    produced_at=datetime.fromtimestamp(t, UTC), ...))``, its record's key and time."""
+    produced_at = _fromtimestamp(t, UTC)
+    at = produced_at.timestamp()
     return MadeComponent(
         component_id.encode(),
         _encode_wire(
             ComponentWire(
-                event_id=event_id,
-                component_id=component_id,
-                component_type=component_type,
-                machine_id=machine_id,
-                batch_id=batch_id,
-                produced_at=text,
-                quality_metrics=_QualityWire(
-                    weight, _DimensionsWire(length, width, height), temperature, defects
-                ),
-                production_line=production_line,
-                made_while_degraded=degraded,
+                event_id,
+                SCHEMA_VERSION,
+                component_id,
+                component_type,
+                machine_id,
+                batch_id,
+                produced_at,
+                QualityMetrics(weight, Dimensions(length, width, height), temperature, defects),
+                production_line,
+                degraded,
             )
         ),
         int(at * 1000),
@@ -229,6 +165,23 @@ def made_component(
         machine_id,
         defects,
     )
+
+
+# --- telemetry ----------------------------------------------------------------------------
+
+
+class TelemetryWire(msgspec.Struct, gc=False, tag_field="event_type", tag="machine_telemetry"):
+    """:class:`~widget_factory.schemas.MachineTelemetry` field for field, in its order,
+    built positionally (core/machine_state.py's ``sensor_record``)."""
+
+    event_id: str
+    schema_version: int
+    machine_id: str
+    machine_type: str
+    timestamp: datetime
+    status: MachineStatus
+    metrics: TelemetryMetrics
+    location: Location
 
 
 # --- true OEE -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 :class:`MachineUnit` holds a machine's constants (type, location, mean cycle, running
 power) and its state (status, wear, cycles, the end of a repair or maintenance, an
-injected anomaly); :func:`sensor_reading` turns it into a telemetry event. How the state
+injected anomaly); :func:`sensor_reading` turns it into a telemetry event
+(:func:`sensor_record`: straight into its record's bytes). How the state
 evolves between reports and under commands is the fleet's job,
 :mod:`widget_factory.core.machines`.
 """
@@ -14,11 +15,24 @@ import random
 from datetime import UTC, datetime
 from typing import Final
 
+from widget_factory.core.fast_encode import Encoded, TelemetryWire, encode_wire
 from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import LocationSpec
-from widget_factory.schemas import Location, MachineStatus, MachineTelemetry, TelemetryMetrics
+from widget_factory.schemas import (
+    SCHEMA_VERSION,
+    Location,
+    MachineStatus,
+    MachineTelemetry,
+    TelemetryMetrics,
+)
 
-__all__ = ["BASE_POWER_W", "DEFAULT_BASE_POWER_W", "MachineUnit", "sensor_reading"]
+__all__ = [
+    "BASE_POWER_W",
+    "DEFAULT_BASE_POWER_W",
+    "MachineUnit",
+    "sensor_reading",
+    "sensor_record",
+]
 
 BASE_POWER_W: Final[dict[str, float]] = {
     "metal_forming": 2200.0,
@@ -58,6 +72,7 @@ class MachineUnit:
         "last",
         "until",
         "anomalous",
+        "key",
     )
 
     def __init__(
@@ -86,12 +101,52 @@ class MachineUnit:
         """End of the current ERROR or MAINTENANCE."""
         self.anomalous = False
         """An injected anomaly: anomalous readings until repaired."""
+        self.key = machine_id.encode()
+        """Its reports' record key."""
 
 
 def sensor_reading(
     unit: MachineUnit, t: float, rng: random.Random, ids: IdSource
 ) -> MachineTelemetry:
-    """A telemetry event of the machine at ``t``, readings shaped by its status: running
+    """A telemetry event of the machine at ``t`` (:func:`_sensor_values`)."""
+    event_id, timestamp, metrics = _sensor_values(unit, t, rng, ids)
+    return MachineTelemetry(
+        event_id=event_id,
+        machine_id=unit.id,
+        machine_type=unit.machine_type,
+        timestamp=timestamp,
+        status=unit.status,
+        metrics=metrics,
+        location=unit.location,
+    )
+
+
+def sensor_record(unit: MachineUnit, t: float, rng: random.Random, ids: IdSource) -> Encoded:
+    """:func:`sensor_reading`'s event as its record (the telemetry service's fast path:
+    the same bytes, key and timestamp, core/fast_encode.py), from the same draws."""
+    event_id, timestamp, metrics = _sensor_values(unit, t, rng, ids)
+    return Encoded(
+        unit.key,
+        encode_wire(
+            TelemetryWire(
+                event_id,
+                SCHEMA_VERSION,
+                unit.id,
+                unit.machine_type,
+                timestamp,
+                unit.status,
+                metrics,
+                unit.location,
+            )
+        ),
+        int(timestamp.timestamp() * 1000),
+    )
+
+
+def _sensor_values(
+    unit: MachineUnit, t: float, rng: random.Random, ids: IdSource
+) -> tuple[str, datetime, TelemetryMetrics]:
+    """A report's event id, time and readings, shaped by the machine's status: running
     warm and busy (hotter and shakier with wear), error hot, shaking and near-zero power
     (an injected anomaly more so), maintenance and idle cool and quiet, shut down cold."""
     status = unit.status
@@ -124,13 +179,10 @@ def sensor_reading(
         vibration = rng.gauss(0.1, 0.05)
         power = rng.uniform(50.0, 150.0)
         efficiency = 0.0
-    return MachineTelemetry(
-        event_id=ids.event_id(),  # after the readings: one generator may serve both
-        machine_id=unit.id,
-        machine_type=unit.machine_type,
-        timestamp=datetime.fromtimestamp(t, UTC),
-        status=status,
-        metrics=TelemetryMetrics(  # round(x * 100) / 100: round(x, 2) at a quarter the cost
+    return (
+        ids.event_id(),  # after the readings: one generator may serve both
+        datetime.fromtimestamp(t, UTC),
+        TelemetryMetrics(  # round(x * 100) / 100: round(x, 2) at a quarter the cost
             round(temperature * 100.0) / 100.0,
             round(vibration * 100.0) / 100.0 if vibration > 0.0 else 0.0,
             round(power * 100.0) / 100.0 if power > 0.0 else 0.0,
@@ -141,5 +193,4 @@ def sensor_reading(
             if efficiency >= 100.0
             else round(efficiency * 100.0) / 100.0,
         ),
-        location=unit.location,
     )

@@ -19,6 +19,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+import msgspec
+
 from widget_factory.core.clock import to_datetime
 from widget_factory.core.fast_encode import (
     Encoded,
@@ -42,17 +44,15 @@ _WHOLE: frozenset[float] = frozenset({0.0, 60.0})
 """Seconds that rounding leaves as they are: none, and a whole default window."""
 
 
-class _Window:
-    """One machine's tallies over one window (slots: one per machine and minute)."""
+class _Window(msgspec.Struct, gc=False):
+    """One machine's tallies over one window (one per machine and minute: a Struct,
+    made at C speed)."""
 
-    __slots__ = ("producing_s", "shutdown_s", "idle_s", "made", "good")
-
-    def __init__(self) -> None:
-        self.producing_s = 0.0
-        self.shutdown_s = 0.0
-        self.idle_s = 0.0
-        self.made = 0
-        self.good = 0
+    producing_s: float = 0.0
+    shutdown_s: float = 0.0
+    idle_s: float = 0.0
+    made: int = 0
+    good: int = 0
 
 
 class OeeTruthTracker:
