@@ -13,9 +13,9 @@ carries consumer positions).
 
 (other ``run`` options pass through).
 
-Run it against an older tree the same way (``git archive REV | tar -x -C /tmp/old``,
-then ``PYTHONPATH=/tmp/old python /tmp/old/benchmarks/topic_digests.py``, which runs the
-factory from that tree) and ``diff`` the two outputs.
+For an older revision, ``git archive REV | tar -x -C /tmp/old`` and add ``--tree
+/tmp/old``: the factory then runs from that tree (this script still reads the topics),
+and ``diff`` the two outputs.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--start", default="2026-01-01T00:00:00+00:00")
     parser.add_argument("--workers", type=int, default=1, help="components/telemetry workers")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="run the factory from here")
     args, extra = parser.parse_known_args()
     command = [
         sys.executable,
@@ -97,8 +98,8 @@ def main() -> None:
             [*command[:4], "--bootstrap-servers", broker.bootstrap_servers, *command[4:]],
             capture_output=True,
             text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            cwd=args.tree,
+            env={**os.environ, "PYTHONPATH": str(args.tree)},
         )
         if done.returncode != 0:
             sys.exit(f"the run failed ({done.returncode}): {done.stderr[-2000:]}")
