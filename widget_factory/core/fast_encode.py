@@ -46,6 +46,7 @@ __all__ = [
     "MadeComponent",
     "ComponentWire",
     "TelemetryWire",
+    "TelemetryRecord",
     "encode_wire",
     "OeeHead",
     "made_component",
@@ -182,6 +183,15 @@ class TelemetryWire(msgspec.Struct, gc=False, tag_field="event_type", tag="machi
     status: MachineStatus
     metrics: TelemetryMetrics
     location: Location
+
+
+class TelemetryRecord(msgspec.Struct, gc=False):
+    """A telemetry report's record, and its fields (the event, when one is wanted)."""
+
+    key: bytes
+    value: bytes
+    timestamp_ms: int
+    wire: TelemetryWire
 
 
 # --- true OEE -----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import random
 from datetime import UTC, datetime
 from typing import Final
 
-from widget_factory.core.fast_encode import Encoded, TelemetryWire, encode_wire
+from widget_factory.core.fast_encode import TelemetryRecord, TelemetryWire, encode_wire
 from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import LocationSpec
 from widget_factory.schemas import (
@@ -108,47 +108,28 @@ class MachineUnit:
 def sensor_reading(
     unit: MachineUnit, t: float, rng: random.Random, ids: IdSource
 ) -> MachineTelemetry:
-    """A telemetry event of the machine at ``t`` (:func:`_sensor_values`)."""
-    event_id, timestamp, metrics = _sensor_values(unit, t, rng, ids)
+    """A telemetry event of the machine at ``t``: :func:`sensor_record`'s, as an event."""
+    wire = sensor_record(unit, t, rng, ids).wire
     return MachineTelemetry(
-        event_id=event_id,
-        machine_id=unit.id,
-        machine_type=unit.machine_type,
-        timestamp=timestamp,
-        status=unit.status,
-        metrics=metrics,
-        location=unit.location,
+        event_id=wire.event_id,
+        machine_id=wire.machine_id,
+        machine_type=wire.machine_type,
+        timestamp=wire.timestamp,
+        status=wire.status,
+        metrics=wire.metrics,
+        location=wire.location,
     )
 
 
-def sensor_record(unit: MachineUnit, t: float, rng: random.Random, ids: IdSource) -> Encoded:
-    """:func:`sensor_reading`'s event as its record (the telemetry service's fast path:
-    the same bytes, key and timestamp, core/fast_encode.py), from the same draws."""
-    event_id, timestamp, metrics = _sensor_values(unit, t, rng, ids)
-    return Encoded(
-        unit.key,
-        encode_wire(
-            TelemetryWire(
-                event_id,
-                SCHEMA_VERSION,
-                unit.id,
-                unit.machine_type,
-                timestamp,
-                unit.status,
-                metrics,
-                unit.location,
-            )
-        ),
-        int(timestamp.timestamp() * 1000),
-    )
-
-
-def _sensor_values(
+def sensor_record(
     unit: MachineUnit, t: float, rng: random.Random, ids: IdSource
-) -> tuple[str, datetime, TelemetryMetrics]:
-    """A report's event id, time and readings, shaped by the machine's status: running
-    warm and busy (hotter and shakier with wear), error hot, shaking and near-zero power
-    (an injected anomaly more so), maintenance and idle cool and quiet, shut down cold."""
+) -> TelemetryRecord:
+    """A telemetry report of the machine at ``t`` as its record (the service's fast path:
+    the bytes, key and timestamp ``send_all`` would give the event, core/fast_encode.py).
+
+    Readings are shaped by its status: running warm and busy (hotter and shakier with
+    wear), error hot, shaking and near-zero power (an injected anomaly more so),
+    maintenance and idle cool and quiet, shut down cold."""
     status = unit.status
     if status is _RUNNING:  # (the common case: four normals from two Box-Muller pairs)
         wear = unit.wear
@@ -179,9 +160,14 @@ def _sensor_values(
         vibration = rng.gauss(0.1, 0.05)
         power = rng.uniform(50.0, 150.0)
         efficiency = 0.0
-    return (
+    timestamp = datetime.fromtimestamp(t, UTC)
+    wire = TelemetryWire(
         ids.event_id(),  # after the readings: one generator may serve both
-        datetime.fromtimestamp(t, UTC),
+        SCHEMA_VERSION,
+        unit.id,
+        unit.machine_type,
+        timestamp,
+        status,
         TelemetryMetrics(  # round(x * 100) / 100: round(x, 2) at a quarter the cost
             round(temperature * 100.0) / 100.0,
             round(vibration * 100.0) / 100.0 if vibration > 0.0 else 0.0,
@@ -193,4 +179,6 @@ def _sensor_values(
             if efficiency >= 100.0
             else round(efficiency * 100.0) / 100.0,
         ),
+        unit.location,
     )
+    return TelemetryRecord(unit.key, encode_wire(wire), int(timestamp.timestamp() * 1000), wire)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TypeVar
 
-from widget_factory.core.fast_encode import Encoded
+from widget_factory.core.fast_encode import TelemetryRecord
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_state import (
     BASE_POWER_W,
@@ -154,7 +154,7 @@ class MachineFleet:
         """
         return self._reports_until(now, sensor_reading)
 
-    def report_records_until(self, now: float) -> tuple[list[Encoded], list[StatusChange]]:
+    def report_records_until(self, now: float) -> tuple[list[TelemetryRecord], list[StatusChange]]:
         """:meth:`report_until` with the reports as their records (the same draws, bytes,
         keys and timestamps): the telemetry service's fast path."""
         return self._reports_until(now, sensor_record)
