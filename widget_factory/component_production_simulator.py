@@ -347,6 +347,9 @@ class ComponentProductionService:
                     now = end
                 until = min(now, self._horizon(), self._kanban_bound())
                 events = self._produce(until, _BATCH if virtual else None)
+                # drifts begun or ended go before the parts made after that: quality
+                # control reads them when it inspects those parts (core/fault_influence.py)
+                self.truth.publish(self.production.drain_drifts())
                 if self.late is None:
                     self.producer.send_all(COMPONENT_PRODUCTION, events)
                 else:
@@ -355,7 +358,6 @@ class ComponentProductionService:
                 self.components_sent += len(events)
                 self._follow_kanban(events)
                 self.oee.made_all(events)
-                self.truth.publish(self.production.drain_drifts())
                 # every component before the next one due is made: those windows are whole
                 self.truth.publish(
                     self.oee.close_until(min(self._produced_to, self.production.next_time()))

@@ -130,7 +130,14 @@ class MachineTelemetryService:
         until: float = -math.inf,
     ) -> None:
         """Reports and what their changes mean; with late delivery the reports wait in the
-        gateway, which sends what is due by ``until`` (every report up to it is made)."""
+        gateway, which sends what is due by ``until`` (every report up to it is made).
+
+        The changes' answer-key records are queued first: a repair's end goes before the
+        report that lets production make its settling-in parts, so quality control,
+        reading the answer key when it inspects them, knows the repair
+        (core/fault_influence.py)."""
+        if changes:
+            self.truth.publish(self.faults.observe_all(changes))
         if self.late is None:
             self.producer.send_all(MACHINE_TELEMETRY, reports)
         else:
@@ -139,8 +146,6 @@ class MachineTelemetryService:
         self.reports += len(reports)
         for change in changes:
             self._announce(change)
-        if changes:
-            self.truth.publish(self.faults.observe_all(changes))
 
     def _announce(self, change: StatusChange) -> None:
         alert = machine_error_alert(change, self.ids)
