@@ -13,7 +13,14 @@ from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH, WIDGET_ASSEMBLY
-from widget_factory.schemas import FaultTruth, OeeTruth, WidgetAssembled, decode, decode_as
+from widget_factory.schemas import (
+    FaultTruth,
+    InfluenceTruth,
+    OeeTruth,
+    WidgetAssembled,
+    decode,
+    decode_as,
+)
 from widget_factory.warehouse.charts import CHARTS
 from widget_factory.warehouse.sink import connect
 from widget_factory.warehouse.tables import TABLES
@@ -78,10 +85,14 @@ def test_sink_loads_every_topic_once_per_event_and_resumes(
 
 
 def test_sink_loads_the_answer_key_once_per_event(factory: KafkaSettings, tmp_path: Path) -> None:
-    by_type: dict[type, dict[str, FaultTruth | OeeTruth]] = {FaultTruth: {}, OeeTruth: {}}
+    by_type: dict[type, dict[str, FaultTruth | OeeTruth | InfluenceTruth]] = {
+        FaultTruth: {},
+        OeeTruth: {},
+        InfluenceTruth: {},
+    }
     for message in read_to_end(factory, [FACTORY_GROUND_TRUTH]):
         event = decode(message.value())
-        assert isinstance(event, FaultTruth | OeeTruth)
+        assert isinstance(event, FaultTruth | OeeTruth | InfluenceTruth)
         by_type[type(event)][event.event_id] = event
     faults, oee = by_type[FaultTruth], by_type[OeeTruth]
     assert faults and oee
@@ -91,6 +102,8 @@ def test_sink_loads_the_answer_key_once_per_event(factory: KafkaSettings, tmp_pa
     try:
         assert con.execute("SELECT count(*) FROM fault_truth").fetchone()[0] == len(faults)
         assert con.execute("SELECT count(*) FROM oee_truth").fetchone()[0] == len(oee)
+        influence = by_type[InfluenceTruth]
+        assert con.execute("SELECT count(*) FROM influence_truth").fetchone()[0] == len(influence)
         # every fault that ended is one begin and one end row under its fault_id
         pairs = con.execute(
             "SELECT fault_id, count(*) FILTER (phase = 'begin'), count(*) FILTER (phase = 'end'), "
