@@ -390,11 +390,18 @@ class QualityControlService:
             stop.close(self.fault_feed.close)
         if self.pass_rates.total:
             self._summary()
+        feed = self.fault_feed
+        if feed is not None and feed.catch_ups:
+            log.info(
+                "Answer key: %d influence_truth records; faults read to the topic's end %d "
+                "times (%.1f s)",
+                self.influences,
+                feed.catch_ups,
+                feed.catch_up_s,
+            )
         log.info(
-            "Quality control stopped: %d widgets inspected (%d influence_truth records), "
-            "%d duplicates dropped, %d not yet inspected%s%s",
+            "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s%s",
             self.checked,
-            self.influences,
             self.duplicates,
             len(self._pending),
             f", {remaining} checks undelivered" if remaining else "",

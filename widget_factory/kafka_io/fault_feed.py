@@ -58,6 +58,8 @@ class FaultFeed:
         self._probe = EndOffsetProbe(settings, client_id=client_id + "-ends")
         self.catch_ups = 0
         """End-offset queries made (one per catch-up)."""
+        self.catch_up_s = 0.0
+        """Wall seconds spent catching up, all told."""
         self.unreadable = 0
         self._next_said = 1
 
@@ -66,7 +68,13 @@ class FaultFeed:
         reading up to those ends. False (and a warning) when that did not finish within
         ``_CATCH_UP_S``: attribution then goes on with the faults known."""
         self.catch_ups += 1
-        deadline = time.monotonic() + _CATCH_UP_S
+        began = time.monotonic()
+        try:
+            return self._catch_up(began + _CATCH_UP_S)
+        finally:
+            self.catch_up_s += time.monotonic() - began
+
+    def _catch_up(self, deadline: float) -> bool:
         targets = self._ends(deadline)
         if targets is None:
             return False
