@@ -336,7 +336,10 @@ class QualityControlService:
         )
         self.consumer = self.group.consumer
         self.fault_feed = FaultFeed(
-            self.options.settings, self.faults, client_id="quality-faults", health=self.health
+            self.options.settings,
+            self.faults,
+            client_id="quality-faults",
+            running=lambda: self.lifecycle.running,
         )
         last_commit = time.monotonic()
         end = self.options.end

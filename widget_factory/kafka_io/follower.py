@@ -203,13 +203,6 @@ class TopicFollower:
         if added:
             self.consumer.assign(list(self.partitions.values()))
 
-    def refresh(self) -> None:
-        """Pick up the partitions of topics that appeared since, now (:meth:`poll` looks
-        at most every 5 s)."""
-        if not self._fixed:
-            self._last_assign_try = 0.0
-            self._assign_new()
-
     def poll(self, max_records: int = 2000, timeout: float = 0.1) -> list[Message]:
         """Records that arrived since the last call (partition EOF markers and errors
         absorbed, progress noted)."""
