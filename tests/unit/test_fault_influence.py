@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from widget_factory.core.clock import to_datetime, to_epoch
+from widget_factory.core.event_format import format_event
 from widget_factory.core.fault_influence import Attribution, FaultIndex, influence_records
 from widget_factory.core.ground_truth import FaultTracker, fault_id
 from widget_factory.core.ids import IdSource, event_id_from
@@ -174,6 +175,8 @@ def test_one_record_per_fault_and_widget_says_whether_the_trace_named_its_parts(
     assert first.inspected_at == check.checked_at == first.occurred_at
     assert first.kafka_key == FRAME
     assert decode(encode(first)) == first
+    line = format_event(first)
+    assert f"quality_drift of {FRAME} in {widget.widget_id}: fail, traced to it" in line
     assert influence_records(attributions, widget, check) == records  # same ids again
 
 
