@@ -98,6 +98,11 @@ class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
         return "machine" if self.target_type is UNSET else self.target_type
 
     @property
+    def starved_seconds(self) -> float | None:
+        """``starved_s``; None on a machine's record."""
+        return None if self.starved_s is UNSET else self.starved_s
+
+    @property
     def kafka_key(self) -> str:
         return self.target_id
 
