@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -178,3 +179,30 @@ def test_the_planner_notes_when_a_station_has_no_demand_and_when_one_comes() -> 
         StationTurn(S, T + 150, status=MachineStatus.ERROR),
     ]
     assert planner.unsettled_since() == T + 150  # lacking parts since then: not yet a starvation
+
+
+def test_a_warehouse_made_before_gains_the_new_oee_truth_columns(tmp_path: Path) -> None:
+    import duckdb
+
+    from widget_factory.kafka_io.settings import KafkaSettings
+    from widget_factory.warehouse.sink import SinkOptions, WarehouseSink
+    from widget_factory.warehouse.truth_tables import TRUTH_TABLES
+
+    db = tmp_path / "factory.duckdb"
+    with duckdb.connect(str(db)) as con:  # the table as an earlier release made it
+        con.execute(
+            "CREATE TABLE oee_truth (event_id VARCHAR, machine_id VARCHAR, "
+            "window_start TIMESTAMPTZ, window_end TIMESTAMPTZ, producing_s DOUBLE, "
+            "shutdown_s DOUBLE, made BIGINT, good BIGINT, availability DOUBLE, "
+            "performance DOUBLE, quality DOUBLE, oee DOUBLE, kafka_partition INTEGER, "
+            "kafka_offset BIGINT, PRIMARY KEY (event_id))"
+        )
+    sink = WarehouseSink(SinkOptions(KafkaSettings("127.0.0.1:9", source="flag"), db))
+    table = next(t for t in TRUTH_TABLES if t.name == "oee_truth")
+    table.create(sink.con)  # again: nothing left to add
+    (station,) = tracker().close_until(T + 60)
+    row = {**table.flatten(station), "kafka_partition": 0, "kafka_offset": 7}
+    assert sink._insert(table, [row]) == 1
+    got = sink.con.execute("SELECT machine_id, target_type, starved_s, kafka_offset FROM oee_truth")
+    assert got.fetchall() == [(S, "station", 0.0, 7)]
+    sink.con.close()
