@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from widget_factory.core.ids import IdSource, event_id_from
 from widget_factory.core.inspection import QualityInspection
 from widget_factory.core.station_oee_truth import StationOeeTruthTracker
 from widget_factory.core.station_stock import assemble_widget
-from widget_factory.core.station_timeline import StationTimeline, StationTurn
+from widget_factory.core.station_timeline import StationTimeline, StationTurn, unsettled_since
 from widget_factory.factory_config import default_config
 from widget_factory.schemas import (
     MachineStatus,
@@ -178,7 +179,10 @@ def test_the_planner_notes_when_a_station_has_no_demand_and_when_one_comes() -> 
         StationTurn(S, T + 100, demand=True),
         StationTurn(S, T + 150, status=MachineStatus.ERROR),
     ]
-    assert planner.unsettled_since() == T + 150  # lacking parts since then: not yet a starvation
+    # lacking parts since then: not yet a starvation, which may still be dated back there
+    station = planner.stations[S]
+    assert unsettled_since([(station.starved_since, station.starvation_reported)]) == T + 150
+    assert unsettled_since([(None, False), (T, True)]) == math.inf
 
 
 def test_a_warehouse_made_before_gains_the_new_oee_truth_columns(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from widget_factory.core.assembly_records import (
 )
 from widget_factory.core.ids import IdSource, type_of_component
 from widget_factory.core.station_stock import StationState, StockBin, assemble_widget, pick_kit
-from widget_factory.core.station_timeline import StationTimeline, unsettled_since
+from widget_factory.core.station_timeline import StationTimeline
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,
@@ -128,12 +128,6 @@ class AssemblyPlanner:
             for sid, s in self.stations.items()
             if s.starvation_reported and s.starved_since is not None
         ]
-
-    def unsettled_since(self) -> float:
-        """The earliest start of a shortage that may still become a starvation (inf: none)."""
-        return unsettled_since(
-            (s.starved_since, s.starvation_reported) for s in self.stations.values()
-        )
 
     def in_progress(self) -> list[BuildRecord]:
         """Builds started and not yet delivered."""

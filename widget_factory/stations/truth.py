@@ -14,7 +14,7 @@ from widget_factory.core.assembly import AssemblyPlanner
 from widget_factory.core.assembly_records import StepResult
 from widget_factory.core.ground_truth import StarvationTruth
 from widget_factory.core.station_oee_truth import StationOeeTruthTracker
-from widget_factory.core.station_timeline import StationTimeline
+from widget_factory.core.station_timeline import StationTimeline, unsettled_since
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
@@ -38,7 +38,7 @@ class StarvationAnswers:
         self._truth = StarvationTruth(config)
         self._planner = planner
         self._publisher = TruthPublisher(producer)
-        planner.timeline = StationTimeline(planner.stations)
+        self._timeline = planner.timeline = StationTimeline(planner.stations)
         self._oee = StationOeeTruthTracker(config, list(planner.stations), start, seed)
 
     def resumed(self, now: float) -> None:
@@ -55,11 +55,13 @@ class StarvationAnswers:
             self._publisher.publish(records)
             oee.starvations(records)
         oee.built(result.completed)
-        assert planner.timeline is not None
-        oee.turns(planner.timeline.take())
-        self._publisher.publish(
-            oee.close_until(min(now, planner.cutoff, planner.unsettled_since()))
+        oee.turns(self._timeline.take())
+        settled = unsettled_since(
+            (s.starved_since, s.starvation_reported) for s in planner.stations.values()
         )
+        windows = oee.close_until(min(now, planner.cutoff, settled))
+        if windows:
+            self._publisher.publish(windows)
 
     def close(self, now: float) -> None:
         """At a stop: end records for the starvations still going (``open_at_end``), and
@@ -69,6 +71,5 @@ class StarvationAnswers:
         self._publisher.publish(records)
         oee = self._oee
         oee.starvations(records)
-        assert planner.timeline is not None
-        oee.turns(planner.timeline.take())
+        oee.turns(self._timeline.take())
         self._publisher.publish(oee.close_until(min(now, planner.cutoff)))
