@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from widget_factory.schema_types import (
     ComponentId,
@@ -80,8 +80,10 @@ class FaultTruth(Event, kw_only=True, frozen=True, tag="fault_truth"):
 
 
 class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
-    """True OEE of one production machine over one window, on ``factory-ground-truth``
-    (from the production simulation's own state; definitions in docs/contract.md)."""
+    """True OEE of one production machine or assembly station over one window, on
+    ``factory-ground-truth`` (from the simulation's own state; definitions in
+    docs/contract.md). A machine's record carries no ``target_type`` (its bytes are as
+    before stations had records): read it with :attr:`target_kind`."""
 
     target_id: Name
     window_start: UtcTime
@@ -95,7 +97,22 @@ class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
     quality: float | None
     oee: float | None
     idle_s: NonNegative = 0.0
-    """Time idle (parked by kanban): planned out of production, like a shutdown."""
+    """Time idle (parked by kanban; a station: no order it could build): planned out of
+    production, like a shutdown."""
+    target_type: Literal["machine", "station"] | UnsetType = UNSET
+    """``station`` on a station's record; absent (a machine) otherwise."""
+    starved_s: NonNegative | UnsetType = UNSET
+    """A station's time starved (the answer key's starvation spells); absent for a machine."""
+
+    @property
+    def target_kind(self) -> Literal["machine", "station"]:
+        """``target_type``, with a machine's (absent) spelled out."""
+        return "machine" if self.target_type is UNSET else self.target_type
+
+    @property
+    def starved_seconds(self) -> float | None:
+        """``starved_s``; None on a machine's record."""
+        return None if self.starved_s is UNSET else self.starved_s
 
     @property
     def kafka_key(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,6 +128,18 @@ def test_sink_loads_the_answer_key_once_per_event(factory: KafkaSettings, tmp_pa
             [some.event_id],
         ).fetchone()
         assert got == (some.target_id, some.window_start, some.made, some.good, some.oee)
+        # stations' windows too, told apart by target_type (a machine's record has none)
+        kinds = dict(
+            con.execute("SELECT target_type, count(*) FROM oee_truth GROUP BY ALL").fetchall()
+        )
+        assert kinds == dict(Counter(r.target_kind for r in oee.values()))
+        assert kinds["station"] > 0
+        station = next(r for r in oee.values() if r.target_kind == "station")
+        got = con.execute(
+            "SELECT machine_id, idle_s, starved_s FROM oee_truth WHERE event_id = ?",
+            [station.event_id],
+        ).fetchone()
+        assert got == (station.target_id, station.idle_s, station.starved_s)
     finally:
         con.close()
     # a duplicate on the wire stays one row

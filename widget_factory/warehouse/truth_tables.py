@@ -4,9 +4,11 @@
 ``factory-ground-truth`` carries four event types, so its records are decoded once by
 their ``event_type`` and each goes to the table that ``accepts`` it. Like every other
 table, the key is ``event_id``: a fault's ``begin`` and ``end`` are two rows sharing a
-``fault_id``; a machine's window is one ``oee_truth`` row; an outage of a target's
-gateway (``--late-fraction``) one ``delay_truth`` row; a fault's influence on one widget's
-quality check one ``influence_truth`` row (its parts in that widget as a list).
+``fault_id``; a machine's or a station's window is one ``oee_truth`` row (its
+``machine_id`` column holds the station's id, ``target_type`` says which); an outage of
+a target's gateway (``--late-fraction``) one ``delay_truth`` row; a fault's influence on
+one widget's quality check one ``influence_truth`` row (its parts in that widget as a
+list).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ TRUTH_TABLES: tuple[Table, ...] = (
         FACTORY_GROUND_TRUTH,
         parse_truth,
         "event_id machine_id=target_id window_start:T window_end:T producing_s:D shutdown_s:D"
-        " made:I good:I availability:D performance:D quality:D oee:D",
+        " made:I good:I availability:D performance:D quality:D oee:D"
+        " target_type=target_kind idle_s:D starved_s:D=starved_seconds",
         accepts=OeeTruth,
     ),
     Table(
