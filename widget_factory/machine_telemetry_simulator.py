@@ -78,8 +78,17 @@ class MachineTelemetryService:
             config, options.rng("telemetry" + worker), self.ids, options.start
         )
         self.health = BrokerHealth.watching("telemetry", options.settings)
+        interval = options.config.simulation.telemetry_interval_s
         self.producer = EventProducer(
-            options.settings, client_id="telemetry", health=self.health, report_successes=False
+            options.settings,
+            client_id="telemetry",
+            health=self.health,
+            report_successes=False,
+            # sparse reports (a paced speed with a short pace) go out at once: production
+            # waits for each one that is due (core/status_watermark.py)
+            records_per_s=(
+                len(self.fleet.machine_ids()) * options.speed / interval if options.speed else None
+            ),
         )
         self.dead_letters = DeadLetters(self.producer, "telemetry")
         self.faults = FaultTracker(options.config)
