@@ -200,7 +200,7 @@ class MachineFleet:
         """A command given at ``at``: it takes effect at the machine's first report at or
         after ``at`` (returned), which reports it; :meth:`report_until` returns its change.
 
-        ``cause`` is the origin ("command", "scenario", "kanban"). Commands for one machine
+        ``cause`` is the origin ("command" or "scenario"). Commands for one machine
         take effect in the order given. One whose report instant lies past the end of a
         bounded run never takes effect (:meth:`pending_orders`)."""
         if command not in COMMAND_NAMES:
