@@ -129,3 +129,15 @@ def test_viewers_wait_a_quarter_of_their_refresh_unless_paced() -> None:
     assert settings.for_viewer(1.0).consumer_config(None)["fetch.wait.max.ms"] == 250
     assert settings.for_viewer(0.1).consumer_config(None)["fetch.wait.max.ms"] == 25
     assert settings.paced(600).for_viewer(1.0).pace_ms == 50
+
+
+def test_a_producer_with_less_than_one_record_per_linger_sends_at_once() -> None:
+    pinned = resolve_settings("127.0.0.1:9092", {PACE_ENV: "5"}).paced(100)
+    assert pinned.producer_config(records_per_s=93.0)["linger.ms"] == 0
+    assert pinned.producer_config(records_per_s=1000.0)["linger.ms"] == 5
+    assert pinned.producer_config()["linger.ms"] == 5  # rate unknown: the pace
+    default_speed = resolve_settings("127.0.0.1:9092", {}).paced(120)
+    assert default_speed.producer_config(records_per_s=112.0)["linger.ms"] == 250
+    assert resolve_settings("b:9092", {}).producer_config(records_per_s=50.0)["linger.ms"] == 0
+    user = resolve_settings("127.0.0.1:9092", {PACE_ENV: "5"}, overrides=["linger.ms=7"])
+    assert user.producer_config(records_per_s=10.0)["linger.ms"] == "7"
