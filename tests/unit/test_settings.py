@@ -143,6 +143,11 @@ def test_unlimited_speed_batches_by_the_racing_pace_uncompressed() -> None:
     child = resolve_settings("127.0.0.1:9092", {PACE_ENV: str(RACING_PACE_MS)}).paced(None)
     assert child.pace_ms == RACING_PACE_MS and child.racing
     assert child.producer_config()["compression.type"] == "none"
+    # services that wait on each other's records (lockstep, kanban) keep the shortest pace
+    looped = resolve_settings("127.0.0.1:9092", {}).paced(None, feedback=True)
+    assert looped.pace_ms == 5 and looped.racing
+    assert looped.consumer_config("g")["fetch.wait.max.ms"] == 5
+    assert looped.producer_config()["compression.type"] == "none"
     # a paced factory is not racing, whatever its pace
     paced = resolve_settings("127.0.0.1:9092", {PACE_ENV: str(RACING_PACE_MS)}).paced(600)
     assert not paced.racing and paced.producer_config()["compression.type"] == "lz4"

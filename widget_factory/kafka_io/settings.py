@@ -101,13 +101,13 @@ MIN_PACE_MS = 5
 MAX_PACE_MS = 250
 """Never slower than this in wall time, whatever the speed (dashboards, commands)."""
 RACING_PACE_MS = 50
-"""Linger and fetch wait of a factory at unlimited speed (``--speed max``), where no
-record waits on the wall clock: every consumer polls the embedded broker 1000 / wait
-times a second and every producer sends a request per partition per linger, whatever
-the data rate, and each request costs the broker ~0.2-0.5 ms of CPU. At 5 ms that was
-over half its CPU per component in the bench's pipeline; at 50 ms a fetch still carries
-every record a stage can use (docs/performance.md), and the feedback loops of a virtual
-run (kanban's lead, lockstep's status watermark) close well within their slack."""
+"""Linger and fetch wait of a factory at unlimited speed (``--speed max``) whose
+services never wait on each other's records: every consumer polls the embedded broker
+1000 / wait times a second and every producer sends a request per partition per linger,
+whatever the data rate, and each request costs the broker 0.2-0.5 ms of CPU (at 5 ms
+that was over half its CPU per component in the bench's pipeline). A virtual run with a
+feedback loop (lockstep's status watermark, kanban's lead on assembly) waits a round
+trip per step instead, so it keeps :data:`MIN_PACE_MS` (docs/performance.md)."""
 
 
 def pace_for_speed(speed: float | None) -> int:
@@ -120,8 +120,9 @@ def pace_for_speed(speed: float | None) -> int:
     The linger sets how many records share a batch, and the broker keeps ~1.3 kB per
     batch on top of its records (paced producers also compress their batches with lz4). Both are chosen from the latency the simulation
     needs: :data:`PACE_SIM_S` of simulated time, within 5-250 ms of wall time;
-    unlimited speed (``None``) gives the shortest, 5 ms, though a factory at unlimited
-    speed uses :data:`RACING_PACE_MS` (:meth:`KafkaSettings.paced`). The data rate never binds:
+    unlimited speed (``None``) gives the shortest, 5 ms, which a factory at unlimited
+    speed keeps only when its services wait on each other (:meth:`KafkaSettings.paced`,
+    :data:`RACING_PACE_MS`). The data rate never binds:
     one fetch carries up to 8 MiB, some 17,000 events, while the reference factory at
     speed 120 makes ~250 records a wall second.
     """
@@ -251,14 +252,16 @@ class KafkaSettings:
     def with_bootstrap(self, bootstrap_servers: str, source: str) -> KafkaSettings:
         return replace(self, bootstrap_servers=bootstrap_servers, source=source)
 
-    def paced(self, speed: float | None) -> KafkaSettings:
+    def paced(self, speed: float | None, *, feedback: bool = False) -> KafkaSettings:
         """These settings with the pace a factory at ``speed`` needs, unless one was
-        given (``WIDGET_FACTORY_PACE_MS``); at unlimited speed :data:`RACING_PACE_MS`."""
+        given (``WIDGET_FACTORY_PACE_MS``); at unlimited speed :data:`RACING_PACE_MS`,
+        unless ``feedback``: its services wait on each other's records (lockstep, kanban)."""
         racing = speed is None or speed <= 0
         if self.pace_ms is not None:
             return replace(self, racing=racing)
-        pace = RACING_PACE_MS if racing else pace_for_speed(speed)
-        return replace(self, pace_ms=pace, racing=racing)
+        if racing:
+            return replace(self, pace_ms=MIN_PACE_MS if feedback else RACING_PACE_MS, racing=True)
+        return replace(self, pace_ms=pace_for_speed(speed))
 
     def _base(self) -> dict[str, Any]:
         return {
