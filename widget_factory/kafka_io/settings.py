@@ -104,7 +104,7 @@ RACING_PACE_MS = 50
 """Linger and fetch wait of a factory at unlimited speed (``--speed max``) whose
 services never wait on each other's records: every consumer polls the embedded broker
 1000 / wait times a second and every producer sends a request per partition per linger,
-whatever the data rate, and each request costs the broker 0.2-0.5 ms of CPU (at 5 ms
+whatever the data rate, and each request costs the broker 0.1-0.5 ms of CPU (at 5 ms
 that was over half its CPU per component in the bench's pipeline). A virtual run with a
 feedback loop (lockstep's status watermark, kanban's lead on assembly) waits a round
 trip per step instead, so it keeps :data:`MIN_PACE_MS` (docs/performance.md)."""
