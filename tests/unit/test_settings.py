@@ -151,3 +151,15 @@ def test_unlimited_speed_batches_by_the_racing_pace_uncompressed() -> None:
     # a paced factory is not racing, whatever its pace
     paced = resolve_settings("127.0.0.1:9092", {PACE_ENV: str(RACING_PACE_MS)}).paced(600)
     assert not paced.racing and paced.producer_config()["compression.type"] == "lz4"
+
+
+def test_a_producer_with_less_than_one_record_per_linger_sends_at_once() -> None:
+    pinned = resolve_settings("127.0.0.1:9092", {PACE_ENV: "5"}).paced(100)
+    assert pinned.producer_config(records_per_s=93.0)["linger.ms"] == 0
+    assert pinned.producer_config(records_per_s=1000.0)["linger.ms"] == 5
+    assert pinned.producer_config()["linger.ms"] == 5  # rate unknown: the pace
+    default_speed = resolve_settings("127.0.0.1:9092", {}).paced(120)
+    assert default_speed.producer_config(records_per_s=112.0)["linger.ms"] == 250
+    assert resolve_settings("b:9092", {}).producer_config(records_per_s=50.0)["linger.ms"] == 0
+    user = resolve_settings("127.0.0.1:9092", {PACE_ENV: "5"}, overrides=["linger.ms=7"])
+    assert user.producer_config(records_per_s=10.0)["linger.ms"] == "7"

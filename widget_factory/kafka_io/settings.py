@@ -281,10 +281,24 @@ class KafkaSettings:
     def admin_config(self, **overrides: Any) -> dict[str, Any]:
         return {**self._base(), **self.extra, **overrides}
 
-    def producer_config(self, **overrides: Any) -> dict[str, Any]:
+    def producer_config(
+        self, records_per_s: float | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        """``records_per_s``: the producer's expected rate in wall time, when known. A
+        producer with fewer than one record per linger window batches nothing by
+        lingering (each batch holds one record either way) and only delays every record
+        by the whole linger, so it sends at once (``linger.ms`` 0; ``-X`` still wins):
+        telemetry at the latency run's speed 100 (93 reports a second, one per 11 ms),
+        not at the default speed 120 with its 250 ms pace (28 reports per linger)."""
         paced: dict[str, Any] = {}
         if self.pace_ms is not None:
             paced["linger.ms"] = self.pace_ms
+        if records_per_s is not None:
+            linger_ms = (
+                self.pace_ms if self.pace_ms is not None else _PRODUCER_DEFAULTS["linger.ms"]
+            )
+            if records_per_s * linger_ms / 1000.0 < 1.0:
+                paced["linger.ms"] = 0
         if self.pace_ms is not None and self.pace_ms > MIN_PACE_MS and not self.racing:
             # Real time, long runs, idle CPU: the embedded broker keeps every batch in
             # memory with ~1.3 kB of its own on top, and lz4 makes ten telemetry records

@@ -1,7 +1,8 @@
 """Publishes the answer key: fault records and true OEE on ``factory-ground-truth``.
 
 The services that own a fault publish its records (telemetry for machine faults,
-assembly for starvations, production for quality drifts and its machines' true OEE), keyed by the target and timestamped with the record's
+assembly for starvations, production for quality drifts and its machines' true OEE,
+quality control for the widgets a fault influenced), keyed by the target and timestamped with the record's
 simulated time, like every event of the contract. Nothing here decides what a fault is:
 that is :mod:`widget_factory.core.ground_truth`.
 """
@@ -29,7 +30,7 @@ class TruthPublisher:
         self.sent = 0
 
     def publish(self, records: Iterable[Event]) -> None:
-        """Fault records and ``oee_truth`` windows alike (queued as one batch)."""
+        """Fault records, ``oee_truth`` windows and the rest alike (queued as one batch)."""
         batch = records if isinstance(records, list) else list(records)
         self._producer.send_all(self._topic, batch)
         self.sent += len(batch)
