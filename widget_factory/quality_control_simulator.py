@@ -11,8 +11,9 @@ after a crash is deterministic and carries the same ``event_id``.
 
 The answer key: a widget with flawed parts gets, with its check, one ``influence_truth``
 record on ``factory-ground-truth`` per machine fault that made some of them worse
-(core/fault_influence.py). The faults come from that topic, read up to its end before
-each batch of widgets with flaws is attributed (kafka_io/fault_feed.py).
+(core/fault_influence.py). The faults come from that topic, read up to its end (on the
+fault feed's thread, kafka_io/fault_feed.py) after the widget arrived and before its
+parts are attributed; the check itself does not wait.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades, read_notes
-from widget_factory.core.fault_influence import FaultIndex, influence_records
+from widget_factory.core.fault_influence import FaultIndex
 from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
 from widget_factory.core.lockstep import EventTimeQueue
@@ -52,7 +53,6 @@ from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     FactoryAlert,
-    InfluenceTruth,
     QualityCheck,
     QualityStatus,
     SchemaError,
@@ -78,8 +78,9 @@ class PendingCheck(NamedTuple):
 
     Ordered as a tuple on a heap: by ``checked_at``, then ``seq`` (arrival order, unique,
     so checks never get compared). ``topic``, ``partition``, ``offset`` locate the widget
-    record, whose offset is committed once the check is published; ``truths`` are the
-    answer key's ``influence_truth`` records published with it."""
+    record, whose offset is committed once the check is published; ``ticket`` (when the
+    widget has flaws) is the fault feed's, whose answer must be published too before
+    the offset is."""
 
     checked_at: float
     seq: int
@@ -87,7 +88,7 @@ class PendingCheck(NamedTuple):
     topic: str
     partition: int
     offset: int
-    truths: tuple[InfluenceTruth, ...] = ()
+    ticket: int = 0
 
 
 class QualityControlService:
@@ -128,8 +129,10 @@ class QualityControlService:
         self.faults = FaultIndex()
         """Machine faults read from factory-ground-truth, to attribute flawed parts."""
         self.fault_feed: FaultFeed | None = None
-        self._faults_read = False
-        """Whether this loop step has read the answer key's faults up to their end."""
+        self._awaiting: dict[int, tuple[str, int, int]] = {}
+        """Checks published whose influence answer has not come: ticket -> widget record."""
+        self._answered_early: set[int] = set()
+        """Influence answers published before their check was."""
         self.truth = TruthPublisher(self.producer)
         self.influences = 0
         self.checked = 0
@@ -159,6 +162,7 @@ class QualityControlService:
         them again from the last commit."""
         revoked = {(tp.topic, tp.partition) for tp in partitions}
         self._pending = [p for p in self._pending if (p.topic, p.partition) not in revoked]
+        self._awaiting = {t: w for t, w in self._awaiting.items() if w[:2] not in revoked}
         heapq.heapify(self._pending)
 
     def _receive(self, message: Message) -> None:
@@ -206,23 +210,29 @@ class QualityControlService:
         checked_at = begins + self.inspection.inspection_seconds(widget)
         self._free_at[inspector] = checked_at
         check = self.inspection.inspect(widget, inspector, checked_at)
-        truths: tuple[InfluenceTruth, ...] = ()
-        if widget.component_flaws:
-            self._read_faults()
-            attributions = self.faults.attribute(widget.component_flaws)
-            truths = tuple(influence_records(attributions, widget, check))
+        ticket = 0
+        if widget.component_flaws and self.fault_feed is not None:
+            ticket = self.fault_feed.ask(widget, check)
         self._seq += 1
         heapq.heappush(
             self._pending,
-            PendingCheck(checked_at, self._seq, check, topic, partition, offset, truths),
+            PendingCheck(checked_at, self._seq, check, topic, partition, offset, ticket),
         )
 
-    def _read_faults(self) -> None:
-        """Once per loop step with flawed widgets: every fault record on the topic now,
-        so that every fault written before these widgets' parts is known."""
-        if not self._faults_read and self.fault_feed is not None:
-            self.fault_feed.catch_up()
-            self._faults_read = True
+    def _publish_influences(self) -> None:
+        """The fault feed's answers: published now; a widget's offset is closed once
+        both its check and its answer are out."""
+        if self.fault_feed is None:
+            return
+        for ticket, truths in self.fault_feed.answers():
+            if truths:
+                self.truth.publish(truths)
+                self.influences += len(truths)
+            where = self._awaiting.pop(ticket, None)
+            if where is None:
+                self._answered_early.add(ticket)
+            else:
+                self.offsets.close(*where)
 
     def _watermark(self) -> float:
         """Lockstep: the completion time every assigned partition has reached (all of
@@ -248,10 +258,11 @@ class QualityControlService:
             due = heapq.heappop(self._pending)
             self.clock.observe(due.checked_at)
             self.producer.send(QUALITY_CONTROL, due.check)
-            if due.truths:
-                self.truth.publish(list(due.truths))
-                self.influences += len(due.truths)
-            self.offsets.close(due.topic, due.partition, due.offset)
+            if due.ticket and due.ticket not in self._answered_early:
+                self._awaiting[due.ticket] = (due.topic, due.partition, due.offset)
+            else:
+                self._answered_early.discard(due.ticket)
+                self.offsets.close(due.topic, due.partition, due.offset)
             self.checked += 1
             self._log_check(due.check)
 
@@ -310,6 +321,7 @@ class QualityControlService:
         return (
             not self._pending
             and not self.queue
+            and (self.fault_feed is None or self.fault_feed.outstanding == 0)
             and len(self.producer) == 0
             and time.monotonic() - self._last_input > 0.5
             and at_end(self.consumer)
@@ -345,7 +357,6 @@ class QualityControlService:
         end = self.options.end
         try:
             while self.lifecycle.running:
-                self._faults_read = False
                 room = self._capacity - len(self._pending)
                 messages = consume_available(self.consumer, room, 0.05) if room > 0 else []
                 if room <= 0:
@@ -359,6 +370,7 @@ class QualityControlService:
                     self._last_input = time.monotonic()
                     self.health.on_traffic()
                 self._emit_due(self._inspect_due() if self.queue is not None else self.clock.now())
+                self._publish_influences()
                 self.producer.poll(0)
                 self.health.check(self.producer)
                 if self.health.down_since is None:

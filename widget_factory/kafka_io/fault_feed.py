@@ -12,23 +12,39 @@ its own ``influence_truth`` records are passed over unread.
 end offsets once (exact: fetch high watermarks, see :mod:`widget_factory.kafka_io.lag`)
 and reads up to them. Every fault record written before the parts it explains is then
 known, whatever the timing of the run.
+
+A catch-up takes tens of milliseconds (end-offset requests and a fetch), so it runs on
+the feed's own thread: quality control hands over each widget with flaws
+(:meth:`FaultFeed.ask`) and goes on inspecting; the thread catches up once for all the
+widgets handed over before it began and answers with their ``influence_truth`` records
+(:meth:`FaultFeed.answers`). Checks are not held back; only the widget's offset waits
+for its answer, so a crash repeats the records rather than losing them.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable
 
 from confluent_kafka import KafkaException, Message
 
-from widget_factory.core.fault_influence import FaultIndex
+from widget_factory.core.fault_influence import FaultIndex, influence_records
 from widget_factory.errors import BrokerUnavailable
 from widget_factory.kafka_io.follower import TopicFollower
 from widget_factory.kafka_io.lag import EndOffsetProbe
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH
-from widget_factory.schemas import FaultTruth, SchemaError, decode_as
+from widget_factory.schemas import (
+    FaultTruth,
+    InfluenceTruth,
+    QualityCheck,
+    SchemaError,
+    WidgetAssembled,
+    decode_as,
+)
 
 __all__ = ["FaultFeed"]
 
@@ -71,6 +87,51 @@ class FaultFeed:
         """Wall seconds spent catching up, all told."""
         self.unreadable = 0
         self._next_said = 1
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._tickets = itertools.count(1)
+        self._asked: list[tuple[int, WidgetAssembled, QualityCheck]] = []
+        self._answered: list[tuple[int, list[InfluenceTruth]]] = []
+        self.outstanding = 0
+        """Widgets handed over and not answered yet (read on the service's thread)."""
+
+    def ask(self, widget: WidgetAssembled, check: QualityCheck) -> int:
+        """Hand over a widget with flaws and its check; returns the ticket its answer
+        will carry. Its parts are attributed after a catch-up begun after this call."""
+        ticket = next(self._tickets)
+        with self._lock:
+            self._asked.append((ticket, widget, check))
+        self.outstanding += 1
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="fault-feed", daemon=True)
+            self._thread.start()
+        self._wake.set()
+        return ticket
+
+    def answers(self) -> list[tuple[int, list[InfluenceTruth]]]:
+        """The answers ready since the last call: (ticket, the widget's records)."""
+        with self._lock:
+            done, self._answered = self._answered, []
+        self.outstanding -= len(done)
+        return done
+
+    def _work(self) -> None:
+        while not self._closing:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            with self._lock:
+                asked, self._asked = self._asked, []
+            if not asked:
+                continue
+            self.catch_up()
+            done = [
+                (ticket, influence_records(self.index.attribute(w.component_flaws), w, check))
+                for ticket, w, check in asked
+            ]
+            with self._lock:
+                self._answered.extend(done)
 
     def catch_up(self) -> bool:
         """Read every record the topic holds at this moment: one end-offsets query, then
@@ -94,7 +155,7 @@ class FaultFeed:
         if follower is None:
             return False
         while not all(follower.next_offset.get(key, -1) >= end for key, end in targets.items()):
-            if not self._running():
+            if not self._going():
                 return False
             if time.monotonic() > deadline:
                 self._late(f"reading it to its end took over {_CATCH_UP_S:.0f} s")
@@ -122,7 +183,7 @@ class FaultFeed:
     def _ends(self, deadline: float) -> dict[tuple[str, int], int] | None:
         """The exact end of every non-empty partition, asked until exact, stopped or too
         late (None then)."""
-        while self._running():
+        while self._going():
             try:
                 partitions = self._probe.partitions([self._topic], timeout=_ASK_S)
                 ends = self._probe.end_offsets(partitions, timeout=_ASK_S)
@@ -137,6 +198,9 @@ class FaultFeed:
                 return None
             time.sleep(0.2)
         return None
+
+    def _going(self) -> bool:
+        return self._running() and not self._closing
 
     def _late(self, why: str) -> None:
         log.warning(
@@ -174,6 +238,10 @@ class FaultFeed:
         )
 
     def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
         try:
             self._probe.close()
         finally:
