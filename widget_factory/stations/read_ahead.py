@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 __all__ = ["LEAD_S", "ReadAhead", "to_pause", "to_resume"]
 
-LEAD_S = 900.0
-"""Simulated seconds a partition may run ahead of virtual time: 15 minutes, beside the
+LEAD_S = 3600.0
+"""Simulated seconds a partition may run ahead of virtual time: an hour, beside the
 5-10 minutes a widget takes; about a wall second of the bench pipeline's work."""
 
 
