@@ -22,7 +22,8 @@ __all__ = ["LEAD_S", "ReadAhead", "to_pause", "to_resume"]
 
 LEAD_S = 3600.0
 """Simulated seconds a partition may run ahead of virtual time: an hour, beside the
-5-10 minutes a widget takes; about a wall second of the bench pipeline's work."""
+5-10 minutes a widget takes; a few wall seconds of the bench pipeline's work (15 minutes
+held less in stock but cost a third of the rate or more in pausing and refetching)."""
 
 
 def to_pause(
