@@ -9,11 +9,20 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
-from widget_factory.schema_types import Event, Name, NonNegative, UtcTime, Uuid
+from widget_factory.schema_types import (
+    ComponentId,
+    Event,
+    Name,
+    NonNegative,
+    QualityStatus,
+    UtcTime,
+    Uuid,
+    WidgetId,
+)
 
-__all__ = ["DelayTruth", "FaultEffects", "FaultTruth", "OeeTruth"]
+__all__ = ["DelayTruth", "FaultEffects", "FaultTruth", "InfluenceTruth", "OeeTruth"]
 
 
 class FaultEffects(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,7 +33,10 @@ class FaultEffects(msgspec.Struct, frozen=True, kw_only=True):
     drift, which does not stop output. Components made while degraded are counted and
     listed (the first 200 ids, the times of the first and last) when the fault lets the
     target keep producing worse output: a quality drift; a fault that stops output has
-    none. ``widgets_influenced`` is null when the simulation cannot tell."""
+    none. ``widgets_influenced`` stays null: the parts a fault spoiled are built into
+    widgets and inspected later, after its end record is written. Quality control
+    publishes one ``influence_truth`` record (:class:`InfluenceTruth`) with the same
+    ``fault_id`` per widget it inspected that holds a part of the fault."""
 
     unit: Literal["component", "widget"]
     units_not_made: Annotated[int, Meta(ge=0)]
@@ -68,8 +80,10 @@ class FaultTruth(Event, kw_only=True, frozen=True, tag="fault_truth"):
 
 
 class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
-    """True OEE of one production machine over one window, on ``factory-ground-truth``
-    (from the production simulation's own state; definitions in docs/contract.md)."""
+    """True OEE of one production machine or assembly station over one window, on
+    ``factory-ground-truth`` (from the simulation's own state; definitions in
+    docs/contract.md). A machine's record carries no ``target_type`` (its bytes are as
+    before stations had records): read it with :attr:`target_kind`."""
 
     target_id: Name
     window_start: UtcTime
@@ -83,7 +97,22 @@ class OeeTruth(Event, kw_only=True, frozen=True, tag="oee_truth"):
     quality: float | None
     oee: float | None
     idle_s: NonNegative = 0.0
-    """Time idle (parked by kanban): planned out of production, like a shutdown."""
+    """Time idle (parked by kanban; a station: no order it could build): planned out of
+    production, like a shutdown."""
+    target_type: Literal["machine", "station"] | UnsetType = UNSET
+    """``station`` on a station's record; absent (a machine) otherwise."""
+    starved_s: NonNegative | UnsetType = UNSET
+    """A station's time starved (the answer key's starvation spells); absent for a machine."""
+
+    @property
+    def target_kind(self) -> Literal["machine", "station"]:
+        """``target_type``, with a machine's (absent) spelled out."""
+        return "machine" if self.target_type is UNSET else self.target_type
+
+    @property
+    def starved_seconds(self) -> float | None:
+        """``starved_s``; None on a machine's record."""
+        return None if self.starved_s is UNSET else self.starved_s
 
     @property
     def kafka_key(self) -> str:
@@ -123,3 +152,34 @@ class DelayTruth(Event, kw_only=True, frozen=True, tag="delay_truth"):
     @property
     def occurred_at(self) -> datetime:
         return self.reconnected_at
+
+
+class InfluenceTruth(Event, kw_only=True, frozen=True, tag="influence_truth"):
+    """One widget whose quality check a machine's fault influenced, on
+    ``factory-ground-truth`` (published by quality control, core/fault_influence.py).
+
+    The widget holds flawed parts (its ``component_flaws``) of the fault: made with
+    defects inside the machine's ``quality_drift``, or made while degraded right after
+    the repair that ended a ``breakdown`` or ``anomaly``. ``component_ids`` lists them;
+    ``traced`` says whether the check's ``traced_to`` named one of them. Clean parts are
+    not in ``component_flaws`` and cannot change a verdict, so they do not count. One
+    record per fault and widget; keyed by the machine like the fault's records, its
+    Kafka timestamp is ``inspected_at`` (the check's ``checked_at``)."""
+
+    fault_id: Uuid
+    target_id: Name
+    kind: Literal["breakdown", "anomaly", "quality_drift"]
+    widget_id: WidgetId
+    check_id: Name
+    inspected_at: UtcTime
+    status: QualityStatus
+    component_ids: Annotated[list[ComponentId], Meta(min_length=1, max_length=64)]
+    traced: bool = False
+
+    @property
+    def kafka_key(self) -> str:
+        return self.target_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.inspected_at

@@ -4,9 +4,10 @@ Run alone with ``widget-factory components`` or, from this folder, ``python
 component_production_simulator.py`` (same options). Machines follow their status on
 ``machine-telemetry``: a machine in error, maintenance or shutdown produces nothing.
 
-Status by simulated time (core/status_watermark.py): a component due at ``t`` on a
-machine is made only once that machine's telemetry up to ``t`` has been read, and
-status reports apply in time order between components. With no telemetry read within
+Status by simulated time (core/status_watermark.py): a component due at ``t`` is made
+only once the status up to ``t`` is known: every machine's report at ``r`` has been read
+with ``t < r + interval`` (status changes only at report instants, commands included),
+and status reports apply in time order between components. With no telemetry read within
 ``--telemetry-wait`` wall seconds of the start (no telemetry service), or none for
 ``_TELEMETRY_SILENT_S`` later on (it stopped), machines run on their last known status,
 and the log says so. Silence counts only while the broker answers and no report waits
@@ -43,6 +44,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.fast_encode import MadeComponent
 from widget_factory.core.ids import IdSource
 from widget_factory.core.kanban import KanbanBoard, kanban_limits
 from widget_factory.core.machine_share import share_config
@@ -58,7 +60,7 @@ from widget_factory.kafka_io.status import StatusFollower
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, FACTORY_COMMANDS
 from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
-from widget_factory.schemas import ComponentProduced, FactoryCommand, MachineStatus
+from widget_factory.schemas import FactoryCommand, MachineStatus
 
 __all__ = ["ComponentProductionService", "main"]
 
@@ -122,6 +124,8 @@ class ComponentProductionService:
             ),
             # late telemetry (--max-delay): wait for what a gateway may still hold
             hold_s=options.max_delay_s,
+            # a report tells the status up to the next one (commands wait for it too)
+            promise_s=interval,
         )
         self._interval = interval
         self._telemetry_heard = time.monotonic()
@@ -166,8 +170,9 @@ class ComponentProductionService:
 
     # --- status ---------------------------------------------------------------------------
 
-    def _follow_status(self) -> None:
-        updates = self.status.poll(10000)
+    def _follow_status(self, wait_s: float = 0.0) -> None:
+        """Read the telemetry that came; ``wait_s``: wait that long for some if none did."""
+        updates = self.status.poll(10000, wait_s)
         if updates:
             self._telemetry_heard = time.monotonic()
             self.health.answered()
@@ -232,22 +237,22 @@ class ComponentProductionService:
                     "%s is in %s: no components until it recovers", machine_id, status.value
                 )
 
-    def _produce(self, until: float, budget: int | None) -> list[ComponentProduced]:
+    def _produce(self, until: float, budget: int | None) -> list[MadeComponent]:
         """Components due up to ``until``, with the status reports up to then applied in
         time order: a report at ``r`` takes effect for components due from ``r`` on."""
-        events: list[ComponentProduced] = []
+        events: list[MadeComponent] = []
         while True:
             left = None if budget is None else budget - len(events)
             if left is not None and left <= 0:
                 return events
             change = self.gate.next_change()
             if change > until:
-                made = self.production.produce_until(until, limit=left)
+                made = self.production.produce_records(until, limit=left)
                 events += made
                 if left is None or len(made) < left:
                     self._produced_to = max(self._produced_to, until)
                 return events
-            made = self.production.produce_until(math.nextafter(change, -math.inf), limit=left)
+            made = self.production.produce_records(math.nextafter(change, -math.inf), limit=left)
             events += made
             if left is not None and len(made) >= left:
                 return events
@@ -267,7 +272,7 @@ class ComponentProductionService:
                 component_type, allowed[component_type] + units, self._produced_to
             )
 
-    def _follow_kanban(self, events: list[ComponentProduced]) -> None:
+    def _follow_kanban(self, events: list[MadeComponent]) -> None:
         board = self.board
         if board is None or self.consumption is None:
             return
@@ -337,9 +342,13 @@ class ComponentProductionService:
         virtual = self.clock.virtual
         if self.consumption is not None:
             self.consumption.start()
+        held_s = 0.0
+        """Real time: how long to wait for telemetry in the next round (production is
+        held by a report that is due and not read yet)."""
         try:
             while self.lifecycle.running and not self.lifecycle.draining:
-                self._follow_status()
+                self._follow_status(held_s)
+                held_s = 0.0
                 if virtual:
                     self._advance_virtual_time(end)
                 now = self.clock.now()
@@ -347,18 +356,22 @@ class ComponentProductionService:
                     now = end
                 until = min(now, self._horizon(), self._kanban_bound())
                 events = self._produce(until, _BATCH if virtual else None)
+                # drifts begun or ended go before the parts made after that: quality
+                # control reads them when it inspects those parts (core/fault_influence.py)
+                self.truth.publish(self.production.drain_drifts())
                 if self.late is None:
-                    self.producer.send_all(COMPONENT_PRODUCTION, events)
-                else:
-                    self.late.send(events)
+                    self.producer.send_encoded(COMPONENT_PRODUCTION, events)
+                else:  # the gateways hold events (kafka_io/late_delivery.py)
+                    self.late.send([made.event() for made in events])
                     self.late.deliver(self._produced_to)
                 self.components_sent += len(events)
                 self._follow_kanban(events)
-                self.oee.made_all(events)
-                self.truth.publish(self.production.drain_drifts())
+                self.oee.made_records(events)
                 # every component before the next one due is made: those windows are whole
-                self.truth.publish(
-                    self.oee.close_until(min(self._produced_to, self.production.next_time()))
+                self.truth.publish_encoded(
+                    self.oee.close_until_encoded(
+                        min(self._produced_to, self.production.next_time())
+                    )
                 )
                 for event in events[: self._pacer.allow_many(len(events))]:
                     log.info(
@@ -379,17 +392,21 @@ class ComponentProductionService:
                     break  # (every machine down counts too: nothing is due before the end)
                 if not virtual:
                     due = min(self.production.next_time(), self.gate.next_change())
-                    wait = self.clock.wall_seconds_until(due)
-                    if not events:  # held by telemetry not yet read: no busy wait for it
-                        wait = max(wait, 0.02)
-                    self.lifecycle.sleep(min(wait, 0.1))
+                    if until < now and due <= now:
+                        # held by telemetry not read yet: wait for it in the status
+                        # reader, which wakes when a report comes (no busy wait)
+                        held_s = 0.02
+                        continue
+                    self.lifecycle.sleep(min(self.clock.wall_seconds_until(due), 0.1))
                 elif not events and until < now:
                     self.lifecycle.sleep(0.005)  # waiting for telemetry to catch up
         finally:
             if self.late is not None:
                 self.late.close()  # what the gateways still hold goes now, in order
             if end is not None:
-                self.truth.publish(self.oee.close_until(min(self._produced_to, end)))
+                self.truth.publish_encoded(
+                    self.oee.close_until_encoded(min(self._produced_to, end))
+                )
             # quality drifts still going end with the run (open_at_end)
             closed_at = self._produced_to if end is None else min(self._produced_to, end)
             self.truth.publish(self.production.close_drifts(closed_at))

@@ -3,8 +3,12 @@
 Run alone with ``widget-factory telemetry`` or, from this folder, ``python
 machine_telemetry_simulator.py``. This service owns machine status: breakdowns,
 maintenance and repairs follow the status model, and commands on ``factory-commands``
-(``inject_anomaly``, ``stop_machine``, ``start_machine``, ``maintenance``) change it.
-Production and assembly follow the reports, so a broken machine stops its output.
+(``inject_anomaly``, ``stop_machine``, ``start_machine``, ``maintenance``, kanban's
+``kanban_hold`` and ``kanban_release``) change it. A command takes effect at the
+machine's next report (at most ``simulation.telemetry_interval_s`` of simulated time
+after it is read), which carries the new status: status changes only at report instants,
+so each report tells the status up to the next one (core/machines.py). Production and
+assembly follow the reports, so a broken machine stops its output.
 """
 
 from __future__ import annotations
@@ -74,8 +78,17 @@ class MachineTelemetryService:
             config, options.rng("telemetry" + worker), self.ids, options.start
         )
         self.health = BrokerHealth.watching("telemetry", options.settings)
+        interval = options.config.simulation.telemetry_interval_s
         self.producer = EventProducer(
-            options.settings, client_id="telemetry", health=self.health, report_successes=False
+            options.settings,
+            client_id="telemetry",
+            health=self.health,
+            report_successes=False,
+            # sparse reports (a paced speed with a short pace) go out at once: production
+            # waits for each one that is due (core/status_watermark.py)
+            records_per_s=(
+                len(self.fleet.machine_ids()) * options.speed / interval if options.speed else None
+            ),
         )
         self.dead_letters = DeadLetters(self.producer, "telemetry")
         self.faults = FaultTracker(options.config)
@@ -115,11 +128,10 @@ class MachineTelemetryService:
 
     # --- the walkthrough's API -----------------------------------------------------------
 
-    def simulate_anomaly(self, machine_id: str) -> None:
-        """Drive ``machine_id`` into ERROR with anomalous readings, now."""
-        report, change = self.fleet.inject_anomaly(machine_id, self.clock.now())
-        earlier = self.fleet.take_changes()
-        self._publish([report], [*earlier, change] if change else earlier)
+    def simulate_anomaly(self, machine_id: str) -> float:
+        """Drive ``machine_id`` into ERROR with anomalous readings at its next report (the
+        simulated time returned), as every command does; the loop publishes that report."""
+        return self.fleet.order("inject_anomaly", machine_id, self.clock.now())
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -130,7 +142,14 @@ class MachineTelemetryService:
         until: float = -math.inf,
     ) -> None:
         """Reports and what their changes mean; with late delivery the reports wait in the
-        gateway, which sends what is due by ``until`` (every report up to it is made)."""
+        gateway, which sends what is due by ``until`` (every report up to it is made).
+
+        The changes' answer-key records are queued first: a repair's end goes before the
+        report that lets production make its settling-in parts, so quality control,
+        reading the answer key when it inspects them, knows the repair
+        (core/fault_influence.py)."""
+        if changes:
+            self.truth.publish(self.faults.observe_all(changes))
         if self.late is None:
             self.producer.send_all(MACHINE_TELEMETRY, reports)
         else:
@@ -139,8 +158,6 @@ class MachineTelemetryService:
         self.reports += len(reports)
         for change in changes:
             self._announce(change)
-        if changes:
-            self.truth.publish(self.faults.observe_all(changes))
 
     def _announce(self, change: StatusChange) -> None:
         alert = machine_error_alert(change, self.ids)
@@ -185,26 +202,21 @@ class MachineTelemetryService:
             self._apply(command)
 
     def _apply(self, command: FactoryCommand) -> None:
-        now = self.clock.now()
-        actions = {
-            "inject_anomaly": self.fleet.inject_anomaly,
-            "stop_machine": self.fleet.stop,
-            "start_machine": self.fleet.start,
-            "maintenance": self.fleet.maintain,
-            "kanban_hold": self.fleet.hold,
-            "kanban_release": self.fleet.release,
-        }
+        """Queue the command for the machine's next report, where it takes effect."""
         cause = "scenario" if command.args.get("origin") == "scenario" else "command"
         try:
-            report, change = actions[command.command](command.target_id, now, cause)
+            due = self.fleet.order(command.command, command.target_id, self.clock.now(), cause)
         except UnknownMachine as exc:
             if command.target_id not in self.options.config.all_machine_ids:
                 log.warning("Ignoring %s: %s", command.command, exc)
             return  # (another worker's machine: that worker serves it)
-        if not command.command.startswith("kanban_"):  # kanban changes are logged below
-            log.info("Command %s for %s", command.command, command.target_id)
-        earlier = self.fleet.take_changes()  # e.g. a repair done before the command came
-        self._publish([report], [*earlier, change] if change else earlier)
+        if not command.command.startswith("kanban_"):  # kanban changes are logged when made
+            log.info(
+                "Command %s for %s (takes effect at its report at %s)",
+                command.command,
+                command.target_id,
+                f"{to_datetime(due):%H:%M:%S}",
+            )
 
     def _summary(self) -> None:
         counts = Counter(self.fleet.status(m).value for m in self.fleet.machine_ids())
@@ -244,8 +256,14 @@ class MachineTelemetryService:
                 now = self.clock.now()
                 if end is not None:
                     now = min(now, end)
-                reports, changes = self.fleet.report_until(now)
-                self._publish(reports, changes, now)
+                if self.late is None:  # the fast path: reports encoded by the core
+                    records, changes = self.fleet.report_records_until(now)
+                    self.producer.send_encoded(MACHINE_TELEMETRY, records)
+                    self.reports += len(records)
+                    self._publish([], changes, now)
+                else:
+                    reports, changes = self.fleet.report_until(now)
+                    self._publish(reports, changes, now)
                 self.producer.poll(0)
                 self.health.check(self.producer)
                 if time.monotonic() - self._last_summary >= summary_every:
@@ -265,6 +283,13 @@ class MachineTelemetryService:
             # Faults still going when the run ends are closed at its end (open_at_end).
             closed_at = self.clock.now() if end is None else min(self.clock.now(), end)
             self.truth.publish(self.faults.close_all(closed_at))
+            unapplied = self.fleet.pending_orders()
+            if unapplied:
+                log.info(
+                    "%d command(s) never took effect: the run ended before the machine's "
+                    "next report",
+                    unapplied,
+                )
             if self.late is not None:
                 self.late.close()  # what the gateways still hold goes now, in order
             stop = Shutdown("telemetry")

@@ -265,7 +265,9 @@ def service_options(
         getattr(args, "late_fraction", None), getattr(args, "max_delay", None)
     )
     return ServiceOptions(
-        settings=(settings or settings_from_args(args)).paced(speed),
+        settings=(settings or settings_from_args(args)).paced(
+            speed, feedback=getattr(args, "lockstep", False) or config.kanban.enabled
+        ),
         config=config,
         speed=speed,
         seed=args.seed,

@@ -8,6 +8,11 @@ Inspectors pull widgets only as fast as they can inspect them, so a slow quality
 control shows up as consumer lag on ``widget-assembly`` (back-pressure), not as a hidden
 queue. Offsets are committed only for widgets whose check is delivered; a re-inspection
 after a crash is deterministic and carries the same ``event_id``.
+
+The answer key: a widget with flawed parts gets, with its check, one ``influence_truth``
+record on ``factory-ground-truth`` per machine fault that made some of them worse
+(core/fault_influence.py). The faults come from that topic, read up to its end before
+each batch of widgets with flaws is attributed (kafka_io/fault_feed.py).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades, read_notes
+from widget_factory.core.fault_influence import FaultIndex, influence_records
 from widget_factory.core.ids import IdSource
 from widget_factory.core.inspection import PassRateTracker, QualityInspection, expected_pass_rate
 from widget_factory.core.lockstep import EventTimeQueue
@@ -36,14 +42,17 @@ from widget_factory.kafka_io.client import (
     consume_available,
 )
 from widget_factory.kafka_io.dead_letters import DeadLetters
+from widget_factory.kafka_io.fault_feed import FaultFeed
 from widget_factory.kafka_io.group_watch import GroupWatch, watched_consumer
 from widget_factory.kafka_io.intake import Intake, routed_before
 from widget_factory.kafka_io.offsets import OffsetTracker, at_end, commit
 from widget_factory.kafka_io.shutdown import Shutdown
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, QUALITY_CONTROL, WIDGET_ASSEMBLY
+from widget_factory.kafka_io.truth_publisher import TruthPublisher
 from widget_factory.processes.lifecycle import Lifecycle, LogPacer, ServiceOptions, describe_speed
 from widget_factory.schemas import (
     FactoryAlert,
+    InfluenceTruth,
     QualityCheck,
     QualityStatus,
     SchemaError,
@@ -69,7 +78,8 @@ class PendingCheck(NamedTuple):
 
     Ordered as a tuple on a heap: by ``checked_at``, then ``seq`` (arrival order, unique,
     so checks never get compared). ``topic``, ``partition``, ``offset`` locate the widget
-    record, whose offset is committed once the check is published."""
+    record, whose offset is committed once the check is published; ``truths`` are the
+    answer key's ``influence_truth`` records published with it."""
 
     checked_at: float
     seq: int
@@ -77,6 +87,7 @@ class PendingCheck(NamedTuple):
     topic: str
     partition: int
     offset: int
+    truths: tuple[InfluenceTruth, ...] = ()
 
 
 class QualityControlService:
@@ -114,6 +125,13 @@ class QualityControlService:
         self._seq = 0
         self._recent: OrderedDict[str, None] = OrderedDict()
         self._pacer = LogPacer(log, "quality checks")
+        self.faults = FaultIndex()
+        """Machine faults read from factory-ground-truth, to attribute flawed parts."""
+        self.fault_feed: FaultFeed | None = None
+        self._faults_read = False
+        """Whether this loop step has read the answer key's faults up to their end."""
+        self.truth = TruthPublisher(self.producer)
+        self.influences = 0
         self.checked = 0
         self.duplicates = 0
         self._last_input = time.monotonic()
@@ -188,10 +206,23 @@ class QualityControlService:
         checked_at = begins + self.inspection.inspection_seconds(widget)
         self._free_at[inspector] = checked_at
         check = self.inspection.inspect(widget, inspector, checked_at)
+        truths: tuple[InfluenceTruth, ...] = ()
+        if widget.component_flaws:
+            self._read_faults()
+            attributions = self.faults.attribute(widget.component_flaws)
+            truths = tuple(influence_records(attributions, widget, check))
         self._seq += 1
         heapq.heappush(
-            self._pending, PendingCheck(checked_at, self._seq, check, topic, partition, offset)
+            self._pending,
+            PendingCheck(checked_at, self._seq, check, topic, partition, offset, truths),
         )
+
+    def _read_faults(self) -> None:
+        """Once per loop step with flawed widgets: every fault record on the topic now,
+        so that every fault written before these widgets' parts is known."""
+        if not self._faults_read and self.fault_feed is not None:
+            self.fault_feed.catch_up()
+            self._faults_read = True
 
     def _watermark(self) -> float:
         """Lockstep: the completion time every assigned partition has reached (all of
@@ -217,6 +248,9 @@ class QualityControlService:
             due = heapq.heappop(self._pending)
             self.clock.observe(due.checked_at)
             self.producer.send(QUALITY_CONTROL, due.check)
+            if due.truths:
+                self.truth.publish(list(due.truths))
+                self.influences += len(due.truths)
             self.offsets.close(due.topic, due.partition, due.offset)
             self.checked += 1
             self._log_check(due.check)
@@ -301,10 +335,17 @@ class QualityControlService:
             on_lost=self._on_lost,
         )
         self.consumer = self.group.consumer
+        self.fault_feed = FaultFeed(
+            self.options.settings,
+            self.faults,
+            client_id="quality-faults",
+            running=lambda: self.lifecycle.running,
+        )
         last_commit = time.monotonic()
         end = self.options.end
         try:
             while self.lifecycle.running:
+                self._faults_read = False
                 room = self._capacity - len(self._pending)
                 messages = consume_available(self.consumer, room, 0.05) if room > 0 else []
                 if room <= 0:
@@ -348,8 +389,19 @@ class QualityControlService:
         remaining = len(self.producer)
         if self.consumer is not None:
             stop.finish_consumer(self.consumer, self.offsets if flushed else None)
+        if self.fault_feed is not None:
+            stop.close(self.fault_feed.close)
         if self.pass_rates.total:
             self._summary()
+        feed = self.fault_feed
+        if feed is not None and feed.catch_ups:
+            log.info(
+                "Answer key: %d influence_truth records; faults read to the topic's end %d "
+                "times (%.1f s)",
+                self.influences,
+                feed.catch_ups,
+                feed.catch_up_s,
+            )
         log.info(
             "Quality control stopped: %d widgets inspected, %d duplicates dropped, %d not yet inspected%s%s",
             self.checked,

@@ -23,7 +23,13 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 import msgspec
 from msgspec import Meta
 
-from widget_factory.answer_key_schemas import DelayTruth, FaultEffects, FaultTruth, OeeTruth
+from widget_factory.answer_key_schemas import (
+    DelayTruth,
+    FaultEffects,
+    FaultTruth,
+    InfluenceTruth,
+    OeeTruth,
+)
 from widget_factory.compat import TOPIC_EVENT_TYPES, ReadUpgrades, read_upgraded_or_refuse
 from widget_factory.schema_types import (
     MAX_EVENT_BYTES,
@@ -74,6 +80,7 @@ __all__ = [
     "FaultTruth",
     "OeeTruth",
     "DelayTruth",
+    "InfluenceTruth",
     "AnyEvent",
     "EVENT_TYPES",
     "encode",
@@ -129,6 +136,9 @@ class ComponentFlaw(msgspec.Struct, frozen=True):
     machine_id: Name
     defect_count: Annotated[int, Meta(ge=0)] = 0
     made_while_degraded: bool = False
+    produced_at: UtcTime | None = None
+    """When the component was made (absent in older records): lets quality control tie
+    the flaw to the machine's fault at that time (core/fault_influence.py)."""
 
 
 class WidgetAssembled(Event, kw_only=True, frozen=True, tag="widget_assembled"):
@@ -358,6 +368,7 @@ AnyEvent = (
     | FaultTruth
     | OeeTruth
     | DelayTruth
+    | InfluenceTruth
 )
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
@@ -375,6 +386,7 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
         FaultTruth,
         OeeTruth,
         DelayTruth,
+        InfluenceTruth,
     )
 }
 

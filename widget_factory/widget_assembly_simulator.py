@@ -20,7 +20,7 @@ The service keeps the loop, the rebalance callbacks and the order publishing. It
 pieces: the planner :mod:`widget_factory.core.assembly`, the changelog store
 :mod:`widget_factory.kafka_io.changelog`, the links between station processes
 :mod:`widget_factory.kafka_io.station_links`, :mod:`widget_factory.stations` (inputs,
-widgets out, log lines and alerts, the starvation answer key) and :mod:`widget_factory.core.progress` (how far time may go).
+widgets out, log lines and alerts, the stations' answer key: starvations and true OEE) and :mod:`widget_factory.core.progress` (how far time may go).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.assembly import AssemblyPlanner
+from widget_factory.core.assembly_records import ChangeSet
 from widget_factory.core.ids import IdSource
 from widget_factory.core.lockstep import PlannerFeed, StatusGate
 from widget_factory.core.orders import OrderGenerator
@@ -142,7 +143,9 @@ class WidgetAssemblyService:
         self.dead_letters = DeadLetters(self.producer, "assembly")
         self.upgrades = ReadUpgrades(log)
         self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)
-        self.truth = StarvationAnswers(config, self.planner, self.producer)
+        self.truth = StarvationAnswers(
+            config, self.planner, self.producer, start=options.start, seed=options.seed
+        )
         self.intake = Intake(self.dead_letters, self.clock.now, options.config)
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
@@ -179,10 +182,19 @@ class WidgetAssemblyService:
     # --- restore and rebalance -------------------------------------------------------------
 
     def restore(self) -> None:
-        replayed = self.changelog.read(replay=self.planner.replay)
+        latest = self.clock.now()
+
+        def replay(changes: ChangeSet) -> None:
+            nonlocal latest
+            self.planner.replay(changes)
+            for build in changes.started:  # how far the process got before (virtual time)
+                latest = max(latest, build.widget.assembly_started_at.timestamp())
+
+        replayed = self.changelog.read(replay=replay)
         if not replayed:
             return
         self.reports.restored(replayed)
+        self.truth.resumed(latest)
         self.widgets.waiting.extend(self.planner.recovered_completions())
 
     def _open_links(self) -> None:
@@ -387,7 +399,7 @@ class WidgetAssemblyService:
                         self._publish_order(order)
                 result = self.inputs.step(now)
                 self.reports.step(result, self.clock.now())
-                self.truth.step(result)
+                self.truth.step(result, now)
                 if not self._write_changes(flush=False):
                     break
                 if self.links is not None and virtual:  # after the forwards it covers

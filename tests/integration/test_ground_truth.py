@@ -5,19 +5,26 @@ from __future__ import annotations
 import json
 import signal
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
+
+import pytest
 
 from tests.conftest import run_cli, run_drained
 from tests.integration.services import Service, wait_for
 from widget_factory.core.clock import to_epoch
+from widget_factory.core.fault_influence import FaultIndex
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.schemas import (
     ComponentProduced,
     FaultTruth,
+    InfluenceTruth,
     MachineStatus,
     MachineTelemetry,
+    QualityCheck,
+    WidgetAssembled,
     decode_as,
 )
 
@@ -137,14 +144,22 @@ def test_a_simulated_day_pairs_every_fault_and_scores_the_built_in_alerts(
     assert "topic 'nope' does not exist" in missing.stderr
 
 
+@pytest.fixture(scope="module")
+def three_days() -> Iterator[KafkaSettings]:
+    """Three simulated days, seed 5, drained: machines break down and are repaired, worn
+    ones drift."""
+    with EmbeddedBroker() as broker:
+        bootstrap = broker.bootstrap_servers
+        run_drained(bootstrap, duration="3d", seed=5, extra=("--no-dashboard", "--no-analytics"))
+        yield KafkaSettings(bootstrap, source="flag")
+
+
 def test_quality_drifts_name_the_worse_parts_their_machine_made(
-    own_broker: EmbeddedBroker,
+    three_days: KafkaSettings,
 ) -> None:
     """Three simulated days: worn machines drift, and each drift's records pair up and
     list exactly parts its machine made meanwhile, visibly more often defective."""
-    bootstrap = own_broker.bootstrap_servers
-    settings = KafkaSettings(bootstrap, source="flag")
-    run_drained(bootstrap, duration="3d", seed=5, extra=("--no-dashboard", "--no-analytics"))
+    settings = three_days
     drifts = [(r, key, ms) for r, key, ms in _truth(settings) if r.kind == "quality_drift"]
     begins = {r.fault_id: r for r, _, _ in drifts if r.phase == "begin"}
     ends = {r.fault_id: r for r, _, _ in drifts if r.phase == "end"}
@@ -180,3 +195,70 @@ def test_quality_drifts_name_the_worse_parts_their_machine_made(
     assert len(listed) > 30
     defective = sum(p.quality_metrics.defect_count > 0 for p in listed) / len(listed)
     assert defective > 0.4  # against 0.2 for a machine in good order
+
+
+def test_influence_truth_names_the_widgets_each_fault_s_flawed_parts_went_into(
+    three_days: KafkaSettings,
+) -> None:
+    """Quality control's influence_truth records: each names a fault of the answer key
+    and the widget's flawed parts it made worse (inside a drift, or settling in after
+    the repair that ended a breakdown), one record per fault and widget, with the
+    widget's check; and exactly the ones the whole answer key gives, read after the run."""
+    settings = three_days
+    truth = [record for record, _, _ in _truth(settings)]
+    ends = {r.fault_id: r for r in truth if r.phase == "end"}
+    influence = [
+        (decode_as(m.value(), InfluenceTruth), m.key(), m.timestamp()[1])
+        for m in read_to_end(settings, ["factory-ground-truth"])
+        if b'"influence_truth"' in (m.value() or b"")
+    ]
+    widgets = {
+        w.widget_id: w
+        for w in (
+            decode_as(m.value(), WidgetAssembled)
+            for m in read_to_end(settings, ["widget-assembly"])
+        )
+    }
+    checks = {
+        c.widget_id: c
+        for c in (
+            decode_as(m.value(), QualityCheck) for m in read_to_end(settings, ["quality-control"])
+        )
+    }
+    kinds = Counter(r.kind for r, _, _ in influence)
+    assert kinds["quality_drift"] >= 5 and kinds["breakdown"] >= 20, kinds
+    assert len({(r.fault_id, r.widget_id) for r, _, _ in influence}) == len(influence)
+    for record, key, ms in influence:
+        fault = ends[record.fault_id]
+        assert (fault.target_id, fault.kind) == (record.target_id, record.kind)
+        assert fault.target_type == "machine" and fault.ended_at is not None
+        assert key == record.target_id.encode()
+        assert ms == int(to_epoch(record.inspected_at) * 1000)
+        check = checks[record.widget_id]
+        assert (record.check_id, record.status, record.inspected_at) == (
+            check.check_id,
+            check.status,
+            check.checked_at,
+        )
+        traced = check.traced_to.component_id if check.traced_to is not None else None
+        assert record.traced == (traced in record.component_ids)
+        flaws = {f.component_id: f for f in widgets[record.widget_id].component_flaws}
+        for component_id in record.component_ids:
+            flaw = flaws[component_id]
+            assert flaw.machine_id == record.target_id and flaw.produced_at is not None
+            if record.kind == "quality_drift":
+                assert flaw.defect_count > 0
+                assert fault.started_at <= flaw.produced_at <= fault.ended_at
+            else:
+                assert flaw.made_while_degraded and fault.ended_at <= flaw.produced_at
+    # nothing missing, nothing more: what the whole answer key attributes afterwards
+    index = FaultIndex()
+    for record in truth:
+        index.add(record)
+    expected = {
+        (a.fault_id, widget_id, a.component_ids)
+        for widget_id, widget in widgets.items()
+        if widget_id in checks
+        for a in index.attribute(widget.component_flaws)
+    }
+    assert expected == {(r.fault_id, r.widget_id, tuple(r.component_ids)) for r, _, _ in influence}

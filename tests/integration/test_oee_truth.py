@@ -62,7 +62,7 @@ def test_analytics_oee_matches_the_answer_key(own_broker: EmbeddedBroker) -> Non
     truth: dict[tuple[str, float], OeeTruth] = {}
     for message in read_to_end(settings, [FACTORY_GROUND_TRUTH]):
         event = decode(message.value())
-        if isinstance(event, OeeTruth):
+        if isinstance(event, OeeTruth) and event.target_kind == "machine":
             truth[(event.target_id, event.window_start.timestamp())] = event
     assert len(truth) == 3 * 60 * len(CONFIG.machines)
 

@@ -37,11 +37,19 @@ from widget_factory.kafka_io.topics import (
     ASSEMBLY_CHANGELOG,
     ASSEMBLY_HANDOFFS,
     COMPONENT_PRODUCTION,
+    FACTORY_GROUND_TRUTH,
     PRODUCTION_ORDERS,
     WIDGET_ASSEMBLY,
     create_topics,
 )
-from widget_factory.schemas import ComponentProduced, ProductionOrder, WidgetAssembled, decode_as
+from widget_factory.schemas import (
+    ComponentProduced,
+    OeeTruth,
+    ProductionOrder,
+    WidgetAssembled,
+    decode,
+    decode_as,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -324,6 +332,14 @@ def test_run_with_stations_and_inspectors_scales_out_in_one_command(
     # book; orders ask about 83 % of capacity, factory.toml); scaled out each order has one
     # home station, which costs some, not most (measured: 74).
     assert report["counts"]["widgets_assembled"] >= 60
+    # each station's true OEE: one record per window, from the one process that runs it
+    windows = Counter(
+        (r.target_id, r.window_start)
+        for r in (decode(m.value() or b"") for m in read_to_end(settings, [FACTORY_GROUND_TRUTH]))
+        if isinstance(r, OeeTruth) and r.target_kind == "station"
+    )
+    assert {s for s, _ in windows} == {A, B, C}
+    assert set(windows.values()) == {1} and len(windows) == 3 * 6 * 60
 
 
 def test_bad_scale_options_are_one_line_errors() -> None:

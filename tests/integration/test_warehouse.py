@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,14 @@ from widget_factory.kafka_io.client import EventProducer
 from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH, WIDGET_ASSEMBLY
-from widget_factory.schemas import FaultTruth, OeeTruth, WidgetAssembled, decode, decode_as
+from widget_factory.schemas import (
+    FaultTruth,
+    InfluenceTruth,
+    OeeTruth,
+    WidgetAssembled,
+    decode,
+    decode_as,
+)
 from widget_factory.warehouse.charts import CHARTS
 from widget_factory.warehouse.sink import connect
 from widget_factory.warehouse.tables import TABLES
@@ -78,10 +86,14 @@ def test_sink_loads_every_topic_once_per_event_and_resumes(
 
 
 def test_sink_loads_the_answer_key_once_per_event(factory: KafkaSettings, tmp_path: Path) -> None:
-    by_type: dict[type, dict[str, FaultTruth | OeeTruth]] = {FaultTruth: {}, OeeTruth: {}}
+    by_type: dict[type, dict[str, FaultTruth | OeeTruth | InfluenceTruth]] = {
+        FaultTruth: {},
+        OeeTruth: {},
+        InfluenceTruth: {},
+    }
     for message in read_to_end(factory, [FACTORY_GROUND_TRUTH]):
         event = decode(message.value())
-        assert isinstance(event, FaultTruth | OeeTruth)
+        assert isinstance(event, FaultTruth | OeeTruth | InfluenceTruth)
         by_type[type(event)][event.event_id] = event
     faults, oee = by_type[FaultTruth], by_type[OeeTruth]
     assert faults and oee
@@ -91,6 +103,8 @@ def test_sink_loads_the_answer_key_once_per_event(factory: KafkaSettings, tmp_pa
     try:
         assert con.execute("SELECT count(*) FROM fault_truth").fetchone()[0] == len(faults)
         assert con.execute("SELECT count(*) FROM oee_truth").fetchone()[0] == len(oee)
+        influence = by_type[InfluenceTruth]
+        assert con.execute("SELECT count(*) FROM influence_truth").fetchone()[0] == len(influence)
         # every fault that ended is one begin and one end row under its fault_id
         pairs = con.execute(
             "SELECT fault_id, count(*) FILTER (phase = 'begin'), count(*) FILTER (phase = 'end'), "
@@ -114,6 +128,18 @@ def test_sink_loads_the_answer_key_once_per_event(factory: KafkaSettings, tmp_pa
             [some.event_id],
         ).fetchone()
         assert got == (some.target_id, some.window_start, some.made, some.good, some.oee)
+        # stations' windows too, told apart by target_type (a machine's record has none)
+        kinds = dict(
+            con.execute("SELECT target_type, count(*) FROM oee_truth GROUP BY ALL").fetchall()
+        )
+        assert kinds == dict(Counter(r.target_kind for r in oee.values()))
+        assert kinds["station"] > 0
+        station = next(r for r in oee.values() if r.target_kind == "station")
+        got = con.execute(
+            "SELECT machine_id, idle_s, starved_s FROM oee_truth WHERE event_id = ?",
+            [station.event_id],
+        ).fetchone()
+        assert got == (station.target_id, station.idle_s, station.starved_s)
     finally:
         con.close()
     # a duplicate on the wire stays one row

@@ -127,8 +127,8 @@ def test_topic_event_types_match_the_topic_table() -> None:
         name = compat.TOPIC_EVENT_TYPES.get(spec.name)
         if name is not None and spec.name != "factory-metrics":
             assert s.EVENT_TYPES[name].__name__ == spec.value
-    # factory-ground-truth carries three types of our own (never walkthrough-shaped)
-    answer_key = {"fault_truth", "oee_truth", "delay_truth"}
+    # factory-ground-truth carries four types of our own (never walkthrough-shaped)
+    answer_key = {"fault_truth", "oee_truth", "delay_truth", "influence_truth"}
     assert set(compat.TOPIC_EVENT_TYPES.values()) == set(s.EVENT_TYPES) - answer_key
 
 

@@ -43,6 +43,7 @@ def test_every_contract_event_type_is_known() -> None:
         "fault_truth",
         "oee_truth",
         "delay_truth",
+        "influence_truth",
     }
 
 

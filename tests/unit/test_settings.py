@@ -10,6 +10,7 @@ from widget_factory.errors import ConfigError
 from widget_factory.kafka_io.settings import (
     DEFAULT_BOOTSTRAP,
     PACE_ENV,
+    RACING_PACE_MS,
     pace_for_speed,
     resolve_settings,
 )
@@ -129,3 +130,36 @@ def test_viewers_wait_a_quarter_of_their_refresh_unless_paced() -> None:
     assert settings.for_viewer(1.0).consumer_config(None)["fetch.wait.max.ms"] == 250
     assert settings.for_viewer(0.1).consumer_config(None)["fetch.wait.max.ms"] == 25
     assert settings.paced(600).for_viewer(1.0).pace_ms == 50
+
+
+def test_unlimited_speed_batches_by_the_racing_pace_uncompressed() -> None:
+    racing = resolve_settings("127.0.0.1:9092", {}).paced(None)
+    assert racing.racing and racing.pace_ms == RACING_PACE_MS
+    assert racing.producer_config()["linger.ms"] == RACING_PACE_MS
+    assert racing.producer_config()["compression.type"] == "none"
+    assert racing.consumer_config("g")["fetch.wait.max.ms"] == RACING_PACE_MS
+    assert racing.with_bootstrap("127.0.0.1:1", "embedded").racing
+    # a child of `run --speed max` gets the pace in the environment: still uncompressed
+    child = resolve_settings("127.0.0.1:9092", {PACE_ENV: str(RACING_PACE_MS)}).paced(None)
+    assert child.pace_ms == RACING_PACE_MS and child.racing
+    assert child.producer_config()["compression.type"] == "none"
+    # services that wait on each other's records (lockstep, kanban) keep the shortest pace
+    looped = resolve_settings("127.0.0.1:9092", {}).paced(None, feedback=True)
+    assert looped.pace_ms == 5 and looped.racing
+    assert looped.consumer_config("g")["fetch.wait.max.ms"] == 5
+    assert looped.producer_config()["compression.type"] == "none"
+    # a paced factory is not racing, whatever its pace
+    paced = resolve_settings("127.0.0.1:9092", {PACE_ENV: str(RACING_PACE_MS)}).paced(600)
+    assert not paced.racing and paced.producer_config()["compression.type"] == "lz4"
+
+
+def test_a_producer_with_less_than_one_record_per_linger_sends_at_once() -> None:
+    pinned = resolve_settings("127.0.0.1:9092", {PACE_ENV: "5"}).paced(100)
+    assert pinned.producer_config(records_per_s=93.0)["linger.ms"] == 0
+    assert pinned.producer_config(records_per_s=1000.0)["linger.ms"] == 5
+    assert pinned.producer_config()["linger.ms"] == 5  # rate unknown: the pace
+    default_speed = resolve_settings("127.0.0.1:9092", {}).paced(120)
+    assert default_speed.producer_config(records_per_s=112.0)["linger.ms"] == 250
+    assert resolve_settings("b:9092", {}).producer_config(records_per_s=50.0)["linger.ms"] == 0
+    user = resolve_settings("127.0.0.1:9092", {PACE_ENV: "5"}, overrides=["linger.ms=7"])
+    assert user.producer_config(records_per_s=10.0)["linger.ms"] == "7"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from widget_factory.bench.procs import RssSampler, output_to
+from widget_factory.bench.procs import RssSampler, cpu_seconds, output_to
 from widget_factory.core.audit import AuditReport
 from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.audit import audit_topics
@@ -54,6 +54,9 @@ class FactoryRunResult:
     unreadable: int
     log: Path
     lag_samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
+    broker_cpu_flowing_s: float | None = None
+    """CPU seconds the embedded broker used while the pipeline flowed (from the first
+    widget until the last service exited): no start-up, no audit. None: no broker pid."""
 
     @property
     def audit_ok(self) -> bool:
@@ -67,12 +70,16 @@ class FactoryRunResult:
 class _Watcher:
     """Notes when the first widget reaches Kafka, and samples the groups' lag."""
 
-    def __init__(self, settings: KafkaSettings, lag_every: float) -> None:
+    def __init__(
+        self, settings: KafkaSettings, lag_every: float, broker_pid: int | None = None
+    ) -> None:
         self._settings = settings
+        self._broker_pid = broker_pid
         self._lag_every = lag_every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-watcher", daemon=True)
         self.first_widget: float | None = None
+        self.broker_cpu_at_first: float | None = None
         self.samples: list[tuple[float, dict[str, int]]] = []
 
     def _widgets_present(self, consumer: Consumer) -> bool:
@@ -94,6 +101,8 @@ class _Watcher:
             while not self._stop.is_set():
                 if self.first_widget is None and self._widgets_present(consumer):
                     self.first_widget = time.monotonic()
+                    if self._broker_pid is not None:
+                        self.broker_cpu_at_first = cpu_seconds(self._broker_pid)
                 if probe is not None and time.monotonic() >= next_lag:
                     next_lag = time.monotonic() + self._lag_every
                     lags = {}
@@ -134,11 +143,13 @@ def run_factory(
     anchor_wall: float | None = None,
     lag_every: float = 1.0,
     pace_ms: int | None = None,
+    broker_pid: int | None = None,
 ) -> FactoryRunResult:
     """Run the factory on ``settings`` (topics already created), then audit it.
 
     ``speed``: simulated seconds per wall second; None runs as fast as possible.
-    ``pace_ms`` pins the clients' linger and fetch wait (else they follow the speed)."""
+    ``pace_ms`` pins the clients' linger and fetch wait (else they follow the speed);
+    ``broker_pid``: the embedded broker, whose CPU while the pipeline flows is noted."""
     shared = common_service_args(
         bootstrap=settings.bootstrap_servers,
         speed=speed,
@@ -168,11 +179,12 @@ def run_factory(
         }
 
     sampler = RssSampler(pids)
-    with output_to(log_path), sampler, _Watcher(settings, lag_every) as watcher:
+    with output_to(log_path), sampler, _Watcher(settings, lag_every, broker_pid) as watcher:
         started = time.monotonic()
         run.start()
         status = run.wait()
         ended = time.monotonic()
+        broker_cpu_at_end = cpu_seconds(broker_pid) if broker_pid is not None else None
     sampler.sample()
     report, unreadable = audit_topics(settings, load_config(config).recipes)
     max_lag: dict[str, int] = {}
@@ -190,4 +202,9 @@ def run_factory(
         unreadable=unreadable,
         log=log_path,
         lag_samples=[(at - started, lags) for at, lags in watcher.samples],
+        broker_cpu_flowing_s=(
+            None
+            if broker_cpu_at_end is None or watcher.broker_cpu_at_first is None
+            else round(broker_cpu_at_end - watcher.broker_cpu_at_first, 2)
+        ),
     )

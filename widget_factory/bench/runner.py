@@ -205,6 +205,7 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
                 config=str(bench_config_path()),
                 seed=options.seed,
                 start=START,
+                broker_pid=cluster.broker_pid,
             )
             pipeline_broker_cpu = broker_cpu.used()
         keep_rss("pipeline", result)
@@ -220,6 +221,13 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
                 k: _round(1e6 * v / used, 1) for k, v in sorted(result.cpu_s.items()) if used
             },
             "broker_cpu_s": pipeline_broker_cpu,
+            # while flowing (no start-up, no audit): what the pipeline itself costs it
+            "broker_cpu_flowing_s": result.broker_cpu_flowing_s,
+            "broker_cpu_us_per_component": (
+                _round(1e6 * result.broker_cpu_flowing_s / used, 1)
+                if used and result.broker_cpu_flowing_s is not None
+                else None
+            ),
             **_factory_summary(result),
         }
         rate = doc["pipeline"]["components_per_s"]

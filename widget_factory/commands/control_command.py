@@ -45,7 +45,9 @@ EXPECTED_STATUS: dict[str, set[MachineStatus]] = {
 }
 """What telemetry reports once each command has taken effect (``--wait``)."""
 
-_WAIT_S = 15.0
+_WAIT_S = 30.0
+"""A command takes effect at the machine's next report: up to one report interval (15
+simulated seconds, as long in wall time at speed 1) after telemetry reads it."""
 
 
 def _widget_type(config: FactoryConfig, text: str) -> str:
@@ -98,8 +100,9 @@ def _machine_command(name: str, args: argparse.Namespace) -> int:
             print(f"Sent {command.command} for {command.target_id}: {topic}[{partition}]@{offset}")
         if watch is None:
             print(
-                "The telemetry service applies it within a second (commands older than two "
-                "minutes are ignored); confirm with --wait or: widget-factory tail "
+                "The telemetry service reads it within a second and applies it at the "
+                "machine's next report, up to 15 simulated seconds later (commands older "
+                "than two minutes are ignored); confirm with --wait or: widget-factory tail "
                 f"machine-telemetry --bootstrap-servers {settings.bootstrap_servers}"
             )
             return 0
@@ -186,6 +189,8 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         )
         parser.epilog = (
             f"example: widget-factory {name} FRAME_MACHINE_01\n"
+            "It takes effect at the machine's next telemetry report (every 15 simulated "
+            "seconds by default), which shows the new status.\n"
             "Groups of machines: @production (every production machine), @stations (every "
             "assembly station),\n@all, @makes:<component_type> (e.g. @makes:circuit_board)."
         )

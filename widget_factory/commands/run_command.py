@@ -74,8 +74,13 @@ def run_factory(args: argparse.Namespace) -> int:
     budget = resolve_budget(args.broker_memory, os.environ)
     station_processes, inspector_processes = _scale(args, options)
     public_overrides, secret_env = split_secret_overrides(args.kafka_overrides)
+    generation_workers = args.generation_workers or 1
+    lockstep = (
+        options.speed is None
+        and station_processes == inspector_processes == generation_workers == 1
+    )
     with embedded_or_given(settings_from_args(args)) as (settings, broker):
-        settings = settings.paced(options.speed)
+        settings = settings.paced(options.speed, feedback=lockstep or options.config.kanban.enabled)
         prepare_cluster(settings)
         options = continue_simulated_time(args, dataclasses.replace(options, settings=settings))
         anchor_wall = time.time()
@@ -85,11 +90,6 @@ def run_factory(args: argparse.Namespace) -> int:
             seed=options.seed if (args.generation_workers or 1) == 1 else shared_seed(options.seed),
             anchor_wall=anchor_wall,
             overrides=public_overrides,
-        )
-        generation_workers = args.generation_workers or 1
-        lockstep = (
-            options.speed is None
-            and station_processes == inspector_processes == generation_workers == 1
         )
         if lockstep:
             # Every service is here, one process each: event-time order (reproducible).

@@ -31,7 +31,14 @@ from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import FACTORY_ALERTS, FACTORY_GROUND_TRUTH, connect_admin
 from widget_factory.options import common_options, settings_from_args
-from widget_factory.schemas import DelayTruth, FaultTruth, OeeTruth, SchemaError, decode
+from widget_factory.schemas import (
+    DelayTruth,
+    FaultTruth,
+    InfluenceTruth,
+    OeeTruth,
+    SchemaError,
+    decode,
+)
 
 ORDER = 92
 
@@ -45,8 +52,8 @@ _json = msgspec.json.Decoder()
 
 
 def read_truth(settings: KafkaSettings, topic: str) -> tuple[list[FaultTruth], int]:
-    """The fault records (``oee_truth`` and ``delay_truth`` records, the key's other
-    kinds, are not scored)."""
+    """The fault records (``oee_truth``, ``delay_truth`` and ``influence_truth`` records,
+    the key's other kinds, are not scored)."""
     records: list[FaultTruth] = []
     unreadable = 0
     for message in read_to_end(settings, [topic], client_id="score"):
@@ -57,7 +64,7 @@ def read_truth(settings: KafkaSettings, topic: str) -> tuple[list[FaultTruth], i
             continue
         if isinstance(record, FaultTruth):
             records.append(record)
-        elif not isinstance(record, OeeTruth | DelayTruth):
+        elif not isinstance(record, OeeTruth | DelayTruth | InfluenceTruth):
             unreadable += 1
     return records, unreadable
 

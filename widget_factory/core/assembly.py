@@ -35,6 +35,7 @@ from widget_factory.core.assembly_records import (
 from widget_factory.core.ids import IdSource, type_of_component
 from widget_factory.core.recent import RecentKeys
 from widget_factory.core.station_stock import StationState, StockBin, assemble_widget, pick_kit
+from widget_factory.core.station_timeline import StationTimeline
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import (
     ComponentProduced,
@@ -96,6 +97,9 @@ class AssemblyPlanner:
         """Orders completed after their due date, in all."""
         self._order_version = 0
         self._open_cache: dict[str, tuple[int, list[OrderState]]] = {}
+        self.timeline: StationTimeline | None = None
+        """Set by a service that publishes the stations' true OEE: their status and
+        demand turns, noted as they happen (core/station_timeline.py)."""
 
     # --- the change log ------------------------------------------------------------------
 
@@ -185,6 +189,8 @@ class AssemblyPlanner:
         if station is not None:
             station.status = status
             station.blocked = None
+            if self.timeline is not None:
+                self.timeline.status(machine_id, status, self._time)
 
     def record_position(self, topic: str, partition: int, next_offset: int) -> None:
         self._pending.positions[f"{topic}:{partition}"] = next_offset
@@ -306,6 +312,11 @@ class AssemblyPlanner:
     def _attempt_start(
         self, station: StationState, candidates: list[OrderState], now: float, result: StepResult
     ) -> BuildRecord | None:
+        if self.timeline is not None:
+            if candidates:
+                self.timeline.wanted(station.spec.id, candidates)
+            else:
+                self.timeline.waiting(station.spec.id, now)
         if not candidates:
             station.fed()
             self._block(station, now)

@@ -20,6 +20,7 @@ from widget_factory.schemas import (
     FactoryAlert,
     FactoryCommand,
     FaultTruth,
+    InfluenceTruth,
     InventoryUpdate,
     MachineTelemetry,
     OeeTruth,
@@ -142,6 +143,14 @@ def _delay(e: DelayTruth) -> str:
     )
 
 
+def _influence(e: InfluenceTruth) -> str:
+    parts = ", ".join(e.component_ids)
+    traced = ", traced to it" if e.traced else ""
+    return (
+        f"influence  {e.kind} of {e.target_id} in {e.widget_id}: {e.status.value}{traced} ({parts})"
+    )
+
+
 def format_event(event: Event) -> str:
     """``<simulated time>  <kind>  <what happened>`` for any factory event."""
     if isinstance(event, ComponentProduced):
@@ -166,6 +175,8 @@ def format_event(event: Event) -> str:
         body = _oee(event)
     elif isinstance(event, DelayTruth):
         body = _delay(event)
+    elif isinstance(event, InfluenceTruth):
+        body = _influence(event)
     else:  # pragma: no cover - every event type is listed above
         body = f"{event.event_type} {event.event_id}"
     return f"{format_time(event.occurred_at)}  {body}"

@@ -10,10 +10,17 @@ wear; maintenance (``maintenance_s``) resets it. Readings are shaped by status: 
 warm and busy, error hot, shaking and near-zero power, maintenance and idle cool and quiet
 (one machine's state and its readings: :mod:`widget_factory.core.machine_state`).
 
-Commands (the walkthrough's ``simulate_anomaly``, stop, start, maintenance) act at once
-and return an immediate report. Status changes are returned as :class:`StatusChange`
-records: the service logs them, and component production learns the status from the
-telemetry it publishes. Times are floats: simulated seconds since the Unix epoch.
+Commands (the walkthrough's ``simulate_anomaly``, stop, start, maintenance, kanban's
+hold and release) given to a running service go through :meth:`MachineFleet.order`: each
+takes effect at the machine's first report at or after the command's time, and that
+report carries it. Status therefore changes only at report instants, so a report at
+``r`` promises the status until ``r + interval``; component production relies on that
+promise to run ahead of the telemetry it has read (core/status_watermark.py). The
+methods named after the commands act at the time they are given and return a report of
+their own (building blocks, and what :meth:`order` applies at a report instant). Status
+changes are returned as :class:`StatusChange` records: the service logs them, and
+component production learns the status from the telemetry it publishes. Times are
+floats: simulated seconds since the Unix epoch.
 """
 
 from __future__ import annotations
@@ -21,15 +28,19 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
+from typing import TypeVar
 
+from widget_factory.core.fast_encode import TelemetryRecord
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_state import (
     BASE_POWER_W,
     DEFAULT_BASE_POWER_W,
     MachineUnit,
     sensor_reading,
+    sensor_record,
 )
 from widget_factory.errors import FactoryError
 from widget_factory.factory_config import FactoryConfig
@@ -38,16 +49,31 @@ from widget_factory.schemas import MachineStatus, MachineTelemetry
 __all__ = [
     "BASE_POWER_W",
     "DEFAULT_BASE_POWER_W",
+    "COMMAND_NAMES",
     "StatusChange",
     "UnknownMachine",
     "MachineFleet",
 ]
+
+R = TypeVar("R")
 
 _RUNNING = MachineStatus.RUNNING
 _IDLE = MachineStatus.IDLE
 _ERROR = MachineStatus.ERROR
 _MAINTENANCE = MachineStatus.MAINTENANCE
 _SHUTDOWN = MachineStatus.SHUTDOWN
+
+COMMAND_NAMES = frozenset(
+    {
+        "inject_anomaly",
+        "stop_machine",
+        "start_machine",
+        "maintenance",
+        "kanban_hold",
+        "kanban_release",
+    }
+)
+"""Commands :meth:`MachineFleet.order` accepts (``FactoryCommand.command`` on the wire)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +145,9 @@ class MachineFleet:
         """Changes found while serving a command, returned by the next report_until."""
         self._held: set[str] = set()
         """Machines parked by kanban (core/kanban.py): IDLE whenever they could run."""
+        self._orders: dict[int, list[tuple[float, str, str]]] = {}
+        """Per machine (by index), commands waiting for its next report: (time, command,
+        cause), in the order they were given."""
 
     # --- queries --------------------------------------------------------------------------
 
@@ -146,16 +175,27 @@ class MachineFleet:
         evolves between reports. Changes are sorted by time; they include those found
         while serving commands since the last call.
         """
+        return self._reports_until(now, sensor_reading)
+
+    def report_records_until(self, now: float) -> tuple[list[TelemetryRecord], list[StatusChange]]:
+        """:meth:`report_until` with the reports as their records (the same draws, bytes,
+        keys and timestamps): the telemetry service's fast path."""
+        return self._reports_until(now, sensor_record)
+
+    def _reports_until(
+        self, now: float, report: Callable[[MachineUnit, float, random.Random, IdSource], R]
+    ) -> tuple[list[R], list[StatusChange]]:
         heap = self._heap
         units = self._units
         interval = self._interval
-        reports: list[MachineTelemetry] = []
+        reports: list[R] = []
         append = reports.append
         advance = self._advance
         ids = self._ids
         rng = self._rng
         heapreplace = heapq.heapreplace
         held = self._held
+        orders = self._orders
         changes, self._pending = self._pending, []
         while heap and heap[0][0] <= now:
             t, index = heap[0]
@@ -165,10 +205,32 @@ class MachineFleet:
                 self._set(unit, _RUNNING, t, "started", changes)
             elif unit.status is _RUNNING and held and unit.id in held:  # repaired while held
                 self._set(unit, _IDLE, t, "kanban hold", changes)
-            append(sensor_reading(unit, t, rng, ids))
+            if orders and index in orders:
+                self._carry_out(unit, t, changes)
+            append(report(unit, t, rng, ids))
             heapreplace(heap, (t + interval, index))
         changes.sort(key=attrgetter("at"))
         return reports, changes
+
+    def order(self, command: str, machine_id: str, at: float, cause: str = "command") -> float:
+        """A command given at ``at``: it takes effect at the machine's first report at or
+        after ``at`` (returned), which reports it; :meth:`report_until` returns its change.
+
+        ``cause`` is the origin ("command" or "scenario"). Commands for one machine
+        take effect in the order given. One whose report instant lies past the end of a
+        bounded run never takes effect (:meth:`pending_orders`)."""
+        if command not in COMMAND_NAMES:
+            raise ValueError(f"unknown machine command {command!r}")
+        unit = self._unit(machine_id)
+        due = next(t for t, index in self._heap if index == unit.index)
+        while due < at:
+            due += self._interval
+        self._orders.setdefault(unit.index, []).append((at, command, cause))
+        return due
+
+    def pending_orders(self) -> int:
+        """Commands given that have not taken effect yet."""
+        return sum(len(waiting) for waiting in self._orders.values())
 
     def take_changes(self) -> list[StatusChange]:
         """Changes found while serving commands (a repair finished before the command's
@@ -183,10 +245,10 @@ class MachineFleet:
     def inject_anomaly(
         self, machine_id: str, at: float, cause: str = "command"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
-        """Drive the machine into ERROR now with anomalous readings until it is repaired.
+        """Drive the machine into ERROR at ``at`` with anomalous readings until it is repaired.
 
         The walkthrough's ``simulate_anomaly``. Repair takes ``telemetry.repair_s`` from
-        now. The change always says "anomaly injected" with the command's cause, so the
+        then. The change always says "anomaly injected" with the command's cause, so the
         answer key and the alert name what caused the fault:
 
         - a random breakdown drawn for the very instant of the command (the draw covers
@@ -197,68 +259,43 @@ class MachineFleet:
         - on a machine already anomalous it is None: the fault goes on, and its repair
           starts again from now (a machine failing again before it is fixed).
         """
-        unit = self._command(machine_id, at)
-        if unit.status is _ERROR and unit.anomalous:
-            unit.until = max(unit.until, at + self._rng.uniform(*self._telemetry.repair_s))
-            return self._report(unit, at), None
-        self._supersede_breakdown(unit, at)
-        unit.anomalous = True
-        unit.until = at + self._rng.uniform(*self._telemetry.repair_s)
-        change = self._set(unit, _ERROR, at, "anomaly injected", cause=cause)
-        if change is None:  # under repair after a breakdown: the anomaly takes over
-            change = StatusChange(
-                unit.id, _ERROR, _ERROR, at, "anomaly injected", cause, unit.until
-            )
-        return self._report(unit, at), change
+        return self._act_now("inject_anomaly", machine_id, at, cause)
 
     def stop(
         self, machine_id: str, at: float, cause: str = "command"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
-        """Shut the machine down until :meth:`start`; a pending repair or maintenance is dropped."""
-        unit = self._command(machine_id, at)
-        change = self._set(unit, _SHUTDOWN, at, "stopped", cause=cause)
-        if change is not None:
-            unit.anomalous = False
-            unit.until = math.inf
-        return self._report(unit, at), change
+        """Shut the machine down until :meth:`start`; a pending repair or maintenance is
+        dropped (and a breakdown drawn for the very instant superseded)."""
+        return self._act_now("stop_machine", machine_id, at, cause)
 
     def start(
         self, machine_id: str, at: float, cause: str = "command"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """SHUTDOWN -> IDLE now, then RUNNING at its next report; otherwise a no-op (None)."""
-        unit = self._command(machine_id, at)
-        change = None
-        if unit.status is _SHUTDOWN:
-            change = self._set(unit, _IDLE, at, "started", cause=cause)
-        return self._report(unit, at), change
+        return self._act_now("start_machine", machine_id, at, cause)
 
     def maintain(
         self, machine_id: str, at: float, cause: str = "command"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Scheduled maintenance now, for ``telemetry.maintenance_s``; it resets the wear.
 
-        Starts from any status; None when the machine is already under maintenance.
+        Starts from any status (a breakdown drawn for the very instant is superseded);
+        None when the machine is already under maintenance.
         """
-        unit = self._command(machine_id, at)
-        change = None
-        if unit.status is not _MAINTENANCE:
-            unit.anomalous = False
-            unit.until = at + self._rng.uniform(*self._telemetry.maintenance_s)
-            change = self._set(unit, _MAINTENANCE, at, "maintenance", cause=cause)
-        return self._report(unit, at), change
+        return self._act_now("maintenance", machine_id, at, cause)
 
     def hold(
         self, machine_id: str, at: float, cause: str = "kanban"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Kanban parks the machine: RUNNING -> IDLE now, and IDLE after any repair or
         maintenance until :meth:`release`. Only ``start`` overrides a SHUTDOWN."""
-        return self._kanban(machine_id, at, cause, hold=True)
+        return self._act_now("kanban_hold", machine_id, at, cause)
 
     def release(
         self, machine_id: str, at: float, cause: str = "kanban"
     ) -> tuple[MachineTelemetry, StatusChange | None]:
         """Kanban restarts the machine: IDLE -> RUNNING now (other statuses stay)."""
-        return self._kanban(machine_id, at, cause, hold=False)
+        return self._act_now("kanban_release", machine_id, at, cause)
 
     # --- internals ------------------------------------------------------------------------
 
@@ -268,30 +305,79 @@ class MachineFleet:
             raise UnknownMachine(machine_id, list(self._by_id))
         return unit
 
-    def _command(self, machine_id: str, at: float) -> MachineUnit:
-        """The machine, its state evolved up to ``at`` (changes kept for report_until)."""
+    def _act_now(
+        self, command: str, machine_id: str, at: float, cause: str
+    ) -> tuple[MachineTelemetry, StatusChange | None]:
         unit = self._unit(machine_id)
         self._advance(unit, at, self._pending)
-        return unit
+        change = self._act(command, unit, at, cause, self._pending)
+        return sensor_reading(unit, at, self._rng, self._ids), change
 
-    def _kanban(
-        self, machine_id: str, at: float, cause: str, *, hold: bool
-    ) -> tuple[MachineTelemetry, StatusChange | None]:
-        """Park (``hold``) or restart the machine: one move, RUNNING -> IDLE or back."""
-        unit = self._command(machine_id, at)
-        if hold:
+    def _carry_out(self, unit: MachineUnit, t: float, changes: list[StatusChange]) -> None:
+        """Apply the machine's commands given at or before its report at ``t``."""
+        waiting = self._orders.pop(unit.index)
+        later = [entry for entry in waiting if entry[0] > t]
+        if later:
+            self._orders[unit.index] = later
+        for at, command, cause in waiting:
+            if at <= t:
+                change = self._act(command, unit, t, cause, changes)
+                if change is not None:
+                    changes.append(change)
+
+    def _act(
+        self, command: str, unit: MachineUnit, at: float, cause: str, drawn: list[StatusChange]
+    ) -> StatusChange | None:
+        """One command on a machine already evolved to ``at``; ``drawn`` holds the
+        changes of that evolution (a breakdown drawn for ``at`` is superseded by a command
+        that takes the machine out of RUNNING itself)."""
+        rng, tel = self._rng, self._telemetry
+        status = unit.status
+        if command == "inject_anomaly":
+            if status is _ERROR and unit.anomalous:  # failing again before it is fixed
+                unit.until = max(unit.until, at + rng.uniform(*tel.repair_s))
+                return None
+            self._supersede_breakdown(unit, at, drawn)
+            unit.anomalous = True
+            unit.until = at + rng.uniform(*tel.repair_s)
+            change = self._set(unit, _ERROR, at, "anomaly injected", cause=cause)
+            if change is None:  # under repair after a breakdown: the anomaly takes over
+                change = StatusChange(
+                    unit.id, _ERROR, _ERROR, at, "anomaly injected", cause, unit.until
+                )
+            return change
+        if command == "stop_machine":
+            self._supersede_breakdown(unit, at, drawn)
+            change = self._set(unit, _SHUTDOWN, at, "stopped", cause=cause)
+            if change is not None:
+                unit.anomalous = False
+                unit.until = math.inf
+            return change
+        if command == "start_machine":
+            if status is _SHUTDOWN:
+                return self._set(unit, _IDLE, at, "started", cause=cause)
+            return None
+        if command == "maintenance":
+            if status is _MAINTENANCE:
+                return None
+            self._supersede_breakdown(unit, at, drawn)
+            unit.anomalous = False
+            unit.until = at + rng.uniform(*tel.maintenance_s)
+            return self._set(unit, _MAINTENANCE, at, "maintenance", cause=cause)
+        # kanban: park (RUNNING -> IDLE) or restart (IDLE -> RUNNING), one move
+        if command == "kanban_hold":
             self._held.add(unit.id)
             before, after, reason = _RUNNING, _IDLE, "kanban hold"
         else:
             self._held.discard(unit.id)
             before, after, reason = _IDLE, _RUNNING, "kanban release"
-        change = self._set(unit, after, at, reason, cause=cause) if unit.status is before else None
-        return self._report(unit, at), change
+        return self._set(unit, after, at, reason, cause=cause) if unit.status is before else None
 
-    def _supersede_breakdown(self, unit: MachineUnit, at: float) -> None:
-        """Drop a random breakdown of ``unit`` dated ``at`` that a command's advance just
-        drew: the machine was running up to the command."""
-        pending = self._pending
+    def _supersede_breakdown(
+        self, unit: MachineUnit, at: float, pending: list[StatusChange]
+    ) -> None:
+        """Drop a random breakdown of ``unit`` dated ``at`` that the advance to a command
+        just drew (the last of ``pending``): the machine was running up to the command."""
         if pending:
             last = pending[-1]
             if last.machine_id == unit.id and last.at == at and last.reason == "breakdown":
@@ -353,7 +439,3 @@ class MachineFleet:
                     unit.until = t + rng.uniform(*tel.maintenance_s)
                     self._set(unit, _MAINTENANCE, t, "maintenance", changes, "schedule")
         unit.last = t
-
-    def _report(self, unit: MachineUnit, t: float) -> MachineTelemetry:
-        """A telemetry event of the machine at ``t`` (after a command)."""
-        return sensor_reading(unit, t, self._rng, self._ids)

@@ -31,7 +31,7 @@ unlimited.
 
 The generator is a heap of ``(due time, machine index)`` (a machine's state:
 :mod:`widget_factory.core.production_machine`); producing a component is one
-heap replace plus the event itself (normals drawn by Box-Muller from the machine's
+heap replace plus its record, encoded straight to bytes (core/fast_encode.py; normals drawn by Box-Muller from the machine's
 ``random``; values rounded by ``round(x * 100) / 100``, a quarter of ``round(x, 2)``'s
 cost, giving the same two-decimal numbers except for exact ties).
 """
@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from widget_factory.core.fast_encode import MadeComponent, made_component
 from widget_factory.core.ids import IdSource
 from widget_factory.core.kanban import KanbanHold
 from widget_factory.core.machine_share import (
@@ -64,13 +65,7 @@ from widget_factory.core.part_defects import (
 from widget_factory.core.production_machine import KindAllowance, ProductionMachine
 from widget_factory.core.quality_drift import drift_record
 from widget_factory.factory_config import FactoryConfig
-from widget_factory.schemas import (
-    ComponentProduced,
-    Dimensions,
-    FaultTruth,
-    MachineStatus,
-    QualityMetrics,
-)
+from widget_factory.schemas import ComponentProduced, FaultTruth, MachineStatus
 
 __all__ = [
     "PRODUCING_STATUSES",
@@ -253,9 +248,15 @@ class ComponentProduction:
         """Every component due at or before ``now``, in time order (at most ``limit``).
 
         Components left over by ``limit`` come first in the next call; splitting a span
-        into several calls gives the same events as one call.
+        into several calls gives the same events as one call. The events are what
+        :meth:`produce_records` encodes (decoded from its records).
         """
-        out: list[ComponentProduced] = []
+        return [made.event() for made in self.produce_records(now, limit)]
+
+    def produce_records(self, now: float, limit: int | None = None) -> list[MadeComponent]:
+        """:meth:`produce_until`'s components as encoded records (the services' fast
+        path: no event object is built, core/fast_encode.py)."""
+        out: list[MadeComponent] = []
         heap = self._heap
         if not heap or heap[0][0] > now:
             return out
@@ -268,10 +269,7 @@ class ComponentProduction:
         append = out.append
         heapreplace = heapq.heapreplace
         heappop = heapq.heappop
-        fromtimestamp = datetime.fromtimestamp
-        produced_event = ComponentProduced
-        metrics = QualityMetrics
-        dimensions = Dimensions
+        made = made_component
         jitter_low = self._jitter_low
         jitter_span = self._jitter_span
         p = self._stoppage_p
@@ -290,7 +288,6 @@ class ComponentProduction:
             kind.left -= 1
             rng = m.rng
             rand = rng.random
-            produced_at = fromtimestamp(t, UTC)
             # a version 4 UUID's text from one draw (as IdSource.event_id)
             h = (rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
             n = m.id_counter & _MASK
@@ -299,6 +296,7 @@ class ComponentProduction:
             n = ((n ^ (n >> 16)) * 0x45D9F3B) & _MASK
             n = ((n ^ (n >> 16)) * 0x45D9F3B) & _MASK
             if m.batch_left == 0:
+                produced_at = datetime.fromtimestamp(t, UTC)
                 m.batch_id = f"BATCH_{produced_at:%Y%m%d_%H%M}_{rng.randrange(10000):04d}"
                 m.batch_left = self._batch_size
             m.batch_left -= 1
@@ -329,25 +327,21 @@ class ComponentProduction:
             if drifting:
                 m.gauge.made(component_id, t)
             append(
-                produced_event(
-                    event_id=f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
-                    component_id=component_id,
-                    component_type=m.component_type,
-                    machine_id=m.id,
-                    batch_id=m.batch_id,
-                    produced_at=produced_at,
-                    quality_metrics=metrics(
-                        round(weight * 100.0) / 100.0,
-                        dimensions(
-                            round(m.length * (1.0 + _DIMENSION_SD * n_length) * 100.0) / 100.0,
-                            round(m.width * (1.0 + _DIMENSION_SD * n_width) * 100.0) / 100.0,
-                            round(m.height * (1.0 + _DIMENSION_SD * n_height) * 100.0) / 100.0,
-                        ),
-                        round((_TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature) * 10.0) / 10.0,
-                        defects,
-                    ),
-                    production_line=m.production_line,
-                    made_while_degraded=degraded,
+                made(
+                    f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+                    component_id,
+                    m.component_type,
+                    m.id,
+                    m.batch_id,
+                    t,
+                    round(weight * 100.0) / 100.0,
+                    round(m.length * (1.0 + _DIMENSION_SD * n_length) * 100.0) / 100.0,
+                    round(m.width * (1.0 + _DIMENSION_SD * n_width) * 100.0) / 100.0,
+                    round(m.height * (1.0 + _DIMENSION_SD * n_height) * 100.0) / 100.0,
+                    round((_TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature) * 10.0) / 10.0,
+                    defects,
+                    m.production_line,
+                    degraded,
                 )
             )
             m.produced += 1

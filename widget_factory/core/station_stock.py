@@ -225,7 +225,13 @@ def assemble_widget(
         order_id=order.order_id,
         component_defects=sum(c.defects for c in components),
         component_flaws=[
-            ComponentFlaw(c.component_id, c.machine_id or "UNKNOWN", c.defects, c.degraded)
+            ComponentFlaw(
+                c.component_id,
+                c.machine_id or "UNKNOWN",
+                c.defects,
+                c.degraded,
+                to_datetime(c.produced_at),
+            )
             for c in components
             if c.defects or c.degraded
         ],

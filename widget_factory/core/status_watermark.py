@@ -1,20 +1,27 @@
 """Status by simulated time: production never runs ahead of the status it follows.
 
 The telemetry service owns machine status. It reports every machine every
-``simulation.telemetry_interval_s`` and at once at every commanded change, so a report
-at ``r`` tells the machine's status up to ``r``; breakdowns and maintenance start at a
-report. The component producer therefore makes a component due at ``t`` on machine M
-only once it has read a report of M at ``t`` or later (M's *watermark*), and applies
-status reports in time order between components. However late telemetry arrives (a
-loaded machine, ``--speed max``), a component never falls inside an interval where M's
-telemetry said it was down: production waits instead. At paced speeds the wait is at
-most one report interval of simulated time, invisible in practice.
+``simulation.telemetry_interval_s``; breakdowns and maintenance start at a report,
+repairs show at the next report, and a command takes effect at the machine's first
+report at or after it (core/machines.py). Status therefore changes only at a machine's
+report instants, and a report at ``r`` tells the status up to ``r + interval``, the
+machine's next report. The component producer makes a component due at ``t`` on machine
+M only once that much is known: once it has read a report of M at ``r`` (M's
+*watermark*) with ``t < r + interval``. It applies status reports in time order between
+components. However late telemetry arrives (a loaded machine, ``--speed max``), a
+component never falls inside an interval where M's telemetry said it was down:
+production waits instead. At paced speeds it waits only while a report that is already
+due is on its way (the telemetry hop, milliseconds), not a report interval: the
+*promise* (``promise_s``, the interval) lets production run up to the next report
+instead of up to the last one read. A telemetry service that changed status between
+reports (commands "at once", as it did before) would break the promise; with
+``promise_s = 0`` the gate trusts only what was reported.
 
 :class:`StatusGate` holds the reports read but not yet applied, and says how far
 production may go: the lowest watermark over the machines (every machine's reports
-before it have then been read, whatever partition carries them). A machine that never
-reports while others do (telemetry run with another factory file) stops holding the
-others back once the rest are ``silent_after_s`` ahead of it.
+before it have then been read, whatever partition carries them) plus the promise. A
+machine that never reports while others do (telemetry run with another factory file)
+stops holding the others back once the rest are ``silent_after_s`` ahead of it.
 
 Late delivery (``--max-delay D``, core/edge_gateway.py): telemetry sent late and out of
 order breaks "a report at ``r`` means every earlier one is in" - an earlier report may
@@ -24,9 +31,11 @@ delay: with ``hold_s = D`` the horizon is the lowest watermark minus ``D``, so
 production trails telemetry by ``D`` of simulated time and still never makes a component
 inside a down interval, however the reports were shuffled. (The alternative, producing
 on the status read so far and correcting later, would make components that the status
-forbids.) At a paced speed that is ``D`` of simulated time more of latency, which is the
-price of honest ordering; :meth:`StatusGate.reported_until` keeps the unheld watermark
-for the end of a bounded run, whose last reports are never delayed.
+forbids.) The promise does not add to the held horizon: the report that vouches for
+``r - D`` may be any of the machine's reports up to one interval before it, so only
+``r - D`` itself is certain. At a paced speed that is ``D`` of simulated time more of
+latency, which is the price of honest ordering; :meth:`StatusGate.reported_until` keeps
+the unheld watermark for the end of a bounded run, whose last reports are never delayed.
 """
 
 from __future__ import annotations
@@ -44,11 +53,18 @@ class StatusGate:
     """Status reports of production machines, released in simulated-time order."""
 
     def __init__(
-        self, machine_ids: Iterable[str], silent_after_s: float, hold_s: float = 0.0
+        self,
+        machine_ids: Iterable[str],
+        silent_after_s: float,
+        hold_s: float = 0.0,
+        promise_s: float = 0.0,
     ) -> None:
         self._watermark: dict[str, float] = dict.fromkeys(machine_ids, -math.inf)
         self._hold_s = hold_s
         """How late a report may be sent (``--max-delay``): the horizon stays this far back."""
+        self._promise_s = promise_s if hold_s == 0 else 0.0
+        """How long a report's status holds for certain (the report interval): the
+        horizon runs up to, not including, the watermark plus this (never with a hold)."""
         self._silent_after_s = silent_after_s
         self._pending: list[tuple[float, int, str, MachineStatus]] = []
         self._seq = 0
@@ -84,9 +100,13 @@ class StatusGate:
         heapq.heappush(self._pending, (at, self._seq, machine_id, status))
 
     def horizon(self) -> float:
-        """How far production may go: the lowest watermark, less the hold for late
-        reports (-inf before any report)."""
-        return self.reported_until() - self._hold_s
+        """How far production may go, inclusive: the lowest watermark, less the hold for
+        late reports, or just short of it plus the promise (-inf before any report)."""
+        reported = self.reported_until()
+        if self._promise_s and math.isfinite(reported):
+            # a component due exactly at the next report waits for it
+            return math.nextafter(reported + self._promise_s, -math.inf)
+        return reported - self._hold_s
 
     def reported_until(self) -> float:
         """The lowest watermark: the latest report every machine has sent (-inf before

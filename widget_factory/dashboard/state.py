@@ -184,8 +184,13 @@ class DashboardState:
             elif isinstance(event, FaultTruth):
                 self._add_fault(event)
             elif isinstance(event, OeeTruth):
-                windows = self._true_oee.setdefault(event.target_id, deque(maxlen=METRIC_WINDOWS))
-                windows.append(event)
+                # machines only: a station's true OEE counts starvation and no-demand time
+                # apart, which the stations' measured OEE beside it cannot see
+                if event.target_type != "station":
+                    windows = self._true_oee.setdefault(
+                        event.target_id, deque(maxlen=METRIC_WINDOWS)
+                    )
+                    windows.append(event)
             elif isinstance(event, FactoryAlert):
                 self.alerts.appendleft(
                     {

@@ -18,7 +18,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ __all__ = [
     "SECRET_KEYS",
     "PACE_ENV",
     "pace_for_speed",
+    "RACING_PACE_MS",
 ]
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -99,6 +100,14 @@ inspection takes."""
 MIN_PACE_MS = 5
 MAX_PACE_MS = 250
 """Never slower than this in wall time, whatever the speed (dashboards, commands)."""
+RACING_PACE_MS = 50
+"""Linger and fetch wait of a factory at unlimited speed (``--speed max``) whose
+services never wait on each other's records: every consumer polls the embedded broker
+1000 / wait times a second and every producer sends a request per partition per linger,
+whatever the data rate, and each request costs the broker 0.1-0.5 ms of CPU (at 5 ms
+that was over half its CPU per component in the bench's pipeline). A virtual run with a
+feedback loop (lockstep's status watermark, kanban's lead on assembly) waits a round
+trip per step instead, so it keeps :data:`MIN_PACE_MS` (docs/performance.md)."""
 
 
 def pace_for_speed(speed: float | None) -> int:
@@ -111,7 +120,9 @@ def pace_for_speed(speed: float | None) -> int:
     The linger sets how many records share a batch, and the broker keeps ~1.3 kB per
     batch on top of its records (paced producers also compress their batches with lz4). Both are chosen from the latency the simulation
     needs: :data:`PACE_SIM_S` of simulated time, within 5-250 ms of wall time;
-    unlimited speed (``None``) keeps 5 ms for throughput. The data rate never binds:
+    unlimited speed (``None``) gives the shortest, 5 ms, which a factory at unlimited
+    speed keeps only when its services wait on each other (:meth:`KafkaSettings.paced`,
+    :data:`RACING_PACE_MS`). The data rate never binds:
     one fetch carries up to 8 MiB, some 17,000 events, while the reference factory at
     speed 120 makes ~250 records a wall second.
     """
@@ -231,20 +242,26 @@ class KafkaSettings:
     """Producers' ``linger.ms`` and consumers' ``fetch.wait.max.ms`` (see
     :func:`pace_for_speed`); None: the defaults above. ``-X`` settings and per-client
     overrides still win."""
+    racing: bool = False
+    """A factory at unlimited speed: batches as large as the pace allows, uncompressed."""
 
     @property
     def is_local(self) -> bool:
         return _is_loopback(self.bootstrap_servers)
 
     def with_bootstrap(self, bootstrap_servers: str, source: str) -> KafkaSettings:
-        return KafkaSettings(bootstrap_servers, self.extra, source, self.pace_ms)
+        return replace(self, bootstrap_servers=bootstrap_servers, source=source)
 
-    def paced(self, speed: float | None) -> KafkaSettings:
+    def paced(self, speed: float | None, *, feedback: bool = False) -> KafkaSettings:
         """These settings with the pace a factory at ``speed`` needs, unless one was
-        given (``WIDGET_FACTORY_PACE_MS``)."""
+        given (``WIDGET_FACTORY_PACE_MS``); at unlimited speed :data:`RACING_PACE_MS`,
+        unless ``feedback``: its services wait on each other's records (lockstep, kanban)."""
+        racing = speed is None or speed <= 0
         if self.pace_ms is not None:
-            return self
-        return KafkaSettings(self.bootstrap_servers, self.extra, self.source, pace_for_speed(speed))
+            return replace(self, racing=racing)
+        if racing:
+            return replace(self, pace_ms=MIN_PACE_MS if feedback else RACING_PACE_MS, racing=True)
+        return replace(self, pace_ms=pace_for_speed(speed))
 
     def _base(self) -> dict[str, Any]:
         return {
@@ -259,16 +276,30 @@ class KafkaSettings:
         if self.pace_ms is not None:
             return self
         pace = int(min(MAX_PACE_MS, max(MIN_PACE_MS, refresh_s * 250)))
-        return KafkaSettings(self.bootstrap_servers, self.extra, self.source, pace)
+        return replace(self, pace_ms=pace)
 
     def admin_config(self, **overrides: Any) -> dict[str, Any]:
         return {**self._base(), **self.extra, **overrides}
 
-    def producer_config(self, **overrides: Any) -> dict[str, Any]:
+    def producer_config(
+        self, records_per_s: float | None = None, **overrides: Any
+    ) -> dict[str, Any]:
+        """``records_per_s``: the producer's expected rate in wall time, when known. A
+        producer with fewer than one record per linger window batches nothing by
+        lingering (each batch holds one record either way) and only delays every record
+        by the whole linger, so it sends at once (``linger.ms`` 0; ``-X`` still wins):
+        telemetry at the latency run's speed 100 (93 reports a second, one per 11 ms),
+        not at the default speed 120 with its 250 ms pace (28 reports per linger)."""
         paced: dict[str, Any] = {}
         if self.pace_ms is not None:
             paced["linger.ms"] = self.pace_ms
-        if self.pace_ms is not None and self.pace_ms > MIN_PACE_MS:
+        if records_per_s is not None:
+            linger_ms = (
+                self.pace_ms if self.pace_ms is not None else _PRODUCER_DEFAULTS["linger.ms"]
+            )
+            if records_per_s * linger_ms / 1000.0 < 1.0:
+                paced["linger.ms"] = 0
+        if self.pace_ms is not None and self.pace_ms > MIN_PACE_MS and not self.racing:
             # Real time, long runs, idle CPU: the embedded broker keeps every batch in
             # memory with ~1.3 kB of its own on top, and lz4 makes ten telemetry records
             # 2 kB instead of 10 kB (docs/performance.md). Consumers decompress

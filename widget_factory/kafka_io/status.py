@@ -114,8 +114,9 @@ class StatusFollower:
         self._consumer.assign(partitions)
         self._assigned = True
 
-    def poll(self, max_records: int = 1000) -> list[StatusUpdate]:
-        """Status reports that arrived since the last call (never blocks long)."""
+    def poll(self, max_records: int = 1000, timeout: float = 0.0) -> list[StatusUpdate]:
+        """Status reports that arrived since the last call; with none there, wait up to
+        ``timeout`` seconds for the first (it returns as soon as one comes)."""
         if not self._assigned:
             try:
                 self._assign()
@@ -125,7 +126,12 @@ class StatusFollower:
             if not self._assigned:
                 return []
         updates: list[StatusUpdate] = []
-        for message in self._consumer.consume(max_records, 0):
+        messages = self._consumer.consume(max_records, 0)
+        if not messages and timeout > 0:
+            first = self._consumer.poll(timeout)  # (consume would wait out its timeout)
+            if first is not None:
+                messages = [first, *self._consumer.consume(max_records - 1, 0)]
+        for message in messages:
             if message.error() is not None:
                 continue
             try:

@@ -102,7 +102,7 @@ class WarehouseSink:
         self.con = connect(options.db)
         create_tables(self.con)
         for table in TRUTH_TABLES:
-            self.con.execute(table.ddl())
+            table.create(self.con)
         self.loaded = 0
         self.duplicates = 0
         self.unreadable = 0
@@ -177,7 +177,7 @@ class WarehouseSink:
                 out.write(_encoder.encode(row))
                 out.write(b"\n")
         result = self.con.execute(
-            f"INSERT OR IGNORE INTO {table.name} SELECT * FROM read_json(?, "
+            f"INSERT OR IGNORE INTO {table.name} BY NAME SELECT * FROM read_json(?, "
             f"format = 'newline_delimited', columns = {table.json_columns()})",
             [str(path)],
         ).fetchone()

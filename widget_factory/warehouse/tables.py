@@ -149,6 +149,21 @@ class Table:
             f"PRIMARY KEY ({self.key}))"
         )
 
+    def create(self, con: Any) -> None:
+        """Create the table; one made by an earlier release gains the columns declared
+        since (null in its old rows; rows are inserted by column name)."""
+        con.execute(self.ddl())
+        have = {
+            name
+            for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?",
+                [self.name],
+            ).fetchall()
+        }
+        for column in self.columns:
+            if column.name not in have:
+                con.execute(f"ALTER TABLE {self.name} ADD COLUMN {column.name} {column.kind}")
+
     def json_columns(self) -> str:
         """The ``columns=`` argument of ``read_json`` for this table's batch files."""
         pairs = [(c.name, c.kind) for c in self.columns]
@@ -261,6 +276,6 @@ DEADLETTER_TOPIC = FACTORY_DEADLETTER
 
 def create_tables(con: Any) -> None:
     for table in TABLES:
-        con.execute(table.ddl())
+        table.create(con)
     con.execute(DEADLETTER_DDL)
     con.execute(OFFSETS_DDL)

@@ -1,0 +1,181 @@
+"""Quality control's view of the answer key: the machine faults on ``factory-ground-truth``.
+
+Quality control attributes the flawed parts of the widgets it inspects to the faults
+that made them worse (core/fault_influence.py). It follows the topic from its beginning
+without a group (:meth:`TopicFollower.from_starts
+<widget_factory.kafka_io.follower.TopicFollower.from_starts>`: no commits, and no
+metadata requests while reading, which would block a stopping service on a paused
+broker) and keeps only ``fault_truth`` records; the ``oee_truth``, ``delay_truth`` and
+its own ``influence_truth`` records are passed over unread.
+
+:meth:`FaultFeed.catch_up` makes the attribution reproducible: it asks for the topic's
+end offsets once (exact: fetch high watermarks, see :mod:`widget_factory.kafka_io.lag`)
+and reads up to them. Every fault record written before the parts it explains is then
+known, whatever the timing of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from confluent_kafka import KafkaException, Message
+
+from widget_factory.core.fault_influence import FaultIndex
+from widget_factory.errors import BrokerUnavailable
+from widget_factory.kafka_io.follower import TopicFollower
+from widget_factory.kafka_io.lag import EndOffsetProbe
+from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.kafka_io.topics import FACTORY_GROUND_TRUTH
+from widget_factory.schemas import FaultTruth, SchemaError, decode_as
+
+__all__ = ["FaultFeed"]
+
+log = logging.getLogger(__name__)
+
+_CATCH_UP_S = 60.0
+"""How long a catch-up waits for a broker that does not answer (or reads a long
+history) before quality control goes on with the faults it knows, saying so."""
+_ASK_S = 1.0
+"""Timeout of one end-offsets request: short, so that a stop is not held up by a broker
+that does not answer (the request is repeated until ``_CATCH_UP_S``)."""
+_BATCH = 5000
+_FAULT_TAG = b'"fault_truth"'
+
+
+class FaultFeed:
+    """The machine faults of ``factory-ground-truth``, read into ``index``. ``running``
+    says whether to go on: a catch-up gives up as soon as the service stops."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        index: FaultIndex,
+        *,
+        client_id: str,
+        running: Callable[[], bool] = lambda: True,
+        topic: str = FACTORY_GROUND_TRUTH,
+    ) -> None:
+        self.index = index
+        self._settings = settings
+        self._client_id = client_id
+        self._running = running
+        self._topic = topic
+        self._follower: TopicFollower | None = None
+        """Created once the topic has records (assigned then, from the beginning)."""
+        self._probe = EndOffsetProbe(settings, client_id=client_id + "-ends")
+        self.catch_ups = 0
+        """End-offset queries made (one per catch-up)."""
+        self.catch_up_s = 0.0
+        """Wall seconds spent catching up, all told."""
+        self.unreadable = 0
+        self._next_said = 1
+
+    def catch_up(self) -> bool:
+        """Read every record the topic holds at this moment: one end-offsets query, then
+        reading up to those ends. False when that did not finish: the service stopped,
+        or ``_CATCH_UP_S`` passed (a warning says so); attribution then goes on with the
+        faults known."""
+        self.catch_ups += 1
+        began = time.monotonic()
+        try:
+            return self._catch_up(began + _CATCH_UP_S)
+        finally:
+            self.catch_up_s += time.monotonic() - began
+
+    def _catch_up(self, deadline: float) -> bool:
+        targets = self._ends(deadline)
+        if targets is None:
+            return False
+        if not targets:
+            return True  # nothing on the topic yet
+        follower = self._follower_of(targets)
+        if follower is None:
+            return False
+        while not all(follower.next_offset.get(key, -1) >= end for key, end in targets.items()):
+            if not self._running():
+                return False
+            if time.monotonic() > deadline:
+                self._late(f"reading it to its end took over {_CATCH_UP_S:.0f} s")
+                return False
+            self._take(follower.poll(_BATCH, 0.05))
+        return True
+
+    def _follower_of(self, targets: dict[tuple[str, int], int]) -> TopicFollower | None:
+        """The follower of every partition in ``targets`` (a new one, from the beginning,
+        the first time or when partitions were added: records are taken in once)."""
+        follower = self._follower
+        if follower is not None and all(key in follower.partitions for key in targets):
+            return follower
+        if follower is not None:
+            follower.close()
+            self._follower = None
+        try:
+            self._follower = TopicFollower.from_starts(
+                self._settings, {self._topic: "beginning"}, client_id=self._client_id
+            )
+        except (BrokerUnavailable, KafkaException) as exc:
+            self._late(f"cannot follow it: {exc}")
+        return self._follower
+
+    def _ends(self, deadline: float) -> dict[tuple[str, int], int] | None:
+        """The exact end of every non-empty partition, asked until exact, stopped or too
+        late (None then)."""
+        while self._running():
+            try:
+                partitions = self._probe.partitions([self._topic], timeout=_ASK_S)
+                ends = self._probe.end_offsets(partitions, timeout=_ASK_S)
+            except (BrokerUnavailable, KafkaException) as exc:
+                error = str(exc)
+            else:
+                if all(end.exact for end in ends.values()):
+                    return {key: end.high for key, end in ends.items() if end.high > end.low}
+                error = "its end offsets are not exact yet"
+            if time.monotonic() > deadline:
+                self._late(f"no end offsets within {_CATCH_UP_S:.0f} s ({error})")
+                return None
+            time.sleep(0.2)
+        return None
+
+    def _late(self, why: str) -> None:
+        log.warning(
+            "Answer key on %s: %s; influence_truth records may miss some faults",
+            self._topic,
+            why,
+        )
+
+    def _take(self, messages: list[Message]) -> None:
+        for message in messages:
+            value = message.value() or b""
+            if _FAULT_TAG not in value:
+                continue
+            try:
+                record = decode_as(value, FaultTruth, topic=self._topic)
+            except SchemaError as exc:
+                self._unreadable(message, str(exc))
+                continue
+            self.index.add(record)
+
+    def _unreadable(self, message: Message, error: str) -> None:
+        """Counted and logged (the first, then at every power of ten): the answer key has
+        no consumer group to dead-letter for, and a record skipped is never silent."""
+        self.unreadable += 1
+        if self.unreadable < self._next_said:
+            return
+        self._next_said *= 10
+        log.warning(
+            "%d unreadable fault record(s) on %s, the latest at [%s]@%s: %s",
+            self.unreadable,
+            self._topic,
+            message.partition(),
+            message.offset(),
+            error,
+        )
+
+    def close(self) -> None:
+        try:
+            self._probe.close()
+        finally:
+            if self._follower is not None:
+                self._follower.close()
