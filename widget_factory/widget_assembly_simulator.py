@@ -70,6 +70,7 @@ from widget_factory.kafka_io.topics import (
 from widget_factory.processes.lifecycle import Lifecycle, ServiceOptions, describe_speed
 from widget_factory.schemas import ProductionOrder
 from widget_factory.stations.inputs import StationInputs
+from widget_factory.stations.read_ahead import ReadAhead
 from widget_factory.stations.reports import StationReports
 from widget_factory.stations.truth import StarvationAnswers
 from widget_factory.stations.virtual_time import VirtualTime
@@ -168,6 +169,13 @@ class WidgetAssemblyService:
             self.feed,
             intake=self.intake,
         )
+        self.read_ahead = (
+            ReadAhead(COMPONENT_PRODUCTION)
+            if self.clock.virtual and self.feed is None and not self.router.scaled_out
+            else None
+        )
+        """Unlimited speed, one process, not lockstep: component partitions far ahead
+        of virtual time wait (their components would only wait in stock)."""
         self._last_commit = time.monotonic()
         self._last_input = time.monotonic()
 
@@ -204,6 +212,8 @@ class WidgetAssemblyService:
         )
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.read_ahead is not None:
+            self.read_ahead.release(consumer)
         for tp in self.changelog.resume(partitions):
             self.progress.read(tp.topic, tp.partition, tp.offset)
         consumer.assign(partitions)
@@ -217,6 +227,8 @@ class WidgetAssemblyService:
         self._write_changes(flush=True)
         commit(consumer, self.offsets, sync=True)
         self.offsets.forget(partitions)
+        if self.read_ahead is not None:
+            self.read_ahead.release(consumer)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """The session expired (the broker stopped answering): nothing can be committed;
@@ -225,6 +237,8 @@ class WidgetAssemblyService:
             "Rebalance: lost %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)
         )
         self.offsets.forget(partitions)
+        if self.read_ahead is not None:
+            self.read_ahead.release(consumer)
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -273,6 +287,16 @@ class WidgetAssemblyService:
         """Move virtual time as far as the inputs allow, publishing the orders due by then
         (:class:`~widget_factory.stations.virtual_time.VirtualTime` says how far)."""
         ends = self._ends()
+        if self.read_ahead is not None:
+            watermark = self.progress.local_watermark(ends)
+            if watermark is not None:
+                assert self.consumer is not None
+                times = {
+                    p: t
+                    for p, t in self.progress.partition_time.items()
+                    if (COMPONENT_PRODUCTION, p) in ends
+                }
+                self.read_ahead.update(self.consumer, times, watermark)
         target = self.virtual_time.reachable(ends, draining, self._inputs_at_end)
         if target is None:
             return

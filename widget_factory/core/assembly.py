@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import OrderedDict
+import sys
 from collections.abc import Iterable
 
 from widget_factory.core.assembly_records import (
@@ -33,6 +33,7 @@ from widget_factory.core.assembly_records import (
     Stocked,
 )
 from widget_factory.core.ids import IdSource, type_of_component
+from widget_factory.core.recent import RecentKeys
 from widget_factory.core.station_stock import StationState, StockBin, assemble_widget, pick_kit
 from widget_factory.core.station_timeline import StationTimeline
 from widget_factory.factory_config import FactoryConfig
@@ -80,11 +81,10 @@ class AssemblyPlanner:
         self.instance = instance or "+".join(sorted(self.stations))
         self._unplaced: dict[str, StockBin] = {}
         self.orders: dict[str, OrderState] = {}
-        self._finished_orders: OrderedDict[str, None] = OrderedDict()
+        self._finished_orders: RecentKeys[None] = RecentKeys(recent_capacity)
         self._builds: dict[str, BuildRecord] = {}
         self._placed: set[str] = set()
-        self._used: OrderedDict[str, None] = OrderedDict()
-        self._recent_capacity = recent_capacity
+        self._used: RecentKeys[None] = RecentKeys(recent_capacity)
         self._pending = ChangeSet(instance=self.instance)
         self._time = -math.inf
         self.cutoff = math.inf
@@ -112,7 +112,7 @@ class AssemblyPlanner:
     def replay(self, changes: ChangeSet) -> None:
         """Rebuild state from a change set read back from the changelog."""
         for stocked in changes.stocked:
-            self._apply_stocked(stocked)
+            self._apply_stocked(stocked.with_shared_names())
         for order in changes.orders:
             self._apply_order(order)
         for build in changes.started:
@@ -150,7 +150,8 @@ class AssemblyPlanner:
         component_id = event.component_id
         if component_id in self._placed or component_id in self._used:
             return None
-        component_type = event.component_type
+        # names shared by many components are interned: stock can hold 100,000s of them
+        component_type = sys.intern(event.component_type)
         station_id = self._choose_station(component_type)
         stocked = Stocked(
             station_id,
@@ -158,7 +159,7 @@ class AssemblyPlanner:
             component_type,
             event.quality_metrics.defect_count,
             event.produced_at.timestamp(),
-            event.machine_id,
+            sys.intern(event.machine_id),
             event.made_while_degraded,
         )
         self._pending.stocked.append(stocked)
@@ -405,9 +406,7 @@ class AssemblyPlanner:
             stock.remove(component_id)
             station.stock_version += 1
         self._placed.discard(component_id)
-        self._used[component_id] = None
-        if len(self._used) > self._recent_capacity:
-            self._used.popitem(last=False)
+        self._used.remember(component_id, None)
 
     def _apply_delivered(self, widget_id: str) -> None:
         build = self._builds.pop(widget_id, None)
@@ -429,9 +428,7 @@ class AssemblyPlanner:
                 self.orders_late.append(LateOrder(order.record.order_id, due, order.finished_at))
             self._order_version += 1
             del self.orders[order.record.order_id]
-            self._finished_orders[order.record.order_id] = None
-            if len(self._finished_orders) > self._recent_capacity:
-                self._finished_orders.popitem(last=False)
+            self._finished_orders.remember(order.record.order_id, None)
             self.orders_completed.append(order.record.order_id)
 
     # --- views ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ service: widgets to send, shortages to log, starvations to raise as alerts. An
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 
 import msgspec
@@ -34,7 +35,12 @@ __all__ = [
 # --- changelog entries -------------------------------------------------------------------
 
 
-class Stocked(msgspec.Struct, array_like=True, frozen=True):
+class Stocked(msgspec.Struct, array_like=True, frozen=True, gc=False):
+    """A component put into a station's stock. At unlimited speed a station process can
+    hold 100,000s of these (it reads far ahead of its clock), so they are kept small:
+    no garbage-collector header (they hold no containers, so they can form no cycle),
+    and the names many share are interned (:meth:`with_shared_names`)."""
+
     station_id: str
     component_id: str
     component_type: str
@@ -43,6 +49,19 @@ class Stocked(msgspec.Struct, array_like=True, frozen=True):
     machine_id: str = ""
     degraded: bool = False
     """Machine and condition, for quality to trace failures (absent in older changelogs)."""
+
+    def with_shared_names(self) -> Stocked:
+        """This entry with its station, type and machine names interned, as the planner
+        makes them live (a decoder makes a new string for every record it reads)."""
+        return Stocked(
+            sys.intern(self.station_id),
+            self.component_id,
+            sys.intern(self.component_type),
+            self.defects,
+            self.produced_at,
+            sys.intern(self.machine_id),
+            self.degraded,
+        )
 
 
 class OrderRecord(msgspec.Struct, array_like=True, frozen=True):

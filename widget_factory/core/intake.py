@@ -15,11 +15,12 @@ time may differ.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import sys
 from collections.abc import Collection
 from enum import Enum
 from typing import Final
 
+from widget_factory.core.recent import RecentKeys
 from widget_factory.schemas import (
     ComponentProduced,
     Event,
@@ -48,13 +49,16 @@ class Seen(Enum):
 
 
 def facts(event: Event) -> object:
-    """What consumers act on, for comparing two events under one ``event_id``."""
+    """What consumers act on, for comparing two events under one ``event_id``.
+
+    Kept for tens of thousands of events, so type names are interned: one string per
+    type instead of one per event (a decoder makes a new one for every record)."""
     if isinstance(event, ComponentProduced):
-        return (event.component_id, event.component_type)
+        return (event.component_id, sys.intern(event.component_type))
     if isinstance(event, WidgetAssembled):
-        return (event.widget_id, event.widget_type, tuple(event.component_ids))
+        return (event.widget_id, sys.intern(event.widget_type), tuple(event.component_ids))
     if isinstance(event, QualityCheck):
-        return (event.widget_id, event.widget_type, event.status)
+        return (event.widget_id, sys.intern(event.widget_type), event.status)
     if isinstance(event, ProductionOrder):
         return (event.order_id, event.widget_type, event.quantity)
     if isinstance(event, FactoryCommand):
@@ -69,8 +73,7 @@ class EventMemory:
     within seconds; the ledger and downstream consumers still drop them by id)."""
 
     def __init__(self, capacity: int = 50_000) -> None:
-        self._capacity = capacity
-        self._facts: OrderedDict[str, object] = OrderedDict()
+        self._facts: RecentKeys[object] = RecentKeys(capacity)
 
     def __len__(self) -> int:
         return len(self._facts)
@@ -81,9 +84,7 @@ class EventMemory:
         known = self._facts.get(event.event_id)
         these = facts(event)
         if known is None:
-            self._facts[event.event_id] = these
-            if len(self._facts) > self._capacity:
-                self._facts.popitem(last=False)
+            self._facts.remember(event.event_id, these)
             return Seen.NEW
         return Seen.REPEAT if known == these else Seen.CONFLICT
 

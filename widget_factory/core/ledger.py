@@ -36,13 +36,13 @@ of the units that left stock and of the events seen, only the most recent
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
 
 from widget_factory.core.ids import event_id_from
+from widget_factory.core.recent import RecentKeys
 from widget_factory.schemas import (
     ComponentProduced,
     InventoryUpdate,
@@ -100,30 +100,6 @@ class _Deferred:
     source: Hashable
 
 
-class _Recent(dict[str, str | None]):
-    """The ``capacity`` keys remembered most recently (a key remembered again keeps its
-    place), with a value each.
-
-    A dict and a queue of its keys in arrival order: lookups are a plain dict's, and it
-    takes half the memory of an ``OrderedDict`` (the ledger keeps hundreds of thousands
-    of these ids; memory is a service's budget).
-    """
-
-    __slots__ = ("_order", "_capacity")
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self._order: deque[str] = deque()
-        self._capacity = capacity
-
-    def remember(self, key: str, value: str | None) -> None:
-        if key not in self:
-            self._order.append(key)
-            if len(self._order) > self._capacity:
-                del self[self._order.popleft()]
-        self[key] = value
-
-
 class InventoryLedger:
     """Stock per ``sku`` and the state of every unit; see the module docstring.
 
@@ -143,10 +119,14 @@ class InventoryLedger:
         """Events and movements dropped because they were already recorded."""
         self._stock: dict[str, int] = {}
         self._components: set[str] = set()  # in stock
-        self._consumed = _Recent(recent_capacity)  # id -> widget (None: unknown)
+        self._consumed: RecentKeys[str | None] = RecentKeys(
+            recent_capacity
+        )  # id -> widget (None: unknown)
         self._widgets: dict[str, str] = {}  # in stock: id -> sku
-        self._removed = _Recent(recent_capacity)  # widgets that left stock
-        self._seen = _Recent(recent_capacity)  # input event ids
+        self._removed: RecentKeys[str | None] = RecentKeys(
+            recent_capacity
+        )  # widgets that left stock
+        self._seen: RecentKeys[str | None] = RecentKeys(recent_capacity)  # input event ids
         self._awaiting_component: dict[str, _Deferred] = {}  # consumption before production
         self._awaiting_widget: dict[str, _Deferred] = {}  # reject before assembly
         self._sources: dict[Hashable, int] = {}  # source -> deferred movements holding it
