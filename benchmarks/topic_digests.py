@@ -21,11 +21,9 @@ and ``diff`` the two outputs.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,38 +31,7 @@ if not any(Path(p, "widget_factory").is_dir() for p in sys.path if p):
     sys.path.insert(0, str(ROOT))
 
 from widget_factory.kafka_io.broker import EmbeddedBroker  # noqa: E402
-from widget_factory.kafka_io.reader import read_to_end  # noqa: E402
-from widget_factory.kafka_io.settings import KafkaSettings  # noqa: E402
-from widget_factory.kafka_io.topics import (  # noqa: E402
-    ASSEMBLY_CHANGELOG,
-    FACTORY_ALERTS,
-    FACTORY_DEADLETTER,
-    FACTORY_GROUND_TRUTH,
-    TOPICS,
-)
-
-SHARED = {FACTORY_ALERTS, FACTORY_GROUND_TRUTH, FACTORY_DEADLETTER}
-NOT_COMPARED = {ASSEMBLY_CHANGELOG}
-
-
-def digests(bootstrap: str) -> dict[str, tuple[int, str]]:
-    """Per topic: records read and the digest of its partitions."""
-    settings = KafkaSettings(bootstrap, source="flag")
-    out = {}
-    for spec in TOPICS:
-        if spec.name in NOT_COMPARED:
-            continue
-        partitions: dict[int, list[bytes]] = defaultdict(list)
-        for m in read_to_end(settings, [spec.name]):
-            record = b"%d|%s|%s" % (m.timestamp()[1], m.key() or b"", m.value() or b"")
-            partitions[int(m.partition() or 0)].append(record)
-        digest = hashlib.sha256()
-        for partition in sorted(partitions):
-            records = partitions[partition]
-            for record in sorted(records) if spec.name in SHARED else records:
-                digest.update(b"%d:" % partition + hashlib.sha256(record).digest())
-        out[spec.name] = (sum(map(len, partitions.values())), digest.hexdigest())
-    return out
+from widget_factory.kafka_io.topic_digests import topic_digests  # noqa: E402
 
 
 def main() -> None:
@@ -103,7 +70,7 @@ def main() -> None:
         )
         if done.returncode != 0:
             sys.exit(f"the run failed ({done.returncode}): {done.stderr[-2000:]}")
-        for topic, (count, digest) in sorted(digests(broker.bootstrap_servers).items()):
+        for topic, (count, digest) in sorted(topic_digests(broker.bootstrap_servers).items()):
             print(f"{topic:32s} {count:8d} {digest}")
 
 
