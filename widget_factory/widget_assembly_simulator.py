@@ -147,6 +147,8 @@ class WidgetAssemblyService:
             config, self.planner, self.producer, start=options.start, seed=options.seed
         )
         self.intake = Intake(self.dead_letters, self.clock.now, options.config)
+        self._ran_to_end = False
+        """A bounded run drained to its end (not stopped early): see :meth:`_shutdown`."""
         self.offsets = OffsetTracker()
         self.consumer: Consumer | None = None
         self.group: GroupWatch | None = None
@@ -413,6 +415,7 @@ class WidgetAssemblyService:
                     self._last_commit = time.monotonic()
                     commit(self.consumer, self.offsets)
                 if draining and self._drained():
+                    self._ran_to_end = end is not None
                     break
         finally:
             self._shutdown()
@@ -423,7 +426,13 @@ class WidgetAssemblyService:
         stop = Shutdown("assembly")
         if self.feed is not None and self.feed.stock_the_rest():
             log.info("Stopping before the inputs' time came: the rest went into stock")
-        self.truth.close(self.clock.now())
+        # A bounded run drained to its end: the stations' time runs to that end, even
+        # where no input came in the last minutes (a scaled-out process's own clock only
+        # follows its inputs).
+        closing = self.clock.now()
+        if self._ran_to_end and self.options.end is not None:
+            closing = max(closing, self.options.end)
+        self.truth.close(closing)
         self._write_changes(flush=False)
         flushed = stop.flush(self.producer)
         if self.consumer is not None:
