@@ -125,7 +125,10 @@ class FaultFeed:
                 asked, self._asked = self._asked, []
             if not asked:
                 continue
-            self.catch_up()
+            try:
+                self.catch_up()
+            except Exception as exc:  # an answer must come: the service drains on it
+                self._late(f"reading it failed ({exc})")
             done = [
                 (ticket, influence_records(self.index.attribute(w.component_flaws), w, check))
                 for ticket, w, check in asked
