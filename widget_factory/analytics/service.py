@@ -90,6 +90,12 @@ class AnalyticsOptions:
     """A quiet input counts as complete up to its newest event. ``run`` at ``--speed max``
     turns it off: its producers run ahead in virtual time faster than a reader learns of
     their records, so a pause in reading says nothing; the drain closes the last windows."""
+    hold_to_end: bool = False
+    """No window closes before the end (the drain, or ``until_idle``). Scaled out in
+    virtual time, station processes run up to hours apart in simulated time and each
+    writes to every partition of ``widget-assembly`` (and so, through quality control and
+    inventory, of their topics too): a partition's newest event says nothing about what
+    another process has still to send, and any frontier would make records late."""
     event_time_order: bool = False
     """Lockstep (``run`` at --speed max): inputs in event-time order, never late."""
 
@@ -222,6 +228,8 @@ class AnalyticsService:
             format_sim_duration(o.lateness_s),
             "; stops once every input is read and quiet" if o.until_idle else "",
         )
+        if o.hold_to_end:
+            log.info("Windows held to the end: the inputs' partitions are not in time order")
         self._already_published()
         follower = TopicFollower(
             o.settings,
@@ -258,7 +266,7 @@ class AnalyticsService:
                 if self.in_order is not None and now - last_advance >= 0.2:
                     last_advance = now
                     self._advance_in_order(follower)
-                elif now - last_advance >= 0.2:
+                elif now - last_advance >= 0.2 and not o.hold_to_end:
                     last_advance = now
                     self._publish(self.engine.advance(self.frontiers(follower)))
                 if now - last_commit >= 0.25:  # lag tools show it as current as the factory

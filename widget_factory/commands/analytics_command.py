@@ -48,6 +48,7 @@ def run_analytics(args: argparse.Namespace) -> int:
             idle_s=idle,
             hold_empty_s=parse_time_option("--hold-empty", args.hold_empty, allow_zero=True),
             quiet_completes=not args.no_quiet_frontier,
+            hold_to_end=args.hold_to_end,
             event_time_order=args.lockstep,
         ),
         lifecycle,
@@ -100,6 +101,13 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
         help="never take a quiet input as complete up to its newest event (`run` at "
         "--speed max sets it: producers run ahead of what a reader sees; the drain "
         "closes the last windows)",
+    )
+    parser.add_argument(
+        "--hold-to-end",
+        action="store_true",
+        help="publish no window before the inputs end: every window closes once every "
+        "input is read and quiet while draining (`run` sets it for a bounded, scaled-out "
+        "run at --speed max, whose processes run up to hours apart in simulated time)",
     )
     parser.add_argument(
         "--until-idle",

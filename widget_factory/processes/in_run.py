@@ -62,7 +62,7 @@ class InRunOptions:
 
 
 def _analytics_argv(
-    extras: InRunOptions, settings: KafkaSettings, *, virtual_time: bool
+    extras: InRunOptions, settings: KafkaSettings, *, virtual_time: bool, bounded: bool
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -79,6 +79,10 @@ def _analytics_argv(
     ]
     if virtual_time and not extras.lockstep:  # lockstep orders its inputs itself
         argv.append("--no-quiet-frontier")
+        if bounded:
+            # scaled out, the processes run up to hours apart in simulated time, so no
+            # partition's order says how far an input has got (docs/analytics.md)
+            argv.append("--hold-to-end")
     if extras.config:
         argv += ["--config", extras.config]
     if extras.kafka_config:
@@ -140,7 +144,7 @@ def in_run_analytics(
     started = time.monotonic()
     if extras.analytics:
         analytics = start_child(
-            _analytics_argv(extras, settings, virtual_time=virtual_time),
+            _analytics_argv(extras, settings, virtual_time=virtual_time, bounded=bounded),
             {**os.environ, **dict(extras.secret_env)},
         )
     drained = False
