@@ -231,10 +231,18 @@ class ComponentProductionService:
         self.oee.status(machine_id, status, at)
         if (before in PRODUCING_STATUSES) != (status in PRODUCING_STATUSES):
             if status in PRODUCING_STATUSES:
-                log.info("%s is %s again: production resumes", machine_id, status.value)
+                log.info(
+                    "%s is %s again at %s: production resumes",
+                    machine_id,
+                    status.value,
+                    f"{to_datetime(at):%Y-%m-%d %H:%M:%S}",
+                )
             else:
                 log.warning(
-                    "%s is in %s: no components until it recovers", machine_id, status.value
+                    "%s is in %s at %s: no components until it recovers",
+                    machine_id,
+                    status.value,
+                    f"{to_datetime(at):%Y-%m-%d %H:%M:%S}",
                 )
 
     def _produce(self, until: float, budget: int | None) -> list[MadeComponent]:

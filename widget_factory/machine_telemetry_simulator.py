@@ -215,7 +215,7 @@ class MachineTelemetryService:
                 "Command %s for %s (takes effect at its report at %s)",
                 command.command,
                 command.target_id,
-                f"{to_datetime(due):%H:%M:%S}",
+                f"{to_datetime(due):%Y-%m-%d %H:%M:%S}",  # (virtual time spans days)
             )
 
     def _summary(self) -> None:
