@@ -114,7 +114,7 @@ def test_a_factory_mixing_walkthrough_producers_with_ours_runs_end_to_end(
     assert ours <= booked, "inventory did not book every walkthrough component"
 
     status, report = _audit(bootstrap)
-    assert status == 0 and report["status"] == "passed", report
+    assert status == 0 and report["status"] == "passed", (report["violations"], report["counts"])
     assert report["upgraded_records"]["records"] >= len(ours)
     assert report["counts"]["components_produced"] >= len(ours)
     telemetry_dead = {
@@ -175,7 +175,7 @@ def test_the_audit_is_inconclusive_until_an_unreadable_record_has_its_dead_lette
     assert "walkthrough-shaped records upgraded" in output
 
     status, report = _audit(bootstrap)
-    assert status == 0 and report["status"] == "passed", report
+    assert status == 0 and report["status"] == "passed", (report["violations"], report["counts"])
     assert report["unreadable_records"] == 1 and report["unaccounted_unreadable"] == []
     assert report["counts"]["components_produced"] == 3
     assert report["counts"]["widgets_failed"] == 1
