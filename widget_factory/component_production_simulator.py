@@ -425,9 +425,15 @@ class ComponentProductionService:
             if self.consumption is not None:
                 stop.close(self.consumption.close)
             log.info(
-                "Component production stopped: %d components sent%s%s",
+                "Component production stopped: %d components sent%s%s%s",
                 self.components_sent,  # (the producer also sends the true-OEE records)
                 f", {remaining} undelivered" if remaining else "",
+                (
+                    f", {self.gate.superseded} status reports older than their machine's "
+                    "status not applied"
+                    if self.gate.superseded
+                    else ""
+                ),
                 read_notes(self.upgrades, self.dead_letters.count),
             )
         return 0

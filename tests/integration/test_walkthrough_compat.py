@@ -5,6 +5,7 @@ without its dead letter makes the audit inconclusive (exit 3), never a hollow pa
 from __future__ import annotations
 
 import json
+import re
 import signal
 from datetime import datetime
 
@@ -180,3 +181,59 @@ def test_the_audit_is_inconclusive_until_an_unreadable_record_has_its_dead_lette
     assert report["counts"]["components_produced"] == 3
     assert report["counts"]["widgets_failed"] == 1
     assert report["upgraded_records"]["records"] == 5
+
+
+def test_a_walkthrough_reading_from_the_past_does_not_restart_a_stopped_machine(
+    own_broker: EmbeddedBroker,
+) -> None:
+    """The walkthrough stamps its readings with the wall clock; beside a factory at 600x
+    that is the simulated past. Its "running" for a machine stopped now must not set the
+    machine producing again: the later, stopped status stands."""
+    bootstrap = own_broker.bootstrap_servers
+    _setup(bootstrap)
+    common = ["--bootstrap-servers", bootstrap, "--speed", "600", "--seed", "3"]
+    telemetry = Service("telemetry", list(common))
+    components = Service("components", list(common))
+    telemetry.start()
+    components.start()
+    try:
+        assert wait_for(lambda: "Component produced" in components.output(), 60), (
+            components.output()[-3000:]
+        )
+        assert (
+            run_cli("stop-machine", "PCB_ASSEMBLER_01", "--bootstrap-servers", bootstrap).returncode
+            == 0
+        )
+        stopped = r"PCB_ASSEMBLER_01 is in shutdown at ([0-9-]+ [0-9:]+)"
+        assert wait_for(lambda: re.search(stopped, components.output()), 60), components.output()[
+            -3000:
+        ]
+        reading = w.telemetry("PCB_ASSEMBLER_01", datetime.now())
+        _send(bootstrap, [("machine-telemetry", "PCB_ASSEMBLER_01", w.value(reading))])
+        assert wait_for(
+            lambda: "machine-telemetry: reading walkthrough-shaped events" in components.output(),
+            60,
+        ), components.output()[-3000:]
+        assert (
+            run_cli(
+                "start-machine", "PCB_ASSEMBLER_01", "--bootstrap-servers", bootstrap
+            ).returncode
+            == 0
+        )
+        resumed = r"PCB_ASSEMBLER_01 is \w+ again at ([0-9-]+ [0-9:]+)"
+        assert wait_for(lambda: re.search(resumed, components.output()), 60), components.output()[
+            -3000:
+        ]
+    finally:
+        for service in (components, telemetry):
+            service.signal(signal.SIGTERM)
+        for service in (components, telemetry):
+            assert service.wait(30) == 0, service.output()[-3000:]
+    output = components.output()
+    match = re.search(stopped, output)
+    assert match is not None
+    # the only return to production is the one the start-machine command made
+    assert all(at > match.group(1) for at in re.findall(resumed, output)), output[-3000:]
+    assert "1 status reports older than their machine's status not applied" in output
+    status, report = _audit(bootstrap)
+    assert [v for v in report["violations"] if v["invariant"] == 7] == [], report["violations"]

@@ -188,3 +188,23 @@ def test_a_report_applied_before_the_start_only_raises_the_watermark() -> None:
     assert gate.horizon() == 50.0 and gate.next_change() == math.inf
     gate.observe("A", 40.0)
     assert gate.watermark("A") == 50.0
+
+
+def test_a_report_from_the_past_read_after_a_later_one_was_applied_is_not_applied() -> None:
+    """A walkthrough script's "running" stamped with the wall clock, read while the
+    factory's machine is down in its simulated present, must not start it again."""
+    gate = StatusGate(["A", "B"], silent_after_s=60)
+    gate.add("A", MachineStatus.ERROR, 100.0)
+    gate.add("B", MachineStatus.RUNNING, 100.0)
+    assert gate.release(100.0) == [
+        ("A", MachineStatus.ERROR, 100.0),
+        ("B", MachineStatus.RUNNING, 100.0),
+    ]
+    gate.add("A", MachineStatus.RUNNING, 40.0)  # from the past
+    gate.add("B", MachineStatus.ERROR, 115.0)
+    assert gate.release(120.0) == [("B", MachineStatus.ERROR, 115.0)]
+    assert gate.superseded == 1
+    assert gate.watermark("A") == 100.0
+    # the same report time again (a retried record) is still applied
+    gate.add("B", MachineStatus.ERROR, 115.0)
+    assert gate.release(120.0) == [("B", MachineStatus.ERROR, 115.0)]

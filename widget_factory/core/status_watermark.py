@@ -21,7 +21,11 @@ reports (commands "at once", as it did before) would break the promise; with
 production may go: the lowest watermark over the machines (every machine's reports
 before it have then been read, whatever partition carries them) plus the promise. A
 machine that never reports while others do (telemetry run with another factory file)
-stops holding the others back once the rest are ``silent_after_s`` ahead of it.
+stops holding the others back once the rest are ``silent_after_s`` ahead of it. A
+report read after a later report of the same machine was applied (another producer's
+record from the simulated past, such as a walkthrough script's reading stamped with the
+wall clock while the factory runs at 600x) is not applied: it would set a machine that
+is down now running again, and production would make parts its telemetry forbids.
 
 Late delivery (``--max-delay D``, core/edge_gateway.py): telemetry sent late and out of
 order breaks "a report at ``r`` means every earlier one is in" - an earlier report may
@@ -72,6 +76,10 @@ class StatusGate:
         """The highest watermark when a machine was first seen missing."""
         self.ignored: set[str] = set()
         """Machines dropped from the gate: they never reported while the others did."""
+        self._released: dict[str, float] = {}
+        """Per machine, the time of the latest report released."""
+        self.superseded = 0
+        """Reports not released: older than a report of their machine already released."""
 
     @property
     def engaged(self) -> bool:
@@ -139,5 +147,11 @@ class StatusGate:
         pending = self._pending
         while pending and pending[0][0] <= until:
             at, _seq, machine_id, status = heapq.heappop(pending)
+            if at < self._released.get(machine_id, -math.inf):
+                # read after a later report of its machine was applied (another producer's
+                # record from the past): that later status stands
+                self.superseded += 1
+                continue
+            self._released[machine_id] = at
             out.append((machine_id, status, at))
         return out
