@@ -153,6 +153,13 @@ def test_dashboard_shows_a_live_factory_and_its_controls_reach_it(
                 f"Number(document.querySelector('#components-total').innerText.replace(/,/g, '')) > {first}",
                 timeout=ceiling(30_000),
             )
+            # the clock is the newest event read from any input (telemetry runs ahead of the
+            # components counted), so it may not move with the count: wait for it
+            page.wait_for_function(
+                "(before) => document.querySelector('#sim-time').innerText !== before",
+                arg=first_time,
+                timeout=ceiling(30_000),
+            )
             assert page.inner_text("#sim-time") != first_time
             page.wait_for_selector("#stock .row", timeout=ceiling(30_000))
 
