@@ -44,6 +44,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
 
 from widget_factory.compat import ReadUpgrades, read_notes
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.event_format import format_time
 from widget_factory.core.fast_encode import MadeComponent
 from widget_factory.core.ids import IdSource
 from widget_factory.core.kanban import KanbanBoard, kanban_limits
@@ -235,14 +236,14 @@ class ComponentProductionService:
                     "%s is %s again at %s: production resumes",
                     machine_id,
                     status.value,
-                    f"{to_datetime(at):%Y-%m-%d %H:%M:%S}",
+                    format_time(to_datetime(at)),
                 )
             else:
                 log.warning(
                     "%s is in %s at %s: no components until it recovers",
                     machine_id,
                     status.value,
-                    f"{to_datetime(at):%Y-%m-%d %H:%M:%S}",
+                    format_time(to_datetime(at)),
                 )
 
     def _produce(self, until: float, budget: int | None) -> list[MadeComponent]:

@@ -25,6 +25,7 @@ if __name__ == "__main__" and not __package__:  # run as a script from the packa
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from widget_factory.core.clock import to_datetime
+from widget_factory.core.event_format import format_time
 from widget_factory.core.ground_truth import FaultTracker
 from widget_factory.core.ids import IdSource
 from widget_factory.core.machine_alerts import machine_error_alert
@@ -215,7 +216,7 @@ class MachineTelemetryService:
                 "Command %s for %s (takes effect at its report at %s)",
                 command.command,
                 command.target_id,
-                f"{to_datetime(due):%Y-%m-%d %H:%M:%S}",  # (virtual time spans days)
+                format_time(to_datetime(due)),  # (virtual time spans days)
             )
 
     def _summary(self) -> None:
