@@ -95,7 +95,11 @@ class ComponentProductionService:
         )
         self.health = BrokerHealth.watching("components", options.settings)
         self.producer = EventProducer(
-            options.settings, client_id="components", health=self.health, report_successes=False
+            options.settings,
+            client_id="components",
+            health=self.health,
+            stopping=self.lifecycle.stopping,
+            report_successes=False,
         )
         self.dead_letters = DeadLetters(self.producer, "components")
         self.upgrades = ReadUpgrades(log)

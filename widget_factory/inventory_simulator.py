@@ -78,7 +78,12 @@ class InventoryService:
         self.clock = options.clock()
         self.ledger = InventoryLedger(options.config.assembly.warehouse)
         self.health = BrokerHealth.watching("inventory", options.settings)
-        self.producer = EventProducer(options.settings, client_id="inventory", health=self.health)
+        self.producer = EventProducer(
+            options.settings,
+            client_id="inventory",
+            health=self.health,
+            stopping=self.lifecycle.stopping,
+        )
         self.dead_letters = DeadLetters(self.producer, "inventory")
         self.upgrades = ReadUpgrades(log)
         self.intake = Intake(self.dead_letters, self.clock.now, options.config)

@@ -84,6 +84,7 @@ class MachineTelemetryService:
             options.settings,
             client_id="telemetry",
             health=self.health,
+            stopping=self.lifecycle.stopping,
             report_successes=False,
             # sparse reports (a paced speed with a short pace) go out at once: production
             # waits for each one that is due (core/status_watermark.py)

@@ -108,7 +108,12 @@ class QualityControlService:
         )
         self.ids = IdSource(options.rng("quality-ids:" + "+".join(sorted(self.inspectors))))
         self.health = BrokerHealth.watching("quality", options.settings)
-        self.producer = EventProducer(options.settings, client_id="quality", health=self.health)
+        self.producer = EventProducer(
+            options.settings,
+            client_id="quality",
+            health=self.health,
+            stopping=self.lifecycle.stopping,
+        )
         self.dead_letters = DeadLetters(self.producer, "quality")
         self.upgrades = ReadUpgrades(log)
         self.intake = Intake(self.dead_letters, self.clock.now, options.config)

@@ -139,7 +139,12 @@ class WidgetAssemblyService:
             scaled_out=self.router.scaled_out,
         )
         self.health = BrokerHealth.watching("assembly", options.settings)
-        self.producer = EventProducer(options.settings, client_id="assembly", health=self.health)
+        self.producer = EventProducer(
+            options.settings,
+            client_id="assembly",
+            health=self.health,
+            stopping=self.lifecycle.stopping,
+        )
         self.dead_letters = DeadLetters(self.producer, "assembly")
         self.upgrades = ReadUpgrades(log)
         self.changelog = AssemblyChangelog(options.settings, self.producer, self.planner.instance)

@@ -109,16 +109,25 @@ class Factory:
         for name in PRODUCERS:
             self[name].signal(signal.SIGINT)
         for name in PRODUCERS:
-            assert self[name].wait(ceiling(15)) == 0, self[name].output()[-3000:]
+            self._exits(name, ceiling(15), "stop")
         for name in CONSUMERS:
-            service = self[name]
-            service.signal(signal.SIGUSR1)
-            try:
-                code = service.wait(ceiling(timeout))
-            except subprocess.TimeoutExpired:
-                service.kill()
-                raise AssertionError(f"{name} did not drain:\n{service.output()[-3000:]}") from None
-            assert code == 0, service.output()[-3000:]
+            self[name].signal(signal.SIGUSR1)
+            self._exits(name, ceiling(timeout), "drain")
+
+    def _exits(self, name: str, timeout: float, what: str) -> None:
+        """The service exits with status 0 within ``timeout``; otherwise it is killed and
+        the failure shows the end of its log (what it was doing when asked to stop)."""
+        service = self[name]
+        try:
+            code = service.wait(timeout)
+        except subprocess.TimeoutExpired:
+            service.signal(signal.SIGQUIT)  # its stacks to the log (processes/lifecycle.py)
+            wait_for(lambda: "most recent call first" in service.output(), 5)
+            service.kill()
+            raise AssertionError(
+                f"{name} did not {what} within {timeout:.0f} s:\n{service.output()[-3000:]}"
+            ) from None
+        assert code == 0, service.output()[-3000:]
 
     def keep_logs(self, label: str) -> None:
         """Each service's output to ``$WF_DRILL_LOGS/<label>-<service>.log`` when that

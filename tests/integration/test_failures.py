@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 import signal
+import subprocess
 import time
 
 import pytest
@@ -19,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from tests.conftest import run_cli
 from tests.integration.poison import INPUTS, conflicting_copy, inject, plan, poison_kind
-from tests.integration.services import CONSUMERS, PRODUCERS, Factory, audit, wait_for
+from tests.integration.services import CONSUMERS, PRODUCERS, Factory, Service, audit, wait_for
 from tests.patience import ceiling
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.reader import TopicReader, read_to_end
@@ -298,3 +299,43 @@ def test_a_broker_that_never_returns_still_lets_services_exit(own_broker: Embedd
     assert set(codes.values()) == {0}
     said = [n for n, s in factory.services.items() if "has not acknowledged anything" in s.output()]
     assert "components" in said and "telemetry" in said
+
+
+def test_a_producer_with_a_full_queue_stops_while_the_broker_does_not_answer(
+    own_broker: EmbeddedBroker,
+) -> None:
+    """Telemetry flat out fills its producer's queue (kept small here) within moments of
+    the broker's pause; it then waits for room that never comes. Ctrl-C must still stop
+    it, dropping what does not fit and saying so."""
+    _setup(own_broker.bootstrap_servers)
+    telemetry = Service(
+        "telemetry",
+        [
+            "--bootstrap-servers",
+            own_broker.bootstrap_servers,
+            "--speed",
+            "max",
+            "-X",
+            "queue.buffering.max.messages=1000",
+        ],
+    )
+    telemetry.start()
+    try:
+        assert wait_for(lambda: telemetry.ready, 30), telemetry.output()[-3000:]
+        own_broker.pause()
+        assert wait_for(lambda: "has not acknowledged anything" in telemetry.output(), 30), (
+            telemetry.output()[-3000:]
+        )
+        telemetry.signal(signal.SIGINT)
+        try:
+            code = telemetry.wait(ceiling(15))
+        except subprocess.TimeoutExpired:
+            telemetry.signal(signal.SIGQUIT)  # where it waits, for the failure's message
+            wait_for(lambda: "most recent call first" in telemetry.output(), 5)
+            raise AssertionError(f"telemetry did not stop:\n{telemetry.output()[-3000:]}") from None
+    finally:
+        own_broker.resume()
+        telemetry.kill()
+    said = telemetry.output()
+    assert code == 0, said[-3000:]
+    assert re.search(r"telemetry: \d+ records dropped: the broker took nothing", said), said[-3000:]

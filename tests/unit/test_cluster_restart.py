@@ -124,6 +124,8 @@ def test_clients_never_ask_the_broker_to_create_topics() -> None:
 class FailedProducer:
     """Stands in for a producer failed for good: librdkafka's flush then raises."""
 
+    dropped = 0
+
     def __len__(self) -> int:
         return 7
 

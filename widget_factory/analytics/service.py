@@ -108,7 +108,12 @@ class AnalyticsService:
             options.config, window_s=options.window_s, lateness_s=options.lateness_s
         )
         self.health = BrokerHealth.watching("analytics", options.settings)
-        self.producer = EventProducer(options.settings, client_id="analytics", health=self.health)
+        self.producer = EventProducer(
+            options.settings,
+            client_id="analytics",
+            health=self.health,
+            stopping=self.lifecycle.stopping,
+        )
         self.dead_letters = DeadLetters(self.producer, "analytics")
         self.upgrades = ReadUpgrades(log)
         self.published: set[str] = set()

@@ -155,6 +155,10 @@ class BrokerHealth:
             self.down_since = None
 
 
+def _never() -> bool:
+    return False
+
+
 class EventProducer:
     """An idempotent producer of factory events; counts deliveries and failures.
 
@@ -172,9 +176,15 @@ class EventProducer:
         client_id: str,
         health: BrokerHealth | None = None,
         report_successes: bool = True,
+        stopping: Callable[[], bool] | None = None,
         **overrides: Any,
     ) -> None:
         self.health = health or BrokerHealth(client_id, settings.bootstrap_servers)
+        self._stopping = stopping or _never
+        """True once the service is asked to stop: a full queue then drops instead of
+        waiting for a broker that takes nothing (see :meth:`_produce_when_room`)."""
+        self.dropped = 0
+        """Records not queued because the queue was full while the service stopped."""
         config = settings.producer_config(**{"client.id": client_id, **overrides})
         config["error_cb"] = self.health.on_error
         if not report_successes:
@@ -195,7 +205,7 @@ class EventProducer:
         """Records the broker acknowledged."""
         if self._report_successes:
             return self._delivered
-        return max(0, self.sent - self.failed - len(self._producer))
+        return max(0, self.sent - self.failed - self.dropped - len(self._producer))
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         self._last_ack = time.monotonic()
@@ -305,14 +315,22 @@ class EventProducer:
         timestamp: int,
         callback: DeliveryCallback,
     ) -> None:
-        """librdkafka's queue is full: serve delivery callbacks until the record fits."""
-        while True:
+        """librdkafka's queue is full: serve delivery callbacks until the record fits.
+
+        A broker that takes nothing (paused, cut off) never makes room. A service asked
+        to stop then must not wait for it: the record is dropped and counted, as the
+        records its stop cannot flush are (kafka_io/shutdown.py), and the service's loop
+        gets back to its stop. Its inputs are not committed past what was acknowledged,
+        so a restart makes them again."""
+        while not self._stopping():
             self._producer.poll(0.05)
+            self.health.check(self)  # a broker that stopped answering is said here too
             try:
                 self._producer.produce(topic, value, key, on_delivery=callback, timestamp=timestamp)
                 return
             except BufferError:
                 continue
+        self.dropped += 1
 
     def send_raw(
         self,
@@ -344,7 +362,11 @@ class EventProducer:
                 self._producer.produce(topic, value, key, **kwargs)
                 break
             except BufferError:
+                if self._stopping():  # as in _produce_when_room
+                    self.dropped += 1
+                    break
                 self._producer.poll(0.05)
+                self.health.check(self)
         self.sent += 1
 
     def stalled_for(self) -> float:

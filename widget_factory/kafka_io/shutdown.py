@@ -50,6 +50,13 @@ class Shutdown:
         A replaced cluster cannot take the records meant for the old one: none is waited
         for. A producer failed for good (a fatal error) cannot flush at all: its queue is
         reported as dropped instead of raising from ``flush``."""
+        if producer.dropped:
+            log.warning(
+                "%s: %d records dropped: the broker took nothing while the service stopped "
+                "and the producer's queue was full",
+                self.name,
+                producer.dropped,
+            )
         if cluster_was_replaced():
             left = len(producer)
             if left:

@@ -7,6 +7,7 @@ input is consumed and its work is done) - ``run`` uses that to end bounded runs 
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import math
 import random
@@ -105,6 +106,10 @@ class Lifecycle:
     def running(self) -> bool:
         return not self._stop.is_set()
 
+    def stopping(self) -> bool:
+        """Asked to stop (for clients that must not block a stop: kafka_io/client.py)."""
+        return self._stop.is_set()
+
     @property
     def draining(self) -> bool:
         return self._drain.is_set()
@@ -127,7 +132,8 @@ class Lifecycle:
             signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
     def install_signal_handlers(self) -> None:
-        """SIGINT/SIGTERM: stop (a second one exits at once); SIGUSR1: drain."""
+        """SIGINT/SIGTERM: stop (a second one exits at once); SIGUSR1: drain; SIGQUIT:
+        print every thread's stack (where a service is stuck)."""
 
         def on_stop(signum: int, frame: FrameType | None) -> None:
             self.signals_received += 1
@@ -139,6 +145,10 @@ class Lifecycle:
             self.drain()
 
         if threading.current_thread() is threading.main_thread():
+            if hasattr(signal, "SIGQUIT"):
+                # a service that will not stop can be asked where it is: every thread's
+                # stack goes to stderr, and the service carries on
+                faulthandler.register(signal.SIGQUIT, all_threads=True)
             signal.signal(signal.SIGINT, on_stop)
             signal.signal(signal.SIGTERM, on_stop)
             if hasattr(signal, "SIGUSR1"):
