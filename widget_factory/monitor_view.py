@@ -175,7 +175,7 @@ def _alerts(frame: MonitorFrame) -> Table:
 def render(frame: MonitorFrame) -> RenderableType:
     view = frame.view
     clock = (
-        f"simulated {to_datetime(view.sim_now):%Y-%m-%d %H:%M:%S} UTC"
+        f"simulated {format_time(to_datetime(view.sim_now))} UTC"
         if view.sim_now is not None
         else "no events yet"
     )

@@ -26,6 +26,7 @@ from widget_factory.core.control import (
     check_widget_type,
     expand_targets,
 )
+from widget_factory.core.event_format import format_time
 from widget_factory.core.ids import IdSource
 from widget_factory.factory_config import FactoryConfig, load_config
 from widget_factory.kafka_io.control import FactoryControl, StatusWatch, factory_time
@@ -71,7 +72,7 @@ def _order(args: argparse.Namespace) -> int:
     control = FactoryControl(settings, client_id="order")
     [(topic, partition, offset)] = control.send_orders([order])
     clock = (
-        f"simulated {to_datetime(at):%Y-%m-%d %H:%M:%S}"
+        f"simulated {format_time(to_datetime(at))}"
         if simulated is not None
         else "now (no telemetry yet: is the factory running?)"
     )
@@ -116,7 +117,7 @@ def _machine_command(name: str, args: argparse.Namespace) -> int:
         if report is not None:
             print(
                 f"{machine} is {report.status.value} "
-                f"(telemetry at simulated {report.timestamp:%Y-%m-%d %H:%M:%S})"
+                f"(telemetry at simulated {format_time(report.timestamp)})"
             )
     missing = [m for m in machines if m not in confirmed]
     if missing:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from widget_factory.core.clock import SimClock, format_sim_duration, to_datetime
+from widget_factory.core.event_format import format_time
 from widget_factory.core.machine_share import WHOLE_FACTORY, MachineShare
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.kafka_io.settings import KafkaSettings
@@ -91,7 +92,9 @@ def describe_speed(options: ServiceOptions) -> str:
         if options.duration is not None
         else ""
     )
-    return f"speed {speed}{bound}, simulated time starts {to_datetime(options.start):%Y-%m-%d %H:%M:%S} UTC"
+    return (
+        f"speed {speed}{bound}, simulated time starts {format_time(to_datetime(options.start))} UTC"
+    )
 
 
 class Lifecycle:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from widget_factory.core.clock import format_sim_duration, to_datetime
+from widget_factory.core.event_format import format_time
 from widget_factory.core.scenario_checks import Outcome, evaluate
 from widget_factory.core.scenario_plan import (
     Scenario,
@@ -231,7 +232,7 @@ def run_scenario(
             at_end=stop_producers,
         )
         out.write(
-            f"\nStarting the factory at {to_datetime(start):%Y-%m-%d %H:%M:%S} simulated"
+            f"\nStarting the factory at {format_time(to_datetime(start))} simulated"
             + (
                 "; in virtual time (each service as fast as it can; the summary follows once "
                 "all have drained).\n"
