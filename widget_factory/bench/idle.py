@@ -8,7 +8,10 @@ measured window (at least 60 s). Measured:
 - CPU of the broker and of every process of ``run`` (the ``run`` process itself hosts
   the dashboard), in % of one core, from ``/proc`` over the window;
 - the broker's resident memory at both ends and its growth per minute (least squares
-  over one sample a second);
+  over one sample a second), and how its CPU grows: its % of one core over each
+  :data:`CPU_SLICE_S` slice of the window, and the growth per minute (least squares over
+  the slices). The embedded broker's cost per fetch grows with the batches it stores
+  (docs/performance.md, "What grows"), so a factory left running costs more each minute;
 - how current the dashboard is: the factory's simulated clock (from the services'
   ``--start``, ``--anchor-wall`` and ``--speed``) minus the newest event time the
   dashboard shows, in wall seconds, once a second;
@@ -83,6 +86,8 @@ GROUP_TOPICS = {
 
 _READY_TIMEOUT_S = 120.0
 _SETTLE_S = 5.0
+CPU_SLICE_S = 10.0
+"""Wall seconds per slice of the broker's CPU series (long enough for /proc's ticks)."""
 
 
 def _children(pid: int) -> list[int]:
@@ -211,6 +216,31 @@ def _slope_per_min(samples: list[tuple[float, float]]) -> float | None:
     return 60.0 * sum((t - mean_t) * (v - mean_v) for t, v in samples) / spread
 
 
+class BrokerCpuSlices:
+    """The broker's CPU, % of one core, over consecutive :data:`CPU_SLICE_S` slices."""
+
+    def __init__(self, pid: int | None, started: float) -> None:
+        self._pid = pid
+        self._started = started
+        self._at = started
+        self._seconds = cpu_seconds(pid) if pid is not None else None
+        self.series: list[tuple[float, float]] = []
+        """(middle of the slice, wall seconds since the start; % of one core)."""
+
+    def sample(self, now: float) -> None:
+        if self._pid is None or self._seconds is None or now - self._at < CPU_SLICE_S:
+            return
+        seconds = cpu_seconds(self._pid)
+        if seconds is None:
+            return
+        pct = 100.0 * (seconds - self._seconds) / (now - self._at)
+        self.series.append(((self._at + now) / 2 - self._started, pct))
+        self._at, self._seconds = now, seconds
+
+    def slices(self) -> list[float]:
+        return [round(pct, 1) for _, pct in self.series]
+
+
 def _timed(argv: list[str], env: dict[str, str], timeout: float = 60.0) -> tuple[float, str, int]:
     started = time.monotonic()
     try:
@@ -291,6 +321,7 @@ def measure_idle(
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         started = time.monotonic()
         rss: list[tuple[float, float]] = []
+        broker_cpu = BrokerCpuSlices(processes.get("broker"), started)
         behind: list[float] = []
         lags: dict[str, list[float]] = {group: [] for group in GROUP_TOPICS}
         samples = 0
@@ -299,6 +330,7 @@ def measure_idle(
             broker_rss = resident_bytes(processes["broker"]) if "broker" in processes else None
             if broker_rss is not None:
                 rss.append((now - started, broker_rss / (1 << 20)))
+            broker_cpu.sample(now)
             state = _state(port)
             if state and clock and state.get("sim_time"):
                 shown = datetime.fromisoformat(state["sim_time"].replace("Z", "+00:00"))
@@ -342,6 +374,8 @@ def measure_idle(
         "cpu_pct_total": round(sum(cpu.values()), 1),
         "broker_rss_mb": [round(rss[0][1], 1), round(rss[-1][1], 1)] if rss else None,
         "broker_rss_mb_per_min": _round(_slope_per_min(rss)),
+        "broker_cpu_pct_by_slice": broker_cpu.slices(),
+        "broker_cpu_pct_per_min": _round(_slope_per_min(broker_cpu.series)),
         "records_per_s": {g: round(r, 1) for g, r in rates.items()},
         "dashboard_behind_s": _stats(behind),
         "group_behind_s": group_behind_s,

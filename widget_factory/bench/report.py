@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
+from widget_factory.bench.idle import CPU_SLICE_S
+
 __all__ = ["print_report"]
 
 
@@ -167,6 +169,14 @@ def _print_idle(idle: dict[str, Any], out: TextIO) -> None:
         out.write(
             f"  broker memory {rss[0]:.0f} -> {rss[1]:.0f} MB, "
             f"{idle['broker_rss_mb_per_min']:.1f} MB per minute\n"
+        )
+    slices = idle.get("broker_cpu_pct_by_slice")
+    if slices:
+        growth = idle.get("broker_cpu_pct_per_min")
+        out.write(
+            f"  broker CPU by {CPU_SLICE_S:g} s slice: {' '.join(f'{pct:.1f}' for pct in slices)} %"
+            + (f" ({growth:+.1f} points per minute)" if growth is not None else "")
+            + "\n"
         )
     behind = idle["dashboard_behind_s"]
     groups = ", ".join(

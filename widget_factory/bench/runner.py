@@ -416,6 +416,7 @@ def _summarize(
         headline["idle_cpu_pct"] = idle["cpu_pct_total"]
         headline["idle_broker_cpu_pct"] = idle["cpu_pct"].get("broker")
         headline["idle_broker_rss_mb_per_min"] = idle["broker_rss_mb_per_min"]
+        headline["idle_broker_cpu_pct_per_min"] = idle["broker_cpu_pct_per_min"]
     measured = {
         "generation_ratio": headline["generation_ratio"],
         "pipeline_ratio": headline["pipeline_ratio"],
