@@ -91,6 +91,9 @@ class MachineTelemetryService:
             records_per_s=(
                 len(self.fleet.machine_ids()) * options.speed / interval if options.speed else None
             ),
+            # every machine, read by production, assembly, analytics and the dashboard:
+            # fewer, larger batches at the slow speeds keep the broker's cost down
+            widely_read=True,
         )
         self.dead_letters = DeadLetters(self.producer, "telemetry")
         self.faults = FaultTracker(options.config)

@@ -11,6 +11,7 @@ from widget_factory.kafka_io.settings import (
     DEFAULT_BOOTSTRAP,
     PACE_ENV,
     RACING_PACE_MS,
+    WIDE_READ_LINGER_MS,
     pace_for_speed,
     resolve_settings,
 )
@@ -163,3 +164,22 @@ def test_a_producer_with_less_than_one_record_per_linger_sends_at_once() -> None
     assert resolve_settings("b:9092", {}).producer_config(records_per_s=50.0)["linger.ms"] == 0
     user = resolve_settings("127.0.0.1:9092", {PACE_ENV: "5"}, overrides=["linger.ms=7"])
     assert user.producer_config(records_per_s=10.0)["linger.ms"] == "7"
+
+
+def test_a_widely_read_producer_lingers_longer_only_at_the_slowest_pace() -> None:
+    default_speed = resolve_settings("127.0.0.1:9092", {}).paced(120)
+    assert default_speed.producer_config(widely_read=True)["linger.ms"] == WIDE_READ_LINGER_MS
+    assert default_speed.producer_config()["linger.ms"] == 250  # other producers: the pace
+    # a faster factory, a racing one and a pinned short pace keep their pace
+    assert resolve_settings("b:9092", {}).paced(600).producer_config(widely_read=True)[
+        "linger.ms"
+    ] == pace_for_speed(600)
+    racing = resolve_settings("b:9092", {}).paced(None)
+    assert racing.producer_config(widely_read=True)["linger.ms"] == RACING_PACE_MS
+    pinned = resolve_settings("b:9092", {PACE_ENV: "5"}).paced(120)
+    assert pinned.producer_config(widely_read=True)["linger.ms"] == 5
+    # the user's -X still wins, and a sparse producer still sends at once
+    user = resolve_settings("b:9092", {}, overrides=["linger.ms=100"]).paced(120)
+    assert user.producer_config(widely_read=True)["linger.ms"] == "100"
+    sparse = default_speed.producer_config(records_per_s=1.0, widely_read=True)
+    assert sparse["linger.ms"] == 0

@@ -100,6 +100,14 @@ inspection takes."""
 MIN_PACE_MS = 5
 MAX_PACE_MS = 250
 """Never slower than this in wall time, whatever the speed (dashboards, commands)."""
+WIDE_READ_LINGER_MS = 500
+"""``linger.ms`` at the slowest pace (:data:`MAX_PACE_MS`: speeds of 120 and below) for a
+producer whose topic many services read on many partitions: telemetry. The embedded
+broker answers a fetch with records waiting by listing every batch the partition holds,
+so its CPU grows with the batches stored (docs/performance.md, "What grows"); telemetry
+wrote most of them, some 40 small ones a second over 12 partitions at speed 120, each
+read by four services. Twice the pace halves them; a report then reaches its readers
+within 0.75 s (linger plus fetch wait), inside the one second a dashboard may lag."""
 RACING_PACE_MS = 50
 """Linger and fetch wait of a factory at unlimited speed (``--speed max``) whose
 services never wait on each other's records: every consumer polls the embedded broker
@@ -282,21 +290,22 @@ class KafkaSettings:
         return {**self._base(), **self.extra, **overrides}
 
     def producer_config(
-        self, records_per_s: float | None = None, **overrides: Any
+        self, records_per_s: float | None = None, *, widely_read: bool = False, **overrides: Any
     ) -> dict[str, Any]:
         """``records_per_s``: the producer's expected rate in wall time, when known. A
         producer with fewer than one record per linger window batches nothing by
         lingering (each batch holds one record either way) and only delays every record
         by the whole linger, so it sends at once (``linger.ms`` 0; ``-X`` still wins):
         telemetry at the latency run's speed 100 (93 reports a second, one per 11 ms),
-        not at the default speed 120 with its 250 ms pace (28 reports per linger)."""
+        not at the default speed 120 with its 250 ms pace (28 reports per linger).
+        ``widely_read``: at the slowest pace, linger :data:`WIDE_READ_LINGER_MS`."""
         paced: dict[str, Any] = {}
         if self.pace_ms is not None:
             paced["linger.ms"] = self.pace_ms
+            if widely_read and self.pace_ms >= MAX_PACE_MS and not self.racing:
+                paced["linger.ms"] = max(self.pace_ms, WIDE_READ_LINGER_MS)
         if records_per_s is not None:
-            linger_ms = (
-                self.pace_ms if self.pace_ms is not None else _PRODUCER_DEFAULTS["linger.ms"]
-            )
+            linger_ms = paced.get("linger.ms", _PRODUCER_DEFAULTS["linger.ms"])
             if records_per_s * linger_ms / 1000.0 < 1.0:
                 paced["linger.ms"] = 0
         if self.pace_ms is not None and self.pace_ms > MIN_PACE_MS and not self.racing:
