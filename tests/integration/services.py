@@ -85,6 +85,20 @@ class Service:
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
 
+    def exit_code(self, timeout: float, what: str = "stop") -> int:
+        """The exit status once the service exits within ``timeout``; otherwise it is
+        killed and the failure shows the end of its log with every thread's stack (what it
+        was doing when asked to ``what``)."""
+        try:
+            return self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGQUIT)  # its stacks to the log (processes/lifecycle.py)
+            wait_for(lambda: "most recent call first" in self.output(), 5)
+            self.kill()
+            raise AssertionError(
+                f"{self.name} did not {what} within {timeout:.0f} s:\n{self.output()[-3000:]}"
+            ) from None
+
 
 class Factory:
     """The five services as separate processes against ``bootstrap``."""
@@ -109,25 +123,11 @@ class Factory:
         for name in PRODUCERS:
             self[name].signal(signal.SIGINT)
         for name in PRODUCERS:
-            self._exits(name, ceiling(15), "stop")
+            assert self[name].exit_code(ceiling(15)) == 0, self[name].output()[-3000:]
         for name in CONSUMERS:
             self[name].signal(signal.SIGUSR1)
-            self._exits(name, ceiling(timeout), "drain")
-
-    def _exits(self, name: str, timeout: float, what: str) -> None:
-        """The service exits with status 0 within ``timeout``; otherwise it is killed and
-        the failure shows the end of its log (what it was doing when asked to stop)."""
-        service = self[name]
-        try:
-            code = service.wait(timeout)
-        except subprocess.TimeoutExpired:
-            service.signal(signal.SIGQUIT)  # its stacks to the log (processes/lifecycle.py)
-            wait_for(lambda: "most recent call first" in service.output(), 5)
-            service.kill()
-            raise AssertionError(
-                f"{name} did not {what} within {timeout:.0f} s:\n{service.output()[-3000:]}"
-            ) from None
-        assert code == 0, service.output()[-3000:]
+            code = self[name].exit_code(ceiling(timeout), "drain")
+            assert code == 0, self[name].output()[-3000:]
 
     def keep_logs(self, label: str) -> None:
         """Each service's output to ``$WF_DRILL_LOGS/<label>-<service>.log`` when that
