@@ -12,7 +12,13 @@ never counted), and nothing in the logs says so.
 that this member does not hold (by the consumer's own assignment): one whose committed
 offset stays behind its end and does not move for :data:`ORPHAN_AFTER_S` makes this
 member leave and rejoin the group, so the coordinator assigns every partition again and
-the member that lost its assignment gets it back applied. A slow peer is not mistaken
+the member that lost its assignment gets it back applied. The member that can tell its
+own assignment went missing (the group gave it partitions its consumer no longer holds)
+rejoins after :data:`ORPHAN_AFTER_S`; the others wait :data:`PEER_PATIENCE` times as
+long, so that normally one member leaves, not all of them at once. That matters on the
+embedded broker: a group whose leader leaves while a join round is forming keeps the
+departed member as its leader and never forms again (tansu 0.6; docs/embedded-broker.md).
+A slow peer is not mistaken
 for a missing one: every service here commits at least every second or two while it
 reads, and a rejoin costs one rebalance (a few seconds), never a record. A member that
 stays in the group without reading at all (its process frozen between polls) is not
@@ -41,7 +47,15 @@ from widget_factory.kafka_io.client import BrokerHealth
 from widget_factory.kafka_io.reader import topic_partitions
 from widget_factory.kafka_io.settings import KafkaSettings
 
-__all__ = ["GroupWatch", "UnreadPartitions", "watched_consumer", "ORPHAN_AFTER_S", "CHECK_EVERY_S"]
+__all__ = [
+    "GroupWatch",
+    "RejoinBackoff",
+    "UnreadPartitions",
+    "watched_consumer",
+    "ORPHAN_AFTER_S",
+    "CHECK_EVERY_S",
+    "PEER_PATIENCE",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +69,10 @@ ORPHAN_AFTER_S = 30.0
 """A partition not held here, behind its end, whose committed offset has not moved for
 this long (and no rebalance for as long) is read by nobody: rejoin the group. Five
 times the embedded broker's session timeout, well past a dead member's expiry."""
+
+PEER_PATIENCE = 3.0
+"""A member that holds everything the group gave it waits this many times longer before
+rejoining over a partition held elsewhere: the member that lost it goes first."""
 
 _REQUEST_TIMEOUT_S = 2.0
 
@@ -74,16 +92,50 @@ class UnreadPartitions:
     def clear(self) -> None:
         self._since.clear()
 
-    def update(self, behind: dict[Key, int], now: float) -> list[Key]:
+    def update(self, behind: dict[Key, int], now: float, after: float | None = None) -> list[Key]:
         """``behind``: committed offset of each partition behind its end, now. Returns
-        those whose committed offset has not moved for :attr:`after` seconds."""
+        those whose committed offset has not moved for ``after`` seconds (default
+        :attr:`after`)."""
+        after = self.after if after is None else after
         for key, committed in behind.items():
             seen = self._since.get(key)
             if seen is None or seen[0] != committed:
                 self._since[key] = (committed, now)
         for key in set(self._since) - set(behind):
             del self._since[key]
-        return sorted(k for k, (_, since) in self._since.items() if now - since >= self.after)
+        return sorted(k for k, (_, since) in self._since.items() if now - since >= after)
+
+
+@dataclass
+class RejoinBackoff:
+    """How soon a rejoin may follow the last change of membership. No Kafka here.
+
+    A rejoin that did not end the orphaning (a member that stays in the group without
+    reading, which no rejoin evicts; or a join round slower than :attr:`after`, as on a
+    loaded machine where every member's watch sees the whole input unread mid-round)
+    must not be repeated at once: each one restarts the round, so members that rejoin
+    every few seconds keep the group from ever settling. The wait doubles with each
+    rejoin in a row, up to 16x, and starts over only once nothing has been stuck for
+    twice the current wait."""
+
+    after: float
+    in_a_row: int = 0
+
+    def wait(self) -> float:
+        return self.after * 2 ** min(self.in_a_row, 4)
+
+    def allows(self, now: float, changed: float, *, stuck: bool) -> bool:
+        """``changed``: when membership last changed. True when a rejoin is due now
+        (and counts it)."""
+        since = now - changed
+        if not stuck:
+            if since >= 2 * self.wait():
+                self.in_a_row = 0
+            return False
+        if since < self.wait():
+            return False
+        self.in_a_row += 1
+        return True
 
 
 @dataclass(eq=False)
@@ -106,15 +158,17 @@ class GroupWatch:
     check_every: float = CHECK_EVERY_S
     clock: Callable[[], float] = time.monotonic
     held: set[Key] = field(default_factory=set, init=False)
+    """What the consumer holds (its own assignment), as of the last check."""
+    given: set[Key] = field(default_factory=set, init=False)
+    """What the group gave this member, by the rebalance callbacks."""
     rejoins: int = field(default=0, init=False)
-    _in_a_row: int = field(default=0, init=False)
-    """Rejoins that did not end the orphaning: each doubles the wait for the next."""
 
     def __post_init__(self) -> None:
         self.topics = list(self.topics)
         self._changed = self.clock()
         self._checked = self.clock()
         self._unread = UnreadPartitions(self.orphan_after)
+        self._backoff = RejoinBackoff(self.orphan_after)
         self._all_read: tuple[float, bool] = (float("-inf"), False)
         self.subscribe()
 
@@ -127,7 +181,8 @@ class GroupWatch:
 
     def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._changed = self.clock()
-        self.held = {(tp.topic, tp.partition) for tp in partitions}
+        self.given = {(tp.topic, tp.partition) for tp in partitions}
+        self.held = set(self.given)
         self._unread.clear()
         log.info("%s: the group gave this member %s", self.name, _names(partitions))
         if self.on_assign is not None:
@@ -135,12 +190,14 @@ class GroupWatch:
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._changed = self.clock()
+        self.given -= {(tp.topic, tp.partition) for tp in partitions}
         self.held -= {(tp.topic, tp.partition) for tp in partitions}
         if self.on_revoke is not None:
             self.on_revoke(consumer, partitions)
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._changed = self.clock()
+        self.given -= {(tp.topic, tp.partition) for tp in partitions}
         self.held -= {(tp.topic, tp.partition) for tp in partitions}
         log.warning(
             "%s: lost %s (the group session expired); rejoining", self.name, _names(partitions)
@@ -158,6 +215,7 @@ class GroupWatch:
         self._changed = self.clock()
         self._unread.clear()
         self.held = set()
+        self.given = set()
         self.consumer.unsubscribe()  # the service's revoke handler commits what it holds
         self.subscribe()
 
@@ -194,19 +252,15 @@ class GroupWatch:
         except KafkaException as exc:  # the broker is away: nothing to conclude
             log.debug("%s: group watch skipped: %s", self.name, exc)
             return False
-        stuck = self._unread.update(behind, now)
-        if not stuck:
-            self._in_a_row = 0
+        own_loss = bool(self.given - self.held)
+        after = self.orphan_after * (1.0 if own_loss else PEER_PATIENCE)
+        stuck = self._unread.update(behind, now, after)
+        if not self._backoff.allows(now, self._changed, stuck=bool(stuck)):
             return False
-        # a rejoin that did not help (a member that stays in the group without reading,
-        # which no rejoin evicts) is not repeated at once: the wait doubles, up to 16x
-        if now - self._changed < self.orphan_after * 2 ** min(self._in_a_row, 4):
-            return False
-        self._in_a_row += 1
         shown = ", ".join(f"{topic}[{partition}]" for topic, partition in stuck)
         self.rejoin(
-            f"{shown} unread by any member for {self.orphan_after:.0f} s "
-            f"(this member holds {len(self.held)} partitions)"
+            f"{shown} unread by any member for {after:.0f} s (this member holds "
+            f"{len(self.held)} of the {len(self.given)} partitions the group gave it)"
         )
         return True
 
