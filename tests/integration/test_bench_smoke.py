@@ -20,6 +20,7 @@ HEADLINE_KEYS = (
     "generation_per_s",
     "pipeline_components_per_s",
     "hop_p99_ms",
+    "hop_floor_p99_ms",
     "virtual_day_s",
     "max_rss_mb",
 )
@@ -55,6 +56,8 @@ def test_bench_measures_every_phase_and_audits_what_it_made(own_broker: Embedded
     sustained = doc["pipeline"]["sustained"]
     assert sustained["components_per_s"] > 0 and isinstance(sustained["lag_bounded"], bool)
     assert set(doc["latency"]["hops"]) == {"produce", "assemble", "inspect"}
+    floor = doc["latency"]["floor"]  # one bare hop through the same broker
+    assert floor["count"] > 0 and 0 < floor["p50_ms"] <= floor["p99_ms"]
     assert set(doc["rss_mb"]) == {"components", "telemetry", "assembly", "quality", "inventory"}
     assert set(doc["targets"]) == {
         "generation_ratio",

@@ -46,6 +46,7 @@ __all__ = [
     "LatencyProbe",
     "components_per_sim_second",
     "hop_stats",
+    "percentile",
     "produce_p99_by_second",
 ]
 
@@ -86,7 +87,7 @@ class HopStats:
     max_ms: float
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -183,8 +184,8 @@ def hop_stats(
     stats = {
         hop: HopStats(
             len(values),
-            1000 * _percentile(values, 0.50),
-            1000 * _percentile(values, 0.99),
+            1000 * percentile(values, 0.50),
+            1000 * percentile(values, 0.99),
             1000 * max(values),
         )
         for hop, values in hops.items()
@@ -205,7 +206,7 @@ def produce_p99_by_second(
         due = anchor + (produced_at - start) / speed
         seconds.setdefault(int(due - anchor), []).append(available - due)
     return [
-        round(1000 * _percentile(values, 0.99), 1)
+        round(1000 * percentile(values, 0.99), 1)
         for second, values in sorted(seconds.items())
         if second >= 0
     ]

@@ -1,4 +1,8 @@
-"""The ceiling: a bare producer sending pre-serialized records, and the walkthrough's floor.
+"""The broker's own limits, measured on the same broker as the factory.
+
+The ceiling: a bare producer sending pre-serialized records, and the walkthrough's floor;
+and the latency floor: how long one bare hop through the broker takes at the pace and
+rate of the latency run.
 
 ``measure_raw`` uses confluent-kafka's ``Producer`` directly with the factory's producer
 settings (``KafkaSettings.producer_config``: idempotence, acks=all, the same linger and
@@ -10,17 +14,25 @@ last acknowledgement (``flush``).
 
 ``measure_blocking`` is the walkthrough's way: one send, then wait for its
 acknowledgement, record after record.
+
+``measure_bare_hop`` sends component-sized records at a steady rate with the factory's
+producer settings at a given pace (``linger.ms``) and reads them back with one reader at
+the same pace (``fetch.wait.max.ms``), both in the bench process: the time from each send
+to its arrival is what the broker and the two clients cost a hop when no service does
+any work. Every hop of the latency run contains at least one such hop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import struct
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from widget_factory.core.ids import IdSource
@@ -30,7 +42,7 @@ from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, TOPICS, connect_admin
 from widget_factory.schemas import encode
 
-__all__ = ["RawResult", "sample_records", "measure_raw", "measure_blocking"]
+__all__ = ["RawResult", "sample_records", "measure_raw", "measure_blocking", "measure_bare_hop"]
 
 _SAMPLE = 1000
 """Distinct records cycled through by the raw producer."""
@@ -117,3 +129,63 @@ def measure_blocking(settings: KafkaSettings, seconds: float) -> RawResult:
         elapsed = time.perf_counter() - started
     size = sum(len(v) for _, v, _ in records) // len(records)
     return RawResult(sent, elapsed, size)
+
+
+_SENT_AT = "sent_at"
+"""Header carrying the wall time of the send (a big-endian double)."""
+
+
+def measure_bare_hop(
+    settings: KafkaSettings, *, rate: float, pace_ms: int, seconds: float, skip_s: float = 1.0
+) -> list[float]:
+    """Seconds from send to arrival of each record of a steady stream (see the module
+    docstring), those sent in the first ``skip_s`` seconds left out."""
+    records = sample_records(200)
+    arrivals: list[float] = []
+    with _scratch_topic(settings, "hop") as topic:
+        producer = Producer(
+            settings.producer_config(**{"client.id": "bench-hop", "linger.ms": pace_ms})
+        )
+        reader = Consumer(
+            settings.consumer_config(
+                None, **{"client.id": "bench-hop-reader", "fetch.wait.max.ms": pace_ms}
+            )
+        )
+        partitions = len(reader.list_topics(topic, timeout=30).topics[topic].partitions)
+        reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        sending = threading.Event()
+        sending.set()
+
+        def read() -> None:
+            while sending.is_set() or len(arrivals) < sent:
+                message = reader.poll(0.05)
+                if message is None or message.error() is not None:
+                    continue
+                now = time.time()
+                for name, value in message.headers() or ():
+                    if name == _SENT_AT and value is not None:
+                        arrivals.append(now - struct.unpack(">d", value)[0])
+
+        sent = 0
+        reading = threading.Thread(target=read, name="bench-hop-reader", daemon=True)
+        reading.start()
+        started = time.monotonic()
+        try:
+            while (elapsed := time.monotonic() - started) < seconds:
+                due = int(elapsed * rate) + 1
+                while sent < due:
+                    key, value, _ = records[sent % len(records)]
+                    producer.produce(
+                        topic, value, key, headers=[(_SENT_AT, struct.pack(">d", time.time()))]
+                    )
+                    sent += 1
+                producer.poll(0)
+                time.sleep(max(0.0, (sent / rate) - (time.monotonic() - started)))
+            producer.flush(30)
+            sending.clear()
+            reading.join(timeout=30)
+        finally:
+            sending.clear()
+            reader.close()
+    skipped = int(skip_s * rate)
+    return arrivals[skipped:]

@@ -93,6 +93,16 @@ def print_report(doc: dict[str, Any], out: TextIO) -> None:
                 )
             )
         rows.append(("", "", "", _met(doc, "hop_p99_ms")))
+        floor = latency.get("floor")
+        if floor and floor.get("p99_ms") is not None:
+            rows.append(
+                (
+                    "  floor: one bare hop",
+                    f"p50 {floor['p50_ms']:.1f} ms",
+                    f"p99 {floor['p99_ms']:.1f} ms",
+                    f"send to arrival, {floor['pace_ms']} ms linger and fetch wait, no service",
+                )
+            )
         by_second = latency.get("produce_p99_ms_by_second")
         if by_second:
             rows.append(

@@ -29,10 +29,11 @@ from widget_factory.bench.latency import (
     LatencyProbe,
     components_per_sim_second,
     hop_stats,
+    percentile,
     produce_p99_by_second,
 )
 from widget_factory.bench.procs import cpu_seconds
-from widget_factory.bench.raw import measure_blocking, measure_raw
+from widget_factory.bench.raw import measure_bare_hop, measure_blocking, measure_raw
 from widget_factory.factory_config import load_config
 from widget_factory.kafka_io.settings import MIN_PACE_MS, KafkaSettings
 
@@ -258,6 +259,17 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
                 )
                 time.sleep(0.5)  # the probe reads the last records
             latency_broker_cpu = broker_cpu.used()
+            # the floor after the factory (whose services have exited), not before: the
+            # factory's figures are then those of a fresh broker, as in every phase
+            floor_cpu = _BrokerCpu(cluster.broker_pid)
+            floor = measure_bare_hop(
+                settings,
+                rate=LATENCY_RATE,
+                pace_ms=MIN_PACE_MS,
+                seconds=seconds,
+                skip_s=min(1.0, seconds / 4),
+            )
+            floor_broker_cpu = floor_cpu.used()
         keep_rss("latency", result)
         stats, rate = hop_stats(
             probe, start=START, anchor=anchor, speed=speed, skip_s=min(1.0, seconds / 4)
@@ -267,6 +279,13 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None] = log.info)
             "components_per_s": _round(rate),
             "speed": _round(speed, 3),
             "broker_cpu_s": latency_broker_cpu,
+            "floor": {
+                "count": len(floor),
+                "p50_ms": _round(1000 * percentile(floor, 0.50), 2) if floor else None,
+                "p99_ms": _round(1000 * percentile(floor, 0.99), 2) if floor else None,
+                "pace_ms": MIN_PACE_MS,
+                "broker_cpu_s": floor_broker_cpu,
+            },
             "produce_p99_ms_by_second": produce_p99_by_second(
                 probe, start=START, anchor=anchor, speed=speed
             ),
@@ -393,6 +412,7 @@ def _summarize(
     pipeline = doc.get("pipeline", {}).get("components_per_s")
     hops = doc.get("latency", {}).get("hops", {})
     hop_p99 = max((h["p99_ms"] for h in hops.values()), default=None)
+    hop_floor_p99 = doc.get("latency", {}).get("floor", {}).get("p99_ms")
     day = doc.get("virtual_day", {}).get("wall_s")
     max_rss = max(rss.values(), default=None)
     headline: dict[str, Any] = {
@@ -405,6 +425,7 @@ def _summarize(
         "pipeline_ratio": ratio(pipeline),
         "hop_p50_ms": {h: v["p50_ms"] for h, v in hops.items()},
         "hop_p99_ms": hop_p99,
+        "hop_floor_p99_ms": hop_floor_p99,
         "virtual_day_s": day,
         "max_rss_mb": _round(max_rss) if max_rss is not None else None,
         "rss_mb": {k: _round(v) for k, v in sorted(rss.items())},
