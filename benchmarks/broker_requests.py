@@ -14,6 +14,16 @@ for this run only: it wraps ``confluent_kafka.Producer`` and ``Consumer`` so tha
 client writes its latest statistics (``statistics.interval.ms`` 500) to a folder. The
 last half second of a client may be missing from its counts.
 
+With ``--latency``, it runs the bench's latency phase instead (``bench --only latency``)
+and prints its hops, the broker's CPU and each client's requests. ``--set
+MATCH:KEY=VALUE`` (repeatable) changes a librdkafka setting of every client whose name
+contains MATCH; a name is ``PID-consumer|producer-CLIENT_ID-GROUP_ID-N``, as printed.
+This is how the table "Which readers the broker's core goes to" in docs/performance.md
+was made, e.g. the components' status reader at a 100 ms fetch wait::
+
+    python benchmarks/broker_requests.py --latency \
+        --set consumer-components-status:fetch.wait.max.ms=100
+
 With ``--costs``, it measures instead what one request of each kind costs the broker:
 idle fetches (empty topic, then 300,000 records stored), one-record produce requests,
 records produced in large batches and read back.
@@ -63,6 +73,11 @@ def _wrap(base, kind):
 
             config["statistics.interval.ms"] = 500
             config["stats_cb"] = keep
+            for rule in filter(None, os.environ.get("WIDGET_FACTORY_CLIENT_SET", "").split(";")):
+                match, setting = rule.split(":", 1)
+                key, value = setting.split("=", 1)
+                if match in name:
+                    config[key] = value
             super().__init__(config, *args, **kwargs)
 
     Reporting.__name__ = base.__name__
@@ -89,14 +104,54 @@ def _requests(stats: dict) -> collections.Counter[str]:
     return counts
 
 
-def pipeline(seconds: float) -> None:
+def _report_clients(stats_dir: Path, per: int | None = None) -> None:
+    """Each client's requests by type (and per 1,000 components, given ``per``)."""
+    total: collections.Counter[str] = collections.Counter()
+    print("requests per client (start-up and audit readers included):")
+    for path in sorted(stats_dir.glob("*.json")):
+        counts = _requests(json.loads(path.read_text()))
+        total.update(counts)
+        shown = {k: counts[k] for k in _SHOWN if counts[k]}
+        if shown:
+            print(f"  {path.stem[:58]:58s} {shown}")
+    print("in all:", {k: total[k] for k in _SHOWN if total[k]})
+    if per:
+        print("per 1,000 components:", {k: round(1000 * total[k] / per, 1) for k in _SHOWN})
+
+
+def _install_hook(settings: list[str]) -> Path:
+    """Every client of the services started from here reports its statistics to the
+    returned folder, with ``settings`` (MATCH:KEY=VALUE) applied."""
     stats_dir = Path(tempfile.mkdtemp(prefix="client-stats-"))
     hook_dir = Path(tempfile.mkdtemp(prefix="client-stats-hook-"))
     (hook_dir / "sitecustomize.py").write_text(_HOOK)
     os.environ["WIDGET_FACTORY_CLIENT_STATS"] = str(stats_dir)
+    os.environ["WIDGET_FACTORY_CLIENT_SET"] = ";".join(settings)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(hook_dir), *filter(None, [os.environ.get("PYTHONPATH"), _TREE])]
     )
+    return stats_dir
+
+
+def latency(settings: list[str]) -> None:
+    stats_dir = _install_hook(settings)
+    from widget_factory.bench.runner import BenchOptions, run_bench
+
+    doc = run_bench(BenchOptions(phases=("latency",)), progress=print)
+    run = doc["latency"]
+    print(f"load average {os.getloadavg()[0]:.1f}; settings changed: {settings or 'none'}")
+    print(f"broker CPU {run['broker_cpu_s']} s in a {run['wall_s']} s run")
+    for hop, figures in run["hops"].items():
+        print(f"  {hop:9s} p50 {figures['p50_ms']:6.1f} ms  p99 {figures['p99_ms']:6.1f} ms")
+    floor = run["floor"]
+    print(
+        f"  floor     p50 {floor['p50_ms']:6.1f} ms  p99 {floor['p99_ms']:6.1f} ms (one bare hop)"
+    )
+    _report_clients(stats_dir)
+
+
+def pipeline(seconds: float, settings: list[str]) -> None:
+    stats_dir = _install_hook(settings)
     from widget_factory.bench import bench_config_path
     from widget_factory.bench.cluster import BenchCluster
     from widget_factory.bench.factory_run import run_factory
@@ -151,15 +206,7 @@ def pipeline(seconds: float) -> None:
         "services, µs per component: "
         + ", ".join(f"{k} {v * per:.1f}" for k, v in sorted(result.cpu_s.items()))
     )
-    total: collections.Counter[str] = collections.Counter()
-    print("requests per client (start-up and audit readers included):")
-    for path in sorted(stats_dir.glob("*.json")):
-        counts = _requests(json.loads(path.read_text()))
-        total.update(counts)
-        shown = {k: counts[k] for k in _SHOWN if counts[k]}
-        if shown:
-            print(f"  {path.stem[:58]:58s} {shown}")
-    print("per 1,000 components:", {k: round(1000 * total[k] / used, 1) for k in _SHOWN if used})
+    _report_clients(stats_dir, per=used)
 
 
 def costs() -> None:
@@ -284,11 +331,26 @@ def main() -> None:
     parser.add_argument(
         "--costs", action="store_true", help="measure the cost of one request instead"
     )
+    parser.add_argument(
+        "--latency", action="store_true", help="run the bench's latency phase instead"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MATCH:KEY=VALUE",
+        help="a librdkafka setting for every client whose name contains MATCH (repeatable)",
+    )
     args = parser.parse_args()
+    for rule in args.set:
+        if ":" not in rule or "=" not in rule.split(":", 1)[1]:
+            parser.error(f"--set {rule!r}: expected MATCH:KEY=VALUE")
     if args.costs:
         costs()
+    elif args.latency:
+        latency(args.set)
     else:
-        pipeline(args.seconds)
+        pipeline(args.seconds, args.set)
 
 
 if __name__ == "__main__":
