@@ -153,11 +153,11 @@ def measure_bare_hop(
         )
         partitions = len(reader.list_topics(topic, timeout=30).topics[topic].partitions)
         reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        sending = threading.Event()
+        sending, done = threading.Event(), threading.Event()
         sending.set()
 
         def read() -> None:
-            while sending.is_set() or len(arrivals) < sent:
+            while not done.is_set() and (sending.is_set() or len(arrivals) < sent):
                 message = reader.poll(0.05)
                 if message is None or message.error() is not None:
                     continue
@@ -183,9 +183,11 @@ def measure_bare_hop(
                 time.sleep(max(0.0, (sent / rate) - (time.monotonic() - started)))
             producer.flush(30)
             sending.clear()
-            reading.join(timeout=30)
+            reading.join(timeout=30)  # every record read, or 30 s
         finally:
             sending.clear()
+            done.set()
+            reading.join()
             reader.close()
     skipped = int(skip_s * rate)
     return arrivals[skipped:]
