@@ -153,6 +153,15 @@ def measure_bare_hop(
         )
         partitions = len(reader.list_topics(topic, timeout=30).topics[topic].partitions)
         reader.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        # both clients connected and past their first requests (producer id, offsets)
+        # before the clock starts: a bare hop, not a start-up
+        producer.produce(topic, b"warm-up", b"warm-up")
+        producer.flush(30)
+        warm_until = time.monotonic() + 30
+        while time.monotonic() < warm_until:
+            message = reader.poll(0.1)
+            if message is not None and message.error() is None:
+                break
         sending, done = threading.Event(), threading.Event()
         sending.set()
 
