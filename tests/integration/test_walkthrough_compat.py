@@ -38,12 +38,12 @@ def _send(bootstrap: str, records: list[tuple[str, str, bytes]]) -> None:
     assert producer.flush(10) == 0
 
 
-def _components(kits: int, tag: str) -> list[tuple[str, str, bytes]]:
+def _components(kits: int, tag: str, at: datetime | None = None) -> list[tuple[str, str, bytes]]:
     """Walkthrough-shaped components for ``kits`` basic widgets, naive wall-clock times."""
     records = []
     for kit in range(kits):
         for n, component_type in enumerate(BASIC):
-            document = w.component(component_type, f"{tag}{kit:02x}{n:02x}", datetime.now())
+            document = w.component(component_type, f"{tag}{kit:02x}{n:02x}", at or datetime.now())
             records.append(("component-production", document["component_id"], w.value(document)))
     return records
 
@@ -75,11 +75,19 @@ def test_a_factory_mixing_walkthrough_producers_with_ours_runs_end_to_end(
         assert wait_for(
             lambda: sum(1 for _ in read_to_end(settings, ["quality-control"])) > 3, 60
         ), "the factory did not start"
-        late = _components(2, "feed")
+        # The walkthrough's components say FRAME_MACHINE_01 made them, a machine the
+        # factory's own telemetry reports too, and the audit judges every component by
+        # its machine's status at its time (invariant 7). Made while the factory runs,
+        # they fall inside the factory's status history, which may say the machine is
+        # down just then; so the walkthrough says, as its telemetry producer would, that
+        # the machine was running when it made them.
+        made_at = datetime.now()
+        late = _components(2, "feed", made_at)
         reading = w.telemetry("PLASTIC_MOLD_01", datetime.now())
         _send(
             bootstrap,
             [
+                ("machine-telemetry", "FRAME_MACHINE_01", w.value(w.telemetry(at=made_at))),
                 *late,
                 ("machine-telemetry", "PLASTIC_MOLD_01", w.value(reading)),
                 ("machine-telemetry", "BROKEN_01", b"\x00\xff not a reading"),
