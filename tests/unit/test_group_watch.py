@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from widget_factory.kafka_io.group_watch import RejoinBackoff, UnreadPartitions
+from widget_factory.kafka_io.group_watch import PEER_PATIENCE, RejoinBackoff, UnreadPartitions
 
 P0, P1 = ("widget-assembly", 0), ("widget-assembly", 1)
 
@@ -58,3 +58,13 @@ def test_the_wait_starts_over_once_the_group_has_settled() -> None:
     assert not backoff.allows(70.0, changed=30.0, stuck=False)  # quiet for twice the wait
     assert backoff.wait() == 5.0
     assert backoff.allows(75.0, changed=70.0, stuck=True)
+
+
+def test_a_member_holding_all_it_was_given_judges_later_than_the_one_that_lost_some() -> None:
+    """The member that lost its own assignment goes first (``after``); a peer asks for
+    the same partition to stand still ``PEER_PATIENCE`` times as long."""
+    unread = UnreadPartitions(after=5.0)
+    unread.update({P0: 100}, now=0.0)
+    assert unread.update({P0: 100}, now=5.0) == [P0]
+    assert unread.update({P0: 100}, now=5.0, after=5.0 * PEER_PATIENCE) == []
+    assert unread.update({P0: 100}, now=15.0, after=5.0 * PEER_PATIENCE) == [P0]
