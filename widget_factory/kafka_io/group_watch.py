@@ -188,17 +188,20 @@ class GroupWatch:
         if self.on_assign is not None:
             self.on_assign(consumer, partitions)
 
-    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _taken_away(self, partitions: list[TopicPartition]) -> None:
+        """Revoked or lost: neither given to this member nor held by it any more."""
         self._changed = self.clock()
-        self.given -= {(tp.topic, tp.partition) for tp in partitions}
-        self.held -= {(tp.topic, tp.partition) for tp in partitions}
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self.given -= gone
+        self.held -= gone
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._taken_away(partitions)
         if self.on_revoke is not None:
             self.on_revoke(consumer, partitions)
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._changed = self.clock()
-        self.given -= {(tp.topic, tp.partition) for tp in partitions}
-        self.held -= {(tp.topic, tp.partition) for tp in partitions}
+        self._taken_away(partitions)
         log.warning(
             "%s: lost %s (the group session expired); rejoining", self.name, _names(partitions)
         )
