@@ -330,8 +330,13 @@ def test_run_with_stations_and_inspectors_scales_out_in_one_command(
     assert placement["waiting in an inbox"] == 0  # the drain waited for every handoff
     # The single process builds 85 widgets with this seed (every station shares one order
     # book; orders ask about 83 % of capacity, factory.toml); scaled out each order has one
-    # home station, which costs some, not most (measured: 74).
-    assert report["counts"]["widgets_assembled"] >= 60
+    # home station, which costs some, not most (measured: 74-77 on a quiet machine). On a
+    # starved machine fewer: at --speed max with kanban, production moves on by a lead
+    # when no widget comes for a wall second (kafka_io/consumption.py), so a station that
+    # is merely slow leaves more of the run's components in stock (measured: 57 in a CI
+    # run that took 136 s instead of 12). Half of the single process's count still fails
+    # a station that builds nothing or an order book that lost most of its orders.
+    assert report["counts"]["widgets_assembled"] >= 43
     # each station's true OEE: one record per window, from the one process that runs it
     windows = Counter(
         (r.target_id, r.window_start)
