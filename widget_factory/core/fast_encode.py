@@ -186,12 +186,13 @@ class TelemetryWire(msgspec.Struct, gc=False, tag_field="event_type", tag="machi
 
 
 class TelemetryRecord(msgspec.Struct, gc=False):
-    """A telemetry report's record, and its fields (the event, when one is wanted)."""
+    """A telemetry report's record, and its fields (the event, when one is wanted; None
+    for a report written in a batch, core/telemetry_text.py)."""
 
     key: bytes
     value: bytes
     timestamp_ms: int
-    wire: TelemetryWire
+    wire: TelemetryWire | None = None
 
 
 # --- true OEE -----------------------------------------------------------------------------

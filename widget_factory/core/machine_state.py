@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from widget_factory.core.fast_encode import TelemetryRecord, TelemetryWire, encode_wire
-from widget_factory.core.ids import IdSource
+from widget_factory.core.ids import EventIds
 from widget_factory.factory_config import LocationSpec
 from widget_factory.schemas import (
     SCHEMA_VERSION,
@@ -32,6 +32,7 @@ __all__ = [
     "MachineUnit",
     "sensor_reading",
     "sensor_record",
+    "telemetry_record",
 ]
 
 BASE_POWER_W: Final[dict[str, float]] = {
@@ -53,6 +54,7 @@ _RUNNING = MachineStatus.RUNNING
 _ERROR = MachineStatus.ERROR
 _SHUTDOWN = MachineStatus.SHUTDOWN
 _TWO_PI: Final = 2.0 * math.pi
+_fromtimestamp: Final = datetime.fromtimestamp
 
 
 class MachineUnit:
@@ -106,10 +108,11 @@ class MachineUnit:
 
 
 def sensor_reading(
-    unit: MachineUnit, t: float, rng: random.Random, ids: IdSource
+    unit: MachineUnit, t: float, rng: random.Random, ids: EventIds
 ) -> MachineTelemetry:
     """A telemetry event of the machine at ``t``: :func:`sensor_record`'s, as an event."""
     wire = sensor_record(unit, t, rng, ids).wire
+    assert wire is not None  # (sensor_record always keeps it)
     return MachineTelemetry(
         event_id=wire.event_id,
         machine_id=wire.machine_id,
@@ -122,7 +125,7 @@ def sensor_reading(
 
 
 def sensor_record(
-    unit: MachineUnit, t: float, rng: random.Random, ids: IdSource
+    unit: MachineUnit, t: float, rng: random.Random, ids: EventIds
 ) -> TelemetryRecord:
     """A telemetry report of the machine at ``t`` as its record (the service's fast path:
     the bytes, key and timestamp ``send_all`` would give the event, core/fast_encode.py).
@@ -160,14 +163,9 @@ def sensor_record(
         vibration = rng.gauss(0.1, 0.05)
         power = rng.uniform(50.0, 150.0)
         efficiency = 0.0
-    timestamp = datetime.fromtimestamp(t, UTC)
-    wire = TelemetryWire(
-        ids.event_id(),  # after the readings: one generator may serve both
-        SCHEMA_VERSION,
-        unit.id,
-        unit.machine_type,
-        timestamp,
-        status,
+    return telemetry_record(
+        unit,
+        t,
         TelemetryMetrics(  # round(x * 100) / 100: round(x, 2) at a quarter the cost
             round(temperature * 100.0) / 100.0,
             round(vibration * 100.0) / 100.0 if vibration > 0.0 else 0.0,
@@ -179,6 +177,24 @@ def sensor_record(
             if efficiency >= 100.0
             else round(efficiency * 100.0) / 100.0,
         ),
+        ids.event_id(),  # after the readings: one generator may serve both
+    )
+
+
+def telemetry_record(
+    unit: MachineUnit, t: float, metrics: TelemetryMetrics, event_id: str
+) -> TelemetryRecord:
+    """The report of the machine at ``t`` in its current status, with these readings
+    (rounded as the contract shows them), as its record."""
+    timestamp = _fromtimestamp(t, UTC)
+    wire = TelemetryWire(
+        event_id,
+        SCHEMA_VERSION,
+        unit.id,
+        unit.machine_type,
+        timestamp,
+        unit.status,
+        metrics,
         unit.location,
     )
     return TelemetryRecord(unit.key, encode_wire(wire), int(timestamp.timestamp() * 1000), wire)

@@ -25,6 +25,7 @@ floats: simulated seconds since the Unix epoch.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 import random
@@ -33,8 +34,11 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TypeVar
 
+import numpy as np
+
+from widget_factory.core.draws import DoubleStream
 from widget_factory.core.fast_encode import TelemetryRecord
-from widget_factory.core.ids import IdSource
+from widget_factory.core.ids import DrawnIds, EventIds, IdSource
 from widget_factory.core.machine_state import (
     BASE_POWER_W,
     DEFAULT_BASE_POWER_W,
@@ -42,6 +46,8 @@ from widget_factory.core.machine_state import (
     sensor_reading,
     sensor_record,
 )
+from widget_factory.core.report_batch import RUNNING_REPORT, ReportPlan, plan_reports
+from widget_factory.core.telemetry_text import ReportTimes, RunningTemplate, encoded_numbers
 from widget_factory.errors import FactoryError
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import MachineStatus, MachineTelemetry
@@ -62,6 +68,9 @@ _IDLE = MachineStatus.IDLE
 _ERROR = MachineStatus.ERROR
 _MAINTENANCE = MachineStatus.MAINTENANCE
 _SHUTDOWN = MachineStatus.SHUTDOWN
+
+_WRITABLE = (0.0, 253_402_300_800.0)
+"""Times a batch writes itself: 1970 up to the end of year 9999 (core/telemetry_text.py)."""
 
 COMMAND_NAMES = frozenset(
     {
@@ -118,7 +127,10 @@ class MachineFleet:
     def __init__(
         self, config: FactoryConfig, rng: random.Random, ids: IdSource, start: float
     ) -> None:
-        self._rng = rng
+        # Draws read ahead for a batch of reports (core/report_batch.py) when the ids come
+        # from a generator of their own: the same doubles, in the same order.
+        self._rng: random.Random = rng if ids.generator is rng else DoubleStream(rng)
+        rng = self._rng
         self._ids = ids
         self._interval = config.simulation.telemetry_interval_s
         self._telemetry = config.telemetry
@@ -139,6 +151,14 @@ class MachineFleet:
         ]
         self._units = units
         self._by_id = {u.id: u for u in units}
+        self._templates: list[bytes] | None = None
+        """Each machine's running report with slots (core/telemetry_text.py), when
+        reports are made a batch at a time."""
+        if isinstance(rng, DoubleStream):
+            # (a machine named like a template's mark: every report made alone)
+            with contextlib.suppress(ValueError):
+                self._templates = [RunningTemplate(u).text for u in units]
+        self._times = ReportTimes()
         self._heap = [(start + rng.random() * self._interval, u.index) for u in units]
         heapq.heapify(self._heap)
         self._pending: list[StatusChange] = []
@@ -179,26 +199,47 @@ class MachineFleet:
 
     def report_records_until(self, now: float) -> tuple[list[TelemetryRecord], list[StatusChange]]:
         """:meth:`report_until` with the reports as their records (the same draws, bytes,
-        keys and timestamps): the telemetry service's fast path."""
-        return self._reports_until(now, sensor_record)
+        keys and timestamps): the telemetry service's fast path, a batch at a time."""
+        stream = self._rng
+        if not isinstance(stream, DoubleStream) or self._templates is None:
+            return self._reports_until(now, sensor_record)  # one generator: draws, ids
+        due = self._take_due(now)
+        changes, self._pending = self._pending, []
+        records: list[TelemetryRecord] = []
+        if due and not (_WRITABLE[0] <= due[0][0] and due[-1][0] < _WRITABLE[1]):
+            for t, index in due:
+                records.append(self._step(self._units[index], t, changes, sensor_record, self._ids))
+        elif due:
+            self._batch_records(due, stream, records, changes)
+        changes.sort(key=attrgetter("at"))
+        return records, changes
+
+    def _take_due(self, now: float) -> list[tuple[float, int]]:
+        """The reports due at or before ``now`` as (time, machine index), in order; each
+        machine's next report goes back on the heap."""
+        heap = self._heap
+        interval = self._interval
+        heapreplace = heapq.heapreplace
+        due = []
+        while heap and heap[0][0] <= now:
+            t, index = entry = heap[0]
+            due.append(entry)
+            heapreplace(heap, (t + interval, index))
+        return due
 
     def _reports_until(
-        self, now: float, report: Callable[[MachineUnit, float, random.Random, IdSource], R]
+        self, now: float, report: Callable[[MachineUnit, float, random.Random, EventIds], R]
     ) -> tuple[list[R], list[StatusChange]]:
-        heap = self._heap
         units = self._units
-        interval = self._interval
         reports: list[R] = []
         append = reports.append
         advance = self._advance
         ids = self._ids
         rng = self._rng
-        heapreplace = heapq.heapreplace
         held = self._held
         orders = self._orders
         changes, self._pending = self._pending, []
-        while heap and heap[0][0] <= now:
-            t, index = heap[0]
+        for t, index in self._take_due(now):  # (_step, inlined: the scalar hot loop)
             unit = units[index]
             advance(unit, t, changes)
             if unit.status is _IDLE and unit.id not in held:
@@ -208,9 +249,130 @@ class MachineFleet:
             if orders and index in orders:
                 self._carry_out(unit, t, changes)
             append(report(unit, t, rng, ids))
-            heapreplace(heap, (t + interval, index))
         changes.sort(key=attrgetter("at"))
         return reports, changes
+
+    def _step(
+        self,
+        unit: MachineUnit,
+        t: float,
+        changes: list[StatusChange],
+        report: Callable[[MachineUnit, float, random.Random, EventIds], R],
+        ids: EventIds,
+    ) -> R:
+        """One report, made alone: the machine evolves to ``t``, starts or parks, carries
+        out its commands, then reports."""
+        self._advance(unit, t, changes)
+        held = self._held
+        if unit.status is _IDLE and unit.id not in held:
+            self._set(unit, _RUNNING, t, "started", changes)
+        elif unit.status is _RUNNING and held and unit.id in held:  # repaired while held
+            self._set(unit, _IDLE, t, "kanban hold", changes)
+        if self._orders and unit.index in self._orders:
+            self._carry_out(unit, t, changes)
+        return report(unit, t, self._rng, ids)
+
+    def _batch_records(
+        self,
+        due: list[tuple[float, int]],
+        stream: DoubleStream,
+        records: list[TelemetryRecord],
+        changes: list[StatusChange],
+    ) -> None:
+        """The reports ``due`` as records: runs of them planned together
+        (core/report_batch.py), each report the plan cannot vouch for made alone."""
+        units = self._units
+        templates = self._templates
+        assert templates is not None
+        total = len(due)
+        text = self._ids.event_id_text(total)
+        ids = [text[i : i + 36] for i in range(0, 36 * total, 36)]
+        times = np.array([t for t, _ in due])
+        machines = np.array([index for _, index in due], dtype=np.intp)
+        micro = ReportTimes.microseconds(times)
+        milliseconds = ReportTimes.milliseconds(micro)
+        days, clocks, fractions = self._times.parts(micro)
+        machine_list = machines.tolist()
+        texts = [templates[m] for m in machine_list]
+        done = 0
+        while done < total:
+            plan = plan_reports(
+                times[done:],
+                machines[done:],
+                units,
+                self._held,
+                self._orders,
+                self._telemetry,
+                stream,
+                stream.gauss_next is not None,
+            )
+            running = [done + p for p in plan.running]
+            values = [
+                texts[i] % (ids[i], days[i], clocks[i], fractions[i], t, v, w, c, e)
+                for i, t, v, w, c, e in zip(
+                    running,
+                    encoded_numbers(plan.temperature),
+                    encoded_numbers(plan.vibration),
+                    encoded_numbers(plan.power),
+                    encoded_numbers(plan.cycle_count),
+                    encoded_numbers(plan.efficiency),
+                    strict=True,
+                )
+            ]
+            made = list(
+                map(
+                    TelemetryRecord,
+                    [units[machine_list[i]].key for i in running],
+                    values,
+                    [milliseconds[i] for i in running],
+                )
+            )
+            if len(made) == plan.count:
+                records += made
+                stream.seek(stream.position + plan.draws)
+            else:
+                self._merge_alone(due, done, plan, stream, made, ids, records, changes)
+            for index, wear, cycles, last in plan.evolved:
+                unit = units[index]
+                unit.wear, unit.cycles, unit.last = wear, cycles, last
+            done += plan.count
+            if done < total:
+                t, index = due[done]
+                event_id = DrawnIds([ids[done].decode()])
+                records.append(self._step(units[index], t, changes, sensor_record, event_id))
+                done += 1
+
+    def _merge_alone(
+        self,
+        due: list[tuple[float, int]],
+        done: int,
+        plan: ReportPlan,
+        stream: DoubleStream,
+        made: list[TelemetryRecord],
+        ids: list[bytes],
+        records: list[TelemetryRecord],
+        changes: list[StatusChange],
+    ) -> None:
+        """The plan's reports in order: the running machines' ``made``, and between them
+        the reports of machines down, quiet or off, each made by the scalar code from
+        the doubles the plan set aside for it."""
+        base = stream.position
+        starts = plan.starts
+        made_next = iter(made).__next__
+        for p, kind in enumerate(plan.kinds):
+            if kind == RUNNING_REPORT:
+                records.append(made_next())
+                continue
+            t, index = due[done + p]
+            unit = self._units[index]
+            stream.seek(base + starts[p])
+            self._advance(unit, t, changes)  # (no draws: down, quiet or off until after t)
+            records.append(sensor_record(unit, t, stream, DrawnIds([ids[done + p].decode()])))
+            taken = stream.position - base
+            planned = starts[p + 1] if p + 1 < plan.count else plan.draws
+            if taken != planned:
+                raise AssertionError(f"{unit.id} at {t}: at draw {taken}, not {planned}")
+        stream.seek(base + plan.draws)
 
     def order(self, command: str, machine_id: str, at: float, cause: str = "command") -> float:
         """A command given at ``at``: it takes effect at the machine's first report at or
