@@ -147,3 +147,27 @@ def test_times_are_what_datetime_gives() -> None:
         when = datetime.fromtimestamp(t, UTC)
         assert milliseconds[i] == int(when.timestamp() * 1000), t
         assert b'"' + days[i] + clocks[i] + fractions[i] + b'"' == msgspec.json.encode(when), t
+
+
+def test_only_a_reporting_fleet_loads_numpy() -> None:
+    """numpy costs a process some 20 MB: the services that make no telemetry reports
+    must not load it (their peak memory is a bench target)."""
+    import subprocess
+    import sys
+
+    services = (
+        "component_production_simulator",
+        "widget_assembly_simulator",
+        "quality_control_simulator",
+        "inventory_simulator",
+        "analytics.service",
+        "machine_telemetry_simulator",  # it loads numpy when its fleet is built
+    )
+    code = "; ".join(f"import widget_factory.{name}" for name in services)
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"{code}; import sys; print('numpy' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert loaded == "False"

@@ -23,12 +23,35 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["DoubleStream"]
+__all__ = ["DoubleStream", "event_id_text"]
 
 _BLOCK = 65536
 """Doubles made per refill: some twenty batches of reports."""
 _SCALE = 1.0 / 9007199254740992.0
 """2**-53, as CPython's ``random_random``."""
+_HEX_DIGITS = np.frombuffer(bytes(range(256)).hex().encode(), dtype=np.uint8).reshape(256, 2)
+"""The two ASCII hex digits of each byte value."""
+_HEX_PLACES = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+"""Where a UUID's 32 hex digits go among its 36 characters (dashes elsewhere)."""
+
+
+def event_id_text(rng: random.Random, count: int) -> bytes:
+    """The text of ``count`` calls of ``IdSource(rng).event_id()``, one after another
+    (36 bytes each), from one draw.
+
+    ``getrandbits(128 * count)`` takes the same 32-bit words, in the same order, as
+    ``count`` draws of 128 bits, the first draw in the lowest bits; numpy then sets the
+    version 4 and RFC 4122 variant bits and writes the hex of all of them at once."""
+    if count <= 0:
+        return b""
+    drawn = rng.getrandbits(128 * count).to_bytes(16 * count, "little")
+    # each id's 16 bytes, most significant first
+    octets = np.frombuffer(drawn, dtype=np.uint8).reshape(count, 16)[:, ::-1].copy()
+    octets[:, 6] = octets[:, 6] & 0x0F | 0x40
+    octets[:, 8] = octets[:, 8] & 0x3F | 0x80
+    text = np.full((count, 36), ord("-"), dtype=np.uint8)
+    text[:, _HEX_PLACES] = _HEX_DIGITS[octets].reshape(count, 32)
+    return text.tobytes()
 
 
 class DoubleStream(random.Random):

@@ -14,8 +14,6 @@ import uuid
 from hashlib import sha1
 from typing import Protocol
 
-import numpy as np
-
 __all__ = [
     "EventIds",
     "DrawnIds",
@@ -35,11 +33,6 @@ _MASK = 0xFFFFFFFF
 _UUID4_CLEAR = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
 _UUID4_SET = 0x00000000_0000_4000_8000_000000000000
 """Version 4 and the RFC 4122 variant, as ``uuid.UUID(int=n, version=4)`` sets them."""
-
-_HEX_DIGITS = np.frombuffer(bytes(range(256)).hex().encode(), dtype=np.uint8).reshape(256, 2)
-"""The two ASCII hex digits of each byte value."""
-_HEX_PLACES = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
-"""Where a UUID's 32 hex digits go among its 36 characters (dashes elsewhere)."""
 
 
 def type_of_component(component_id: str) -> str:
@@ -93,7 +86,7 @@ class EventIds(Protocol):
 
 
 class DrawnIds:
-    """Event ids drawn ahead (:meth:`IdSource.event_ids`), handed out in order."""
+    """Event ids drawn ahead (core/draws.py, ``event_id_text``), handed out in order."""
 
     def __init__(self, ids: list[str]) -> None:
         self._next = iter(ids).__next__
@@ -123,29 +116,6 @@ class IdSource:
     def generator(self) -> random.Random:
         """The generator the ids are drawn from (a fleet draws ahead only from another)."""
         return self._rng
-
-    def event_ids(self, count: int) -> list[str]:
-        """``count`` calls of :meth:`event_id`, in one draw (a batch of telemetry reports)."""
-        joined = self.event_id_text(count).decode("ascii")
-        return [joined[i : i + 36] for i in range(0, 36 * count, 36)]
-
-    def event_id_text(self, count: int) -> bytes:
-        """The text of ``count`` calls of :meth:`event_id`, one after another (36 bytes
-        each).
-
-        ``getrandbits(128 * count)`` takes the same 32-bit words, in the same order, as
-        ``count`` draws of 128 bits, the first draw in the lowest bits; numpy then sets
-        the version and variant bits and writes the hex of all of them at once."""
-        if count <= 0:
-            return b""
-        drawn = self._rng.getrandbits(128 * count).to_bytes(16 * count, "little")
-        # each id's 16 bytes, most significant first
-        octets = np.frombuffer(drawn, dtype=np.uint8).reshape(count, 16)[:, ::-1].copy()
-        octets[:, 6] = octets[:, 6] & 0x0F | 0x40
-        octets[:, 8] = octets[:, 8] & 0x3F | 0x80
-        text = np.full((count, 36), ord("-"), dtype=np.uint8)
-        text[:, _HEX_PLACES] = _HEX_DIGITS[octets].reshape(count, 32)
-        return text.tobytes()
 
     def _next(self, prefix: str) -> int:
         counter = self._counters.get(prefix)

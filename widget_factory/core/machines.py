@@ -32,11 +32,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import numpy as np
-
-from widget_factory.core.draws import DoubleStream
 from widget_factory.core.fast_encode import TelemetryRecord
 from widget_factory.core.ids import DrawnIds, EventIds, IdSource
 from widget_factory.core.machine_state import (
@@ -46,11 +43,14 @@ from widget_factory.core.machine_state import (
     sensor_reading,
     sensor_record,
 )
-from widget_factory.core.report_batch import RUNNING_REPORT, ReportPlan, plan_reports
-from widget_factory.core.telemetry_text import ReportTimes, RunningTemplate, encoded_numbers
 from widget_factory.errors import FactoryError
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import MachineStatus, MachineTelemetry
+
+if TYPE_CHECKING:  # the batch path imports numpy, which only a reporting fleet needs
+    from widget_factory.core.draws import DoubleStream
+    from widget_factory.core.report_batch import ReportPlan
+    from widget_factory.core.telemetry_text import ReportTimes
 
 __all__ = [
     "BASE_POWER_W",
@@ -129,8 +129,12 @@ class MachineFleet:
     ) -> None:
         # Draws read ahead for a batch of reports (core/report_batch.py) when the ids come
         # from a generator of their own: the same doubles, in the same order.
-        self._rng: random.Random = rng if ids.generator is rng else DoubleStream(rng)
-        rng = self._rng
+        self._stream: DoubleStream | None = None
+        if ids.generator is not rng:
+            from widget_factory.core.draws import DoubleStream
+
+            rng = self._stream = DoubleStream(rng)
+        self._rng = rng
         self._ids = ids
         self._interval = config.simulation.telemetry_interval_s
         self._telemetry = config.telemetry
@@ -154,11 +158,14 @@ class MachineFleet:
         self._templates: list[bytes] | None = None
         """Each machine's running report with slots (core/telemetry_text.py), when
         reports are made a batch at a time."""
-        if isinstance(rng, DoubleStream):
+        self._times: ReportTimes | None = None
+        if self._stream is not None:
+            from widget_factory.core.telemetry_text import ReportTimes, RunningTemplate
+
+            self._times = ReportTimes()
             # (a machine named like a template's mark: every report made alone)
             with contextlib.suppress(ValueError):
                 self._templates = [RunningTemplate(u).text for u in units]
-        self._times = ReportTimes()
         self._heap = [(start + rng.random() * self._interval, u.index) for u in units]
         heapq.heapify(self._heap)
         self._pending: list[StatusChange] = []
@@ -200,8 +207,8 @@ class MachineFleet:
     def report_records_until(self, now: float) -> tuple[list[TelemetryRecord], list[StatusChange]]:
         """:meth:`report_until` with the reports as their records (the same draws, bytes,
         keys and timestamps): the telemetry service's fast path, a batch at a time."""
-        stream = self._rng
-        if not isinstance(stream, DoubleStream) or self._templates is None:
+        stream = self._stream
+        if stream is None or self._templates is None:
             return self._reports_until(now, sensor_record)  # one generator: draws, ids
         due = self._take_due(now)
         changes, self._pending = self._pending, []
@@ -281,11 +288,17 @@ class MachineFleet:
     ) -> None:
         """The reports ``due`` as records: runs of them planned together
         (core/report_batch.py), each report the plan cannot vouch for made alone."""
+        import numpy as np
+
+        from widget_factory.core.draws import event_id_text
+        from widget_factory.core.report_batch import plan_reports
+        from widget_factory.core.telemetry_text import ReportTimes, encoded_numbers
+
         units = self._units
         templates = self._templates
-        assert templates is not None
+        assert templates is not None and self._times is not None
         total = len(due)
-        text = self._ids.event_id_text(total)
+        text = event_id_text(self._ids.generator, total)
         ids = [text[i : i + 36] for i in range(0, 36 * total, 36)]
         times = np.array([t for t, _ in due])
         machines = np.array([index for _, index in due], dtype=np.intp)
@@ -356,6 +369,8 @@ class MachineFleet:
         """The plan's reports in order: the running machines' ``made``, and between them
         the reports of machines down, quiet or off, each made by the scalar code from
         the doubles the plan set aside for it."""
+        from widget_factory.core.report_batch import RUNNING_REPORT
+
         base = stream.position
         starts = plan.starts
         made_next = iter(made).__next__
