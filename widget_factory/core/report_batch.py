@@ -90,14 +90,11 @@ class ReportPlan:
 _EMPTY = ReportPlan(0, [], [], 0, [], [], [], [], [], [], [])
 
 
-def _kinds(
-    times: NDArray[np.float64],
-    machines: NDArray[np.intp],
-    units: list[MachineUnit],
-    held: set[str],
-    ordered: dict[int, list[tuple[float, str, str]]],
-) -> NDArray[np.int64]:
-    """What each report is, from its machine's state (which only the scalar code changes)."""
+def _machine_kinds(
+    units: list[MachineUnit], held: set[str], ordered: dict[int, list[tuple[float, str, str]]]
+) -> tuple[list[int], list[float]]:
+    """What each machine's reports are, from its state (which only the scalar code
+    changes), and until when (a repair or maintenance ends at its report: made alone)."""
     kind_of = []
     until_of = []
     for unit in units:
@@ -117,10 +114,7 @@ def _kinds(
             kind = _OFF
         kind_of.append(kind)
         until_of.append(until)
-    kinds = np.array(kind_of)[machines]
-    # a repair or maintenance that ends by this report: the scalar code ends it
-    kinds[np.array(until_of)[machines] <= times] = _ALONE
-    return kinds
+    return kind_of, until_of
 
 
 def plan_reports(
@@ -141,7 +135,9 @@ def plan_reports(
     taken from the stream: the fleet takes each report's doubles as it makes it."""
     times = times[:WINDOW]
     machines = machines[:WINDOW]
-    kinds = _kinds(times, machines, units, held, ordered)
+    kind_of, until_of = _machine_kinds(units, held, ordered)
+    kinds = np.array(kind_of)[machines]
+    kinds[np.array(until_of)[machines] <= times] = _ALONE
     alone = np.flatnonzero(kinds == _ALONE)
     count = int(alone[0]) if len(alone) else len(times)
     if count == 0:
