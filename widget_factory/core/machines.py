@@ -238,24 +238,10 @@ class MachineFleet:
         self, now: float, report: Callable[[MachineUnit, float, random.Random, EventIds], R]
     ) -> tuple[list[R], list[StatusChange]]:
         units = self._units
-        reports: list[R] = []
-        append = reports.append
-        advance = self._advance
+        step = self._step
         ids = self._ids
-        rng = self._rng
-        held = self._held
-        orders = self._orders
         changes, self._pending = self._pending, []
-        for t, index in self._take_due(now):  # (_step, inlined: the scalar hot loop)
-            unit = units[index]
-            advance(unit, t, changes)
-            if unit.status is _IDLE and unit.id not in held:
-                self._set(unit, _RUNNING, t, "started", changes)
-            elif unit.status is _RUNNING and held and unit.id in held:  # repaired while held
-                self._set(unit, _IDLE, t, "kanban hold", changes)
-            if orders and index in orders:
-                self._carry_out(unit, t, changes)
-            append(report(unit, t, rng, ids))
+        reports = [step(units[index], t, changes, report, ids) for t, index in self._take_due(now)]
         changes.sort(key=attrgetter("at"))
         return reports, changes
 
