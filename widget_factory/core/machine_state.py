@@ -32,7 +32,6 @@ __all__ = [
     "MachineUnit",
     "sensor_reading",
     "sensor_record",
-    "telemetry_record",
 ]
 
 BASE_POWER_W: Final[dict[str, float]] = {
@@ -54,7 +53,6 @@ _RUNNING = MachineStatus.RUNNING
 _ERROR = MachineStatus.ERROR
 _SHUTDOWN = MachineStatus.SHUTDOWN
 _TWO_PI: Final = 2.0 * math.pi
-_fromtimestamp: Final = datetime.fromtimestamp
 
 
 class MachineUnit:
@@ -163,9 +161,14 @@ def sensor_record(
         vibration = rng.gauss(0.1, 0.05)
         power = rng.uniform(50.0, 150.0)
         efficiency = 0.0
-    return telemetry_record(
-        unit,
-        t,
+    timestamp = datetime.fromtimestamp(t, UTC)
+    wire = TelemetryWire(
+        ids.event_id(),  # after the readings: one generator may serve both
+        SCHEMA_VERSION,
+        unit.id,
+        unit.machine_type,
+        timestamp,
+        status,
         TelemetryMetrics(  # round(x * 100) / 100: round(x, 2) at a quarter the cost
             round(temperature * 100.0) / 100.0,
             round(vibration * 100.0) / 100.0 if vibration > 0.0 else 0.0,
@@ -177,24 +180,6 @@ def sensor_record(
             if efficiency >= 100.0
             else round(efficiency * 100.0) / 100.0,
         ),
-        ids.event_id(),  # after the readings: one generator may serve both
-    )
-
-
-def telemetry_record(
-    unit: MachineUnit, t: float, metrics: TelemetryMetrics, event_id: str
-) -> TelemetryRecord:
-    """The report of the machine at ``t`` in its current status, with these readings
-    (rounded as the contract shows them), as its record."""
-    timestamp = _fromtimestamp(t, UTC)
-    wire = TelemetryWire(
-        event_id,
-        SCHEMA_VERSION,
-        unit.id,
-        unit.machine_type,
-        timestamp,
-        unit.status,
-        metrics,
         unit.location,
     )
     return TelemetryRecord(unit.key, encode_wire(wire), int(timestamp.timestamp() * 1000), wire)
