@@ -69,8 +69,11 @@ log = logging.getLogger("components")
 
 _BATCH = 2000
 """Components generated per step when running as fast as possible."""
-_VIRTUAL_STEP = 600.0
-"""Simulated seconds a virtual clock moves per step (bounded by ``_BATCH``)."""
+_VIRTUAL_STEP = 3600.0
+"""Simulated seconds a virtual clock moves per step (bounded by ``_BATCH``): an hour, some
+300 components of the reference factory, so each step's records are written at once
+(core/component_text.py, from 64) and the step's fixed costs (status poll, true-OEE
+windows, producer poll) spread over many. Telemetry and kanban still bound each step."""
 _KANBAN_LEAD_S = 1800.0
 """Virtual time: how far production may run ahead of assembly's latest widget."""
 _KANBAN_STALL_S = 1.0

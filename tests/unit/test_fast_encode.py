@@ -18,6 +18,7 @@ from widget_factory.core.fast_encode import (
     ComponentWire,
     OeeHead,
     made_component,
+    version5_text,
     window_part,
 )
 from widget_factory.core.ids import IdSource, event_id_from
@@ -25,6 +26,7 @@ from widget_factory.core.machine_state import MachineUnit, sensor_reading, senso
 from widget_factory.core.machines import MachineFleet
 from widget_factory.core.oee_truth import OeeTruthTracker
 from widget_factory.core.production import ComponentProduction
+from widget_factory.core.uuid_text import version5_texts
 from widget_factory.factory_config import LocationSpec, default_config
 from widget_factory.schemas import (
     ComponentProduced,
@@ -217,7 +219,10 @@ def test_an_oee_head_writes_every_piece_as_encode_does() -> None:
         )
         head = OeeHead(machine)
         tail = head.remember(None, record)
-        value = head.value(f"{begin:.3f}".encode(), window_part(begin, end), tail)
+        digest = head.digest(f"{begin:.3f}".encode())
+        event_id = version5_text(digest)
+        assert event_id == version5_texts(digest) == record.event_id.encode()
+        value = head.value(event_id, window_part(begin, end), tail)
         assert value == encode(record)
         assert decode(value) == record
 

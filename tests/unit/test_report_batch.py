@@ -150,8 +150,9 @@ def test_times_are_what_datetime_gives() -> None:
 
 
 def test_only_a_reporting_fleet_loads_numpy() -> None:
-    """numpy costs a process some 20 MB: the services that make no telemetry reports
-    must not load it (their peak memory is a bench target)."""
+    """numpy costs a process some 20 MB: no service loads it on start (their peak memory
+    is a bench target); telemetry loads it when its fleet is built, component production
+    only for its first batch of 64 components or more (a paced factory never has one)."""
     import subprocess
     import sys
 

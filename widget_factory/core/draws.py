@@ -23,16 +23,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from widget_factory.core.uuid_text import uuid_texts
+
 __all__ = ["DoubleStream", "event_id_text"]
 
 _BLOCK = 65536
 """Doubles made per refill: some twenty batches of reports."""
 _SCALE = 1.0 / 9007199254740992.0
 """2**-53, as CPython's ``random_random``."""
-_HEX_DIGITS = np.frombuffer(bytes(range(256)).hex().encode(), dtype=np.uint8).reshape(256, 2)
-"""The two ASCII hex digits of each byte value."""
-_HEX_PLACES = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
-"""Where a UUID's 32 hex digits go among its 36 characters (dashes elsewhere)."""
 
 
 def event_id_text(rng: random.Random, count: int) -> bytes:
@@ -49,9 +47,7 @@ def event_id_text(rng: random.Random, count: int) -> bytes:
     octets = np.frombuffer(drawn, dtype=np.uint8).reshape(count, 16)[:, ::-1].copy()
     octets[:, 6] = octets[:, 6] & 0x0F | 0x40
     octets[:, 8] = octets[:, 8] & 0x3F | 0x80
-    text = np.full((count, 36), ord("-"), dtype=np.uint8)
-    text[:, _HEX_PLACES] = _HEX_DIGITS[octets].reshape(count, 32)
-    return text.tobytes()
+    return uuid_texts(octets)
 
 
 class DoubleStream(random.Random):

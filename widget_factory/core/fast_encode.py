@@ -41,6 +41,7 @@ from widget_factory.schemas import (
 )
 
 __all__ = [
+    "BATCH_TIMES",
     "EncodedRecord",
     "Encoded",
     "MadeComponent",
@@ -50,10 +51,16 @@ __all__ = [
     "encode_wire",
     "OeeHead",
     "made_component",
+    "version5_text",
     "window_part",
 ]
 
 _fromtimestamp: Final = datetime.fromtimestamp
+BATCH_TIMES: Final = (0.0, 9_007_199_254.0)
+"""Times a batch writer handles (core/telemetry_text.py, core/component_text.py): from
+1970 until their microseconds outgrow a double's 53 bits (year 2255), so numpy's
+``micro / 1e6`` is the one correctly rounded division ``timestamp()`` makes. Others are
+written one by one."""
 _VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 """A name-based UUID's 17th hex digit with the RFC 4122 variant set (as core/ids.py)."""
 
@@ -205,12 +212,12 @@ class OeeHead:
     """The pieces of one machine's ``oee_truth`` records that do not change per window,
     and the numbers of its windows run throughout (cached: they repeat)."""
 
-    __slots__ = ("key", "tails", "_start", "_ids")
+    __slots__ = ("key", "tails", "_start", "_target", "_ids")
 
     def __init__(self, machine_id: str) -> None:
         self.key = machine_id.encode()
-        target = b',"schema_version":1,"target_id":' + msgspec.json.encode(machine_id)
-        self._start = (b'{"event_type":"oee_truth","event_id":"', target)
+        self._start = b'{"event_type":"oee_truth","event_id":"'
+        self._target = b'","schema_version":1,"target_id":' + msgspec.json.encode(machine_id)
         self._ids = sha1(NAMESPACE.bytes + f"oee_truth/{machine_id}/".encode())
         """``event_id_from("oee_truth", machine, last)`` up to ``last``."""
         self.tails: dict[tuple[int, int, float], bytes] = {}
@@ -227,15 +234,24 @@ class OeeHead:
             self.tails[key] = tail
         return tail
 
-    def value(self, last: bytes, window: bytes, tail: bytes) -> bytes:
-        """The record of the window whose id ends in ``last`` (``f"{begin:.3f}"``);
-        ``window``: :func:`window_part`, ``tail``: the numbers."""
+    def digest(self, last: bytes) -> bytes:
+        """The SHA-1 digest behind the id of the window whose id ends in ``last``
+        (``f"{begin:.3f}"``): its text is :func:`version5_text` of it."""
         digest = self._ids.copy()
         digest.update(last)
-        h = digest.hexdigest()
-        head, target = self._start
-        event_id = f'{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"'
-        return b"".join((head, event_id.encode(), target, window, tail))
+        return digest.digest()
+
+    def value(self, event_id: bytes, window: bytes, tail: bytes) -> bytes:
+        """The record whose id's text is ``event_id``; ``window``: :func:`window_part`,
+        ``tail``: the numbers."""
+        return b"".join((self._start, event_id, self._target, window, tail))
+
+
+def version5_text(digest: bytes) -> bytes:
+    """The text of the name-based (version 5) UUID of a SHA-1 ``digest``, as
+    ``str(uuid.uuid5(...))`` (core/uuid_text.py writes many at once)."""
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}".encode()
 
 
 def window_part(start: float, end: float) -> bytes:

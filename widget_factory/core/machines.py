@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, TypeVar
 
-from widget_factory.core.fast_encode import TelemetryRecord
+from widget_factory.core.fast_encode import BATCH_TIMES, TelemetryRecord
 from widget_factory.core.ids import DrawnIds, EventIds, IdSource
 from widget_factory.core.machine_state import (
     BASE_POWER_W,
@@ -69,8 +69,6 @@ _ERROR = MachineStatus.ERROR
 _MAINTENANCE = MachineStatus.MAINTENANCE
 _SHUTDOWN = MachineStatus.SHUTDOWN
 
-_WRITABLE = (0.0, 253_402_300_800.0)
-"""Times a batch writes itself: 1970 up to the end of year 9999 (core/telemetry_text.py)."""
 _BATCH_FROM = 64
 """Reports due at once from which a batch is planned: a plan costs some 300 µs whatever
 its size, a report made alone about 5 µs, and a paced factory has a few due per call."""
@@ -216,7 +214,7 @@ class MachineFleet:
         due = self._take_due(now)
         changes, self._pending = self._pending, []
         records: list[TelemetryRecord] = []
-        if len(due) >= _BATCH_FROM and _WRITABLE[0] <= due[0][0] and due[-1][0] < _WRITABLE[1]:
+        if len(due) >= _BATCH_FROM and BATCH_TIMES[0] <= due[0][0] and due[-1][0] < BATCH_TIMES[1]:
             self._batch_records(due, stream, records, changes)
         else:  # a few reports (a paced factory): made alone, cheaper than planning them
             for t, index in due:

@@ -26,6 +26,7 @@ from widget_factory.core.fast_encode import (
     Encoded,
     MadeComponent,
     OeeHead,
+    version5_text,
     window_part,
 )
 from widget_factory.core.ids import EventIdPrefix
@@ -40,6 +41,10 @@ _IDLE = MachineStatus.IDLE
 _SHUTDOWN = MachineStatus.SHUTDOWN
 _EXACT: frozenset[float] = frozenset({0.0, 1.0})
 """Ratios that rounding leaves as they are."""
+_IDS_AT_ONCE_FROM = 64
+"""Records closed in one call from which numpy writes their ids' texts together
+(core/uuid_text.py): fewer, as a paced factory closes a window or two at a time, are
+written one by one, and a factory that never closes many never loads numpy."""
 _WHOLE: frozenset[float] = frozenset({0.0, 60.0})
 """Seconds that rounding leaves as they are: none, and a whole default window."""
 
@@ -128,9 +133,10 @@ class OeeTruthTracker:
         A window a machine ran throughout has numbers that depend only on what it made
         and how much was good, so they are encoded once and reused
         (core/fast_encode.py)."""
-        records: list[Encoded] = []
-        append = records.append
         heads = self._heads
+        made: list[tuple[OeeHead, bytes, bytes, int]] = []
+        """Per record: its machine's head, window part, numbers and timestamp."""
+        digests: list[bytes] = []
         for begin, end, observed, window in self._closing(t):
             begin_text = f"{begin:.3f}"
             last = begin_text.encode()
@@ -150,8 +156,22 @@ class OeeTruthTracker:
                         machine_id, unit, observed, begin_text, to_datetime(begin), end_at
                     )
                     tail = head.remember(key, record)
-                append(Encoded(head.key, head.value(last, middle, tail), timestamp))
-        return records
+                digests.append(head.digest(last))
+                made.append((head, middle, tail, timestamp))
+        if len(made) < _IDS_AT_ONCE_FROM:
+            return [
+                Encoded(head.key, head.value(version5_text(digest), middle, tail), timestamp)
+                for digest, (head, middle, tail, timestamp) in zip(digests, made, strict=True)
+            ]
+        from widget_factory.core.uuid_text import version5_texts
+
+        ids = version5_texts(b"".join(digests))
+        return [
+            Encoded(head.key, head.value(ids[at : at + 36], middle, tail), timestamp)
+            for at, (head, middle, tail, timestamp) in zip(
+                range(0, len(ids), 36), made, strict=True
+            )
+        ]
 
     def _closing(self, t: float) -> Iterator[tuple[float, float, float, dict[str, _Window]]]:
         """Every window that ends at or before ``t``, oldest first, its tallies complete:

@@ -43,9 +43,9 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from widget_factory.core.fast_encode import MadeComponent, made_component
+from widget_factory.core.fast_encode import BATCH_TIMES, MadeComponent, made_component
 from widget_factory.core.ids import IdSource
 from widget_factory.core.kanban import KanbanHold
 from widget_factory.core.machine_share import (
@@ -55,6 +55,7 @@ from widget_factory.core.machine_share import (
     machine_seeds,
 )
 from widget_factory.core.machines import UnknownMachine
+from widget_factory.core.made_draft import MadeDraft, measured
 from widget_factory.core.part_defects import (
     DEGRADED_CUMULATIVE,
     DEGRADED_DEFECT_WEIGHTS,
@@ -66,6 +67,9 @@ from widget_factory.core.production_machine import KindAllowance, ProductionMach
 from widget_factory.core.quality_drift import drift_record
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import ComponentProduced, FaultTruth, MachineStatus
+
+if TYPE_CHECKING:
+    from widget_factory.core.component_text import ComponentWriter
 
 __all__ = [
     "PRODUCING_STATUSES",
@@ -82,17 +86,9 @@ PRODUCING_STATUSES: Final = frozenset({MachineStatus.RUNNING, MachineStatus.IDLE
 _DEFECT_1, _DEFECT_2, _DEFECT_3 = HEALTHY_CUMULATIVE
 _DEGRADED_1, _DEGRADED_2, _DEGRADED_3 = DEGRADED_CUMULATIVE
 
-_DIMENSION_SD: Final = 0.005
-"""Relative standard deviation of each dimension around its nominal value."""
-
-_TEMPERATURE_MEAN: Final = 22.0
-_TEMPERATURE_SD: Final = 2.0
-"""Mean and standard deviation of a component's temperature at production, in °C."""
-
-_MIN_WEIGHT_G: Final = 0.1
-"""Weights are clipped here: a normal draw far in the tail must not weigh nothing."""
-
-_TWO_PI: Final = 2.0 * math.pi
+_BATCH_FROM: Final = 64
+"""Components made in one call from which their records are written together (numpy,
+core/component_text.py): a paced factory makes a few per call, and never loads numpy."""
 
 _MASK: Final = 0xFFFFFFFF
 _UUID4_CLEAR: Final = 0xFFFFFFFF_FFFF_0FFF_3FFF_FFFFFFFFFFFF
@@ -150,6 +146,8 @@ class ComponentProduction:
         self._stoppages: list[Stoppage] = []
         self._last = start
         """Time of the latest component produced: a resumed machine never goes behind it."""
+        self._writer: ComponentWriter | None = None
+        """Writes a batch's records at once (made at the first such batch)."""
         self._heap: list[tuple[float, int]] = [
             (start + m.rng.random() * self._cycle(m), m.index) for m in self._mine
         ]
@@ -256,25 +254,32 @@ class ComponentProduction:
     def produce_records(self, now: float, limit: int | None = None) -> list[MadeComponent]:
         """:meth:`produce_until`'s components as encoded records (the services' fast
         path: no event object is built, core/fast_encode.py)."""
-        out: list[MadeComponent] = []
         heap = self._heap
         if not heap or heap[0][0] > now:
-            return out
+            return []
         if limit is None:
             limit = -1
         elif limit <= 0:
-            return out
-        # The hot loop of the benchmark: everything it touches is a local.
+            return []
+        # The hot loop of the benchmark: everything it touches is a local. It decides
+        # each component in event order; the records are written afterwards (_write).
+        draft = MadeDraft()
+        made_by = draft.machines.append
+        made_at = draft.times.append
+        event_bits = draft.ids.append
+        serial_of = draft.serials.append
+        batch_of = draft.batches.append
+        uniforms = draft.uniforms.extend
+        defects_of = draft.defects.append
+        degraded_of = draft.degraded.append
         machines = self._machines
-        append = out.append
         heapreplace = heapq.heapreplace
         heappop = heapq.heappop
-        made = made_component
         jitter_low = self._jitter_low
         jitter_span = self._jitter_span
         p = self._stoppage_p
-        log, sqrt, cos, sin = math.log, math.sqrt, math.cos, math.sin
         t = self._last
+        count = 0
         while heap and heap[0][0] <= now:
             t, index = heap[0]
             m = machines[index]
@@ -288,8 +293,8 @@ class ComponentProduction:
             kind.left -= 1
             rng = m.rng
             rand = rng.random
-            # a version 4 UUID's text from one draw (as IdSource.event_id)
-            h = (rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
+            # a version 4 UUID from one draw (as IdSource.event_id)
+            event_bits(rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
             n = m.id_counter & _MASK
             m.id_counter += m.id_stride
             # scramble32, inlined (as IdSource.component_id)
@@ -300,17 +305,8 @@ class ComponentProduction:
                 m.batch_id = f"BATCH_{produced_at:%Y%m%d_%H%M}_{rng.randrange(10000):04d}"
                 m.batch_left = self._batch_size
             m.batch_left -= 1
-            # Five standard normals from three Box-Muller pairs (1 - u avoids log(0)).
-            r = sqrt(-2.0 * log(1.0 - rand()))
-            a = _TWO_PI * rand()
-            n_weight, n_temperature = r * cos(a), r * sin(a)
-            r = sqrt(-2.0 * log(1.0 - rand()))
-            a = _TWO_PI * rand()
-            n_length, n_width = r * cos(a), r * sin(a)
-            n_height = sqrt(-2.0 * log(1.0 - rand())) * cos(_TWO_PI * rand())
-            weight = m.weight_mean + m.weight_sd * n_weight
-            if weight < _MIN_WEIGHT_G:
-                weight = _MIN_WEIGHT_G
+            # the five measurements' draws (made_draft.measured)
+            uniforms((rand(), rand(), rand(), rand(), rand(), rand()))
             u = rand()
             degraded = m.degraded_left > 0
             drifting = t >= m.drift_from and m.gauge.drifting_at(t)
@@ -323,27 +319,15 @@ class ComponentProduction:
                 defects = drift_defects(m.gauge.severity(t), u)
             else:
                 defects = 0 if u < _DEFECT_1 else 1 if u < _DEFECT_2 else 2 if u < _DEFECT_3 else 3
-            component_id = m.id_prefix + "%08x" % (n ^ (n >> 16))  # noqa: UP031
+            serial = "%08x" % (n ^ (n >> 16))  # noqa: UP031
             if drifting:
-                m.gauge.made(component_id, t)
-            append(
-                made(
-                    f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
-                    component_id,
-                    m.component_type,
-                    m.id,
-                    m.batch_id,
-                    t,
-                    round(weight * 100.0) / 100.0,
-                    round(m.length * (1.0 + _DIMENSION_SD * n_length) * 100.0) / 100.0,
-                    round(m.width * (1.0 + _DIMENSION_SD * n_width) * 100.0) / 100.0,
-                    round(m.height * (1.0 + _DIMENSION_SD * n_height) * 100.0) / 100.0,
-                    round((_TEMPERATURE_MEAN + _TEMPERATURE_SD * n_temperature) * 10.0) / 10.0,
-                    defects,
-                    m.production_line,
-                    degraded,
-                )
-            )
+                m.gauge.made(m.id_prefix + serial, t)
+            made_by(m)
+            made_at(t)
+            serial_of(serial)
+            batch_of(m.batch_id)
+            defects_of(defects)
+            degraded_of(degraded)
             m.produced += 1
             due = t + (m.cycle_low + m.cycle_span * rand()) * (jitter_low + jitter_span * rand())
             if p and rand() < p:
@@ -351,10 +335,44 @@ class ComponentProduction:
                 self._stoppages.append(Stoppage(m.id, t, t + pause))
                 due += pause
             heapreplace(heap, (due, index))
-            if len(out) == limit:
+            count += 1
+            if count == limit:
                 break
         self._last = t
+        return self._write(draft)
+
+    def _write(self, draft: MadeDraft) -> list[MadeComponent]:
+        """The records of the components in ``draft``: a batch of :data:`_BATCH_FROM` or
+        more at once (core/component_text.py), fewer one by one; the same bytes."""
+        times = draft.times
+        if len(times) >= _BATCH_FROM and BATCH_TIMES[0] <= times[0] and times[-1] < BATCH_TIMES[1]:
+            return self._write_batch(draft)
+        out = []
+        uniforms = draft.uniforms
+        for i, m in enumerate(draft.machines):
+            h = draft.ids[i].to_bytes(16).hex()
+            out.append(
+                made_component(
+                    f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+                    m.id_prefix + draft.serials[i],
+                    m.component_type,
+                    m.id,
+                    draft.batches[i],
+                    times[i],
+                    *measured(m, uniforms[6 * i : 6 * i + 6]),
+                    draft.defects[i],
+                    m.production_line,
+                    draft.degraded[i],
+                )
+            )
         return out
+
+    def _write_batch(self, draft: MadeDraft) -> list[MadeComponent]:
+        if self._writer is None:
+            from widget_factory.core.component_text import ComponentWriter
+
+            self._writer = ComponentWriter(self._mine)
+        return self._writer.write(draft)
 
     def drain_drifts(self) -> list[FaultTruth]:
         """The answer key's records of quality drifts begun or ended since the last call."""

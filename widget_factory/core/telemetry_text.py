@@ -38,6 +38,9 @@ _MARKS: Final = (
     b"444444",
     b"55.125",
 )
+_TENS: Final = np.array([10, 1])
+_MICRO_PLACES: Final = np.array([100_000, 10_000, 1_000, 100, 10, 1])
+_ZERO: Final = ord("0")
 _SLOTS: Final = (b"%s", b'"%s%s%s"', b"%s", b"%s", b"%s", b"%s", b"%s")
 
 
@@ -104,6 +107,32 @@ class ReportTimes:
             [clocks.get(c) or self._time(c) for c in clock.tolist()],
             [fractions.get(f) or self._fraction(f) for f in fraction.tolist()],
         )
+
+    def texts(self, micro: NDArray[np.int64]) -> list[bytes]:
+        """Each time's whole text, written by numpy: for times at any microsecond
+        (components), whose fractions rarely repeat and are not worth keeping."""
+        seconds, fraction = np.divmod(micro, 1_000_000)
+        day, clock = np.divmod(seconds, 86_400)
+        unique_days, which = np.unique(day, return_inverse=True)
+        dates = np.frombuffer(
+            b"".join(self._day(d) for d in unique_days.tolist()), dtype=np.uint8
+        ).reshape(-1, 11)
+        count = len(micro)
+        text = np.empty((count, 27), dtype=np.uint8)
+        text[:, 0:11] = dates[which]
+        hours, rest = np.divmod(clock, 3600)
+        text[:, 11:13] = hours[:, None] // _TENS % 10 + _ZERO
+        text[:, 14:16] = rest[:, None] // 60 // _TENS % 10 + _ZERO
+        text[:, 17:19] = rest[:, None] % 60 // _TENS % 10 + _ZERO
+        text[:, [13, 16]] = ord(":")
+        text[:, 19] = ord(".")
+        text[:, 20:26] = fraction[:, None] // _MICRO_PLACES % 10 + _ZERO
+        text[:, 26] = ord("Z")
+        block = text.tobytes()
+        out = [block[at : at + 27] for at in range(0, 27 * count, 27)]
+        for i in np.flatnonzero(fraction == 0).tolist():
+            out[i] = out[i][:19] + b"Z"
+        return out
 
     def _day(self, day: int) -> bytes:
         text = self._days.get(day)
