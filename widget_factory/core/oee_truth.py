@@ -134,15 +134,15 @@ class OeeTruthTracker:
         and how much was good, so they are encoded once and reused
         (core/fast_encode.py)."""
         heads = self._heads
-        made: list[tuple[OeeHead, bytes, bytes, int]] = []
-        """Per record: its machine's head, window part, numbers and timestamp."""
+        closed: list[tuple[bytes, int, list[tuple[OeeHead, bytes]]]] = []
+        """Per window: its times' part, timestamp, and each machine's head and numbers."""
         digests: list[bytes] = []
+        digest_of = digests.append
         for begin, end, observed, window in self._closing(t):
             begin_text = f"{begin:.3f}"
             last = begin_text.encode()
-            middle = window_part(begin, end)
             end_at = to_datetime(end)
-            timestamp = int(end_at.timestamp() * 1000)  # as send_all times it
+            records: list[tuple[OeeHead, bytes]] = []
             for machine_id, unit in window.items():
                 head = heads[machine_id]
                 key = (
@@ -156,22 +156,26 @@ class OeeTruthTracker:
                         machine_id, unit, observed, begin_text, to_datetime(begin), end_at
                     )
                     tail = head.remember(key, record)
-                digests.append(head.digest(last))
-                made.append((head, middle, tail, timestamp))
-        if len(made) < _IDS_AT_ONCE_FROM:
-            return [
-                Encoded(head.key, head.value(version5_text(digest), middle, tail), timestamp)
-                for digest, (head, middle, tail, timestamp) in zip(digests, made, strict=True)
-            ]
-        from widget_factory.core.uuid_text import version5_texts
+                digest = head.names.copy()
+                digest.update(last)
+                digest_of(digest.digest())
+                records.append((head, tail))
+            # the timestamp as send_all gives it
+            closed.append((window_part(begin, end), int(end_at.timestamp() * 1000), records))
+        if len(digests) < _IDS_AT_ONCE_FROM:
+            ids = b"".join([version5_text(digest) for digest in digests])
+        else:
+            from widget_factory.core.uuid_text import version5_texts
 
-        ids = version5_texts(b"".join(digests))
-        return [
-            Encoded(head.key, head.value(ids[at : at + 36], middle, tail), timestamp)
-            for at, (head, middle, tail, timestamp) in zip(
-                range(0, len(ids), 36), made, strict=True
-            )
-        ]
+            ids = version5_texts(b"".join(digests))
+        out: list[Encoded] = []
+        append = out.append
+        at = 0
+        for middle, timestamp, records in closed:
+            for head, tail in records:
+                append(Encoded(head.key, head.value(ids[at : at + 36], middle, tail), timestamp))
+                at += 36
+        return out
 
     def _closing(self, t: float) -> Iterator[tuple[float, float, float, dict[str, _Window]]]:
         """Every window that ends at or before ``t``, oldest first, its tallies complete:

@@ -30,10 +30,14 @@ and restarts parked machines one fresh cycle later. Without kanban the allowance
 unlimited.
 
 The generator is a heap of ``(due time, machine index)`` (a machine's state:
-:mod:`widget_factory.core.production_machine`); producing a component is one
-heap replace plus its record, encoded straight to bytes (core/fast_encode.py; normals drawn by Box-Muller from the machine's
-``random``; values rounded by ``round(x * 100) / 100``, a quarter of ``round(x, 2)``'s
-cost, giving the same two-decimal numbers except for exact ties).
+:mod:`widget_factory.core.production_machine`). Its loop decides each component in
+event order (one heap replace, the machine's draws, id, batch, defects) into a
+:class:`~widget_factory.core.made_draft.MadeDraft`; the records are written afterwards:
+a call's worth at once when it made 64 or more (core/component_text.py: numpy for the
+normals, times and ids, one template per machine), one by one otherwise
+(core/fast_encode.py). Both write the same bytes; normals come by Box-Muller from the
+machine's ``random`` and values are rounded by ``round(x * 100) / 100``, a quarter of
+``round(x, 2)``'s cost, giving the same two-decimal numbers except for exact ties.
 """
 
 from __future__ import annotations
