@@ -16,7 +16,7 @@ and this module does it for a whole batch at once:
 - each record is one ``%`` of its machine's :class:`ComponentTemplate`, cut from
   msgspec's encoding of a component, so keys, order and escaping are the encoder's.
 
-``tests/unit/test_production.py`` compares every byte with the scalar path's
+``tests/unit/test_component_batch.py`` compares every byte with the scalar path's
 (core/fast_encode.py's ``made_component``) on fleets of machines and many seeds.
 """
 

@@ -212,13 +212,13 @@ class OeeHead:
     """The pieces of one machine's ``oee_truth`` records that do not change per window,
     and the numbers of its windows run throughout (cached: they repeat)."""
 
-    __slots__ = ("key", "tails", "names", "_start", "_target")
+    __slots__ = ("key", "tails", "_names", "_start", "_target")
 
     def __init__(self, machine_id: str) -> None:
         self.key = machine_id.encode()
         self._start = b'{"event_type":"oee_truth","event_id":"'
         self._target = b'","schema_version":1,"target_id":' + msgspec.json.encode(machine_id)
-        self.names = sha1(NAMESPACE.bytes + f"oee_truth/{machine_id}/".encode())
+        self._names = sha1(NAMESPACE.bytes + f"oee_truth/{machine_id}/".encode())
         """The name hash of ``event_id_from("oee_truth", machine, last)`` up to ``last``
         (:meth:`digest` adds ``last``)."""
         self.tails: dict[tuple[int, int, float], bytes] = {}
@@ -238,7 +238,7 @@ class OeeHead:
     def digest(self, last: bytes) -> bytes:
         """The SHA-1 digest behind the id of the window whose id ends in ``last``
         (``f"{begin:.3f}"``): its text is :func:`version5_text` of it."""
-        digest = self.names.copy()
+        digest = self._names.copy()
         digest.update(last)
         return digest.digest()
 

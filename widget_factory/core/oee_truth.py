@@ -137,7 +137,6 @@ class OeeTruthTracker:
         closed: list[tuple[bytes, int, list[tuple[OeeHead, bytes]]]] = []
         """Per window: its times' part, timestamp, and each machine's head and numbers."""
         digests: list[bytes] = []
-        digest_of = digests.append
         for begin, end, observed, window in self._closing(t):
             begin_text = f"{begin:.3f}"
             last = begin_text.encode()
@@ -156,9 +155,7 @@ class OeeTruthTracker:
                         machine_id, unit, observed, begin_text, to_datetime(begin), end_at
                     )
                     tail = head.remember(key, record)
-                digest = head.names.copy()
-                digest.update(last)
-                digest_of(digest.digest())
+                digests.append(head.digest(last))
                 records.append((head, tail))
             # the timestamp as send_all gives it
             closed.append((window_part(begin, end), int(end_at.timestamp() * 1000), records))

@@ -15,10 +15,11 @@ from numpy.typing import NDArray
 __all__ = ["uuid_texts", "version5_texts"]
 
 _DASH = ord("-")
-_VARIANT = np.frombuffer(bytes(range(256)), dtype=np.uint8).copy()
+_VARIANT = np.arange(256, dtype=np.uint8)
 """An ASCII hex digit to the digit with the RFC 4122 variant bits set (others as they are)."""
-for _digit in b"0123456789abcdef":
-    _VARIANT[_digit] = ord("89ab"[int(chr(_digit), 16) & 3])
+_VARIANT[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.frombuffer(
+    b"89ab" * 4, dtype=np.uint8
+)
 
 
 def _dashed(digits: NDArray[np.uint8]) -> NDArray[np.uint8]:
