@@ -8,7 +8,9 @@ rate of the latency run.
 settings (``KafkaSettings.producer_config``: idempotence, acks=all, the same linger and
 batch sizes), sending records of the size of a component event, keyed like them, with a
 timestamp, to a topic of the bench's own with as many partitions as
-``component-production``; no event is built, nothing is serialized. The rate counts
+``component-production``; no event is built, nothing is serialized. It calls
+``produce()`` as the services do, with positional arguments
+(``kafka_io.client.ANY_PARTITION``), so the ceiling and the services pay the same call. The rate counts
 records acknowledged by the broker, over the wall time from the first send until the
 last acknowledgement (``flush``).
 
@@ -38,6 +40,7 @@ from confluent_kafka.admin import NewTopic
 from widget_factory.core.ids import IdSource
 from widget_factory.core.production import ComponentProduction
 from widget_factory.factory_config import default_config
+from widget_factory.kafka_io.client import ANY_PARTITION
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import COMPONENT_PRODUCTION, TOPICS, connect_admin
 from widget_factory.schemas import encode
@@ -101,7 +104,7 @@ def measure_raw(settings: KafkaSettings, seconds: float) -> RawResult:
             for key, value, timestamp in records:
                 while True:
                     try:
-                        produce(topic, value, key, timestamp=timestamp)
+                        produce(topic, value, key, ANY_PARTITION, None, None, timestamp)
                         break
                     except BufferError:
                         poll(0.005)
