@@ -14,7 +14,7 @@ import pytest
 from widget_factory.core import component_text, production
 from widget_factory.core.component_text import ComponentWriter
 from widget_factory.core.fast_encode import MadeComponent, made_component
-from widget_factory.core.ids import IdSource
+from widget_factory.core.ids import IdSource, uuid4_text
 from widget_factory.core.made_draft import MadeDraft, measured
 from widget_factory.core.production import ComponentProduction
 from widget_factory.core.production_machine import KindAllowance, ProductionMachine
@@ -141,9 +141,8 @@ def test_templates_write_what_msgspec_writes_for_any_name() -> None:
     written = writer.write(draft)
     for i, made in enumerate(written):
         machine = draft.machines[i]
-        h = draft.ids[i].to_bytes(16).hex()
         expected = made_component(
-            f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+            uuid4_text(draft.ids[i]),
             machine.id_prefix + draft.serials[i],
             machine.component_type,
             machine.id,

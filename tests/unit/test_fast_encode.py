@@ -18,10 +18,9 @@ from widget_factory.core.fast_encode import (
     ComponentWire,
     OeeHead,
     made_component,
-    version5_text,
     window_part,
 )
-from widget_factory.core.ids import IdSource, event_id_from
+from widget_factory.core.ids import IdSource, event_id_from, uuid5_text
 from widget_factory.core.machine_state import MachineUnit, sensor_reading, sensor_record
 from widget_factory.core.machines import MachineFleet
 from widget_factory.core.oee_truth import OeeTruthTracker
@@ -220,7 +219,7 @@ def test_an_oee_head_writes_every_piece_as_encode_does() -> None:
         head = OeeHead(machine)
         tail = head.remember(None, record)
         digest = head.digest(f"{begin:.3f}".encode())
-        event_id = version5_text(digest)
+        event_id = uuid5_text(digest.hex()).encode()
         assert event_id == version5_texts(digest) == record.event_id.encode()
         value = head.value(event_id, window_part(begin, end), tail)
         assert value == encode(record)

@@ -39,7 +39,7 @@ from widget_factory.core.made_draft import (
     measured,
 )
 from widget_factory.core.production_machine import ProductionMachine
-from widget_factory.core.telemetry_text import ReportTimes, encoded_numbers
+from widget_factory.core.telemetry_text import ReportTimes, cut_template, encoded_numbers
 from widget_factory.core.uuid_text import uuid_texts
 from widget_factory.schemas import SCHEMA_VERSION, Dimensions, QualityMetrics
 
@@ -96,12 +96,7 @@ class ComponentTemplate:
                     degraded,
                 )
             )
-            text = sample.replace(b"%", b"%%")
-            for mark, slot in zip(_MARKS, _SLOTS, strict=True):
-                if text.count(mark) != 1:  # a name that looks like a mark: no template
-                    raise ValueError(f"cannot cut a component template for {machine.id!r}")
-                text = text.replace(mark, slot)
-            texts.append(text)
+            texts.append(cut_template(sample, _MARKS, _SLOTS, f"components of {machine.id!r}"))
         self.texts = (texts[0], texts[1])
 
 
@@ -109,7 +104,7 @@ def _near_tie(scaled: np.ndarray) -> np.ndarray:
     return np.abs(scaled - np.floor(scaled) - 0.5) < _TIE
 
 
-def measures_table(machines: list[ProductionMachine]) -> NDArray[np.float64]:
+def _measures_table(machines: list[ProductionMachine]) -> NDArray[np.float64]:
     """Per machine index: weight mean and spread, nominal length, width and height (a
     row of zeros for a machine not given)."""
     table = np.zeros((1 + max(m.index for m in machines), 5))
@@ -160,11 +155,11 @@ class ComponentWriter:
 
     def __init__(self, machines: list[ProductionMachine]) -> None:
         self._templates = {m.index: ComponentTemplate(m).texts for m in machines}
-        self._table = measures_table(machines)
+        self._table = _measures_table(machines)
         self._times = ReportTimes()
 
     def write(self, draft: MadeDraft) -> list[MadeComponent]:
-        """The records of a batch's components (times within 1970-9999)."""
+        """The records of a batch's components (times within ``fast_encode.BATCH_TIMES``)."""
         count = len(draft.machines)
         micro = ReportTimes.microseconds(np.array(draft.times))
         stamps = ReportTimes.milliseconds(micro)

@@ -51,7 +51,6 @@ __all__ = [
     "encode_wire",
     "OeeHead",
     "made_component",
-    "version5_text",
     "window_part",
 ]
 
@@ -61,8 +60,6 @@ BATCH_TIMES: Final = (0.0, 9_007_199_254.0)
 1970 until their microseconds outgrow a double's 53 bits (year 2255), so numpy's
 ``micro / 1e6`` is the one correctly rounded division ``timestamp()`` makes. Others are
 written one by one."""
-_VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-"""A name-based UUID's 17th hex digit with the RFC 4122 variant set (as core/ids.py)."""
 
 
 class EncodedRecord(Protocol):
@@ -237,7 +234,7 @@ class OeeHead:
 
     def digest(self, last: bytes) -> bytes:
         """The SHA-1 digest behind the id of the window whose id ends in ``last``
-        (``f"{begin:.3f}"``): its text is :func:`version5_text` of it."""
+        (``f"{begin:.3f}"``): its text is ``ids.uuid5_text`` of its hex."""
         digest = self._names.copy()
         digest.update(last)
         return digest.digest()
@@ -246,13 +243,6 @@ class OeeHead:
         """The record whose id's text is ``event_id``; ``window``: :func:`window_part`,
         ``tail``: the numbers."""
         return b"".join((self._start, event_id, self._target, window, tail))
-
-
-def version5_text(digest: bytes) -> bytes:
-    """The text of the name-based (version 5) UUID of a SHA-1 ``digest``, as
-    ``str(uuid.uuid5(...))`` (core/uuid_text.py writes many at once)."""
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}".encode()
 
 
 def window_part(start: float, end: float) -> bytes:

@@ -21,6 +21,8 @@ __all__ = [
     "scramble32",
     "event_id_from",
     "EventIdPrefix",
+    "uuid4_text",
+    "uuid5_text",
     "type_of_component",
     "NAMESPACE",
 ]
@@ -54,14 +56,27 @@ _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 """A UUID's 17th hex digit with the RFC 4122 variant set (bits 10xx), by the digit drawn."""
 
 
+def uuid4_text(bits: int) -> str:
+    """The text of the UUID whose 128 bits are ``bits`` (version and variant already set)."""
+    h = bits.to_bytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid5_text(hexdigest: str) -> str:
+    """The text of the name-based (version 5) UUID of a SHA-1 ``hexdigest``: its first
+    32 digits with the version and the RFC 4122 variant set, as ``uuid.uuid5`` writes it
+    (core/uuid_text.py writes many at once)."""
+    h = hexdigest
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
 def event_id_from(*parts: str) -> str:
     """A deterministic UUID for an output derived from ``parts`` (e.g. an input's event id).
 
     The same text as ``str(uuid.uuid5(NAMESPACE, "/".join(parts)))``, computed without
     the ``UUID`` object (the inventory mints one per stock movement).
     """
-    h = sha1(_NAMESPACE_BYTES + "/".join(parts).encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    return uuid5_text(sha1(_NAMESPACE_BYTES + "/".join(parts).encode()).hexdigest())
 
 
 class EventIdPrefix:
@@ -75,8 +90,7 @@ class EventIdPrefix:
     def __call__(self, last: str) -> str:
         digest = self._hash.copy()
         digest.update(last.encode())
-        h = digest.hexdigest()
-        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+        return uuid5_text(digest.hexdigest())
 
 
 class EventIds(Protocol):
@@ -109,8 +123,7 @@ class IdSource:
         The same text as ``str(uuid.UUID(int=rng.getrandbits(128), version=4))`` for the
         same draw, at a third of the cost (it is minted for every event).
         """
-        h = (self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return uuid4_text(self._rng.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
 
     @property
     def generator(self) -> random.Random:

@@ -26,10 +26,9 @@ from widget_factory.core.fast_encode import (
     Encoded,
     MadeComponent,
     OeeHead,
-    version5_text,
     window_part,
 )
-from widget_factory.core.ids import EventIdPrefix
+from widget_factory.core.ids import EventIdPrefix, uuid5_text
 from widget_factory.core.windows import split_interval, window_start
 from widget_factory.factory_config import FactoryConfig
 from widget_factory.schemas import ComponentProduced, MachineStatus, OeeTruth
@@ -160,7 +159,7 @@ class OeeTruthTracker:
             # the timestamp as send_all gives it
             closed.append((window_part(begin, end), int(end_at.timestamp() * 1000), records))
         if len(digests) < _IDS_AT_ONCE_FROM:
-            ids = b"".join([version5_text(digest) for digest in digests])
+            ids = "".join([uuid5_text(digest.hex()) for digest in digests]).encode()
         else:
             from widget_factory.core.uuid_text import version5_texts
 

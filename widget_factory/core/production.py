@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from widget_factory.core.fast_encode import BATCH_TIMES, MadeComponent, made_component
-from widget_factory.core.ids import IdSource
+from widget_factory.core.ids import IdSource, uuid4_text
 from widget_factory.core.kanban import KanbanHold
 from widget_factory.core.machine_share import (
     WHOLE_FACTORY,
@@ -354,10 +354,9 @@ class ComponentProduction:
         out = []
         uniforms = draft.uniforms
         for i, m in enumerate(draft.machines):
-            h = draft.ids[i].to_bytes(16).hex()
             out.append(
                 made_component(
-                    f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+                    uuid4_text(draft.ids[i]),
                     m.id_prefix + draft.serials[i],
                     m.component_type,
                     m.id,

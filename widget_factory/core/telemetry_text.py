@@ -24,7 +24,7 @@ from widget_factory.core.fast_encode import TelemetryWire, encode_wire
 from widget_factory.core.machine_state import MachineUnit
 from widget_factory.schemas import SCHEMA_VERSION, MachineStatus, TelemetryMetrics
 
-__all__ = ["RunningTemplate", "ReportTimes", "encoded_numbers"]
+__all__ = ["RunningTemplate", "ReportTimes", "cut_template", "encoded_numbers"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MARK_TIME: Final = datetime(2001, 2, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -63,12 +63,22 @@ class RunningTemplate:
                 unit.location,
             )
         )
-        text = sample.replace(b"%", b"%%")
-        for mark, slot in zip(_MARKS, _SLOTS, strict=True):
-            if text.count(mark) != 1:  # a machine named like a mark: no template
-                raise ValueError(f"cannot cut a report template for {unit.id!r}")
-            text = text.replace(mark, slot)
-        self.text = text
+        self.text = cut_template(sample, _MARKS, _SLOTS, f"report of {unit.id!r}")
+
+
+def cut_template(
+    sample: bytes, marks: tuple[bytes, ...], slots: tuple[bytes, ...], what: str
+) -> bytes:
+    """A ``%`` template from msgspec's encoding of a sample record: each mark (a value
+    no real record has) becomes its slot, and a literal ``%`` stays one. A sample in
+    which a mark is not found exactly once (a name that looks like a mark) has no
+    template: ValueError names ``what``."""
+    text = sample.replace(b"%", b"%%")
+    for mark, slot in zip(marks, slots, strict=True):
+        if text.count(mark) != 1:
+            raise ValueError(f"cannot cut a template for the {what}")
+        text = text.replace(mark, slot)
+    return text
 
 
 class ReportTimes:
