@@ -107,6 +107,18 @@ def test_paced_settings_set_linger_and_fetch_wait_unless_the_user_did() -> None:
     assert user.consumer_config("g", **{"fetch.wait.max.ms": 10})["fetch.wait.max.ms"] == 10
 
 
+def test_a_full_prefetch_queue_waits_one_fetch_wait_not_a_second() -> None:
+    """librdkafka's default (1000 ms) idled a caught-up service with records waiting."""
+    racing = resolve_settings("127.0.0.1:9092", {}).paced(None)
+    assert racing.consumer_config("g")["fetch.queue.backoff.ms"] == RACING_PACE_MS
+    status = racing.consumer_config("g", **{"fetch.wait.max.ms": 5})
+    assert status["fetch.queue.backoff.ms"] == 5
+    user = resolve_settings("127.0.0.1:9092", {}, overrides=["fetch.wait.max.ms=20"]).paced(120)
+    assert user.consumer_config("g")["fetch.queue.backoff.ms"] == 20
+    chosen = resolve_settings("127.0.0.1:9092", {}, overrides=["fetch.queue.backoff.ms=300"])
+    assert chosen.paced(None).consumer_config("g")["fetch.queue.backoff.ms"] == "300"
+
+
 def test_pace_from_the_environment_wins_over_the_speed() -> None:
     settings = resolve_settings("b:9092", {PACE_ENV: "40"}).paced(120)
     assert settings.pace_ms == 40

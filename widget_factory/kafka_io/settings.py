@@ -325,6 +325,11 @@ class KafkaSettings:
         config["group.id"] = group_id or "widget-factory-reader"
         config.update(self.extra)
         config.update(overrides)
+        # A consumer whose prefetch queue is full (queued.max.messages.kbytes) fetches
+        # again only after librdkafka's fetch.queue.backoff.ms, 1000 ms by default: a
+        # service that caught up then sat idle for up to a second with records waiting.
+        # One fetch wait instead (docs/performance.md, "a second-long pause").
+        config.setdefault("fetch.queue.backoff.ms", int(config["fetch.wait.max.ms"]))
         return config
 
     def describe(self) -> str:
