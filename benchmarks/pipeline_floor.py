@@ -32,7 +32,7 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import NewTopic
@@ -151,6 +151,8 @@ class Relay:
     """Per topic sent to: the records cycled through (decoded once, encoded per send)."""
     changelog: str | None = None
     """Where one record per consumed batch goes (the assembly's changelog), if anywhere."""
+    consumer: tuple[tuple[str, str], ...] = ()
+    """librdkafka settings of the relay's consumer on top of the factory's (``--consumer``)."""
 
 
 def _cpu() -> float:
@@ -161,7 +163,7 @@ def _cpu() -> float:
 def run_relay(bootstrap: str, relay: Relay, ready: object, results: object) -> None:
     """Read every expected record, decode it, send what it stands for; report times."""
     settings = _settings(bootstrap)
-    consumer = Consumer(settings.consumer_config(relay.name, **{"enable.auto.commit": False}))
+    consumer = Consumer(settings.consumer_config(relay.name, **dict(relay.consumer)))
     producer = Producer(settings.producer_config(**{"client.id": relay.name}))
     events = {
         t: [decode(v) for _k, v in records]
@@ -253,7 +255,12 @@ def _create(bootstrap: str, names: dict[str, str]) -> None:
 
 
 def measure_floor(
-    bootstrap: str, broker_pid: int, found: dict[str, list[Record]], count: int, run: int
+    bootstrap: str,
+    broker_pid: int,
+    found: dict[str, list[Record]],
+    count: int,
+    run: int,
+    consumer: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, object]:
     """One floor run on fresh copies of the topics."""
     copy = {t: f"floor{run}-{t}" for t in found}
@@ -300,6 +307,7 @@ def measure_floor(
             {u: found[INVENTORY_UPDATES][:2000]},
         ),
     ]
+    relays = [replace(relay, consumer=consumer) for relay in relays]
     context = mp.get_context("spawn")
     results = context.Queue()
     processes = []
@@ -336,6 +344,7 @@ def measure_floor(
     total = sum(r[2] for r in reports.values()) + broker_cpu
     return {
         "components": count,
+        "consumer_settings": dict(consumer),
         "widgets": made,
         "checks": checks,
         "per_widget": per_widget,
@@ -358,8 +367,20 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="raw and floor runs, alternating")
     parser.add_argument("--sample", default="10m", help="simulated time of the sample run")
     parser.add_argument("--raw-seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--consumer",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a librdkafka setting for the relays' consumers on top of the factory's, e.g."
+        " --consumer fetch.queue.backoff.ms=1000 (librdkafka's default)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
+    pairs = [item.partition("=") for item in args.consumer]
+    if any(not sep or not key for key, sep, _value in pairs):
+        parser.error("--consumer takes KEY=VALUE, e.g. --consumer fetch.queue.backoff.ms=1000")
+    consumer = tuple((key, value) for key, _sep, value in pairs)
     with EmbeddedBroker() as broker:
         assert broker.pid is not None
         found = sample_factory(broker.bootstrap_servers, args.sample)
@@ -367,7 +388,9 @@ def main() -> int:
         runs = []
         for run in range(args.runs):
             raw = measure_raw(_settings(broker.bootstrap_servers), args.raw_seconds)
-            floor = measure_floor(broker.bootstrap_servers, broker.pid, found, args.components, run)
+            floor = measure_floor(
+                broker.bootstrap_servers, broker.pid, found, args.components, run, consumer
+            )
             floor["raw_per_s"] = round(raw.per_s)
             floor["ratio"] = round(floor["components_per_s"] / raw.per_s, 4)  # type: ignore[operator]
             runs.append(floor)
