@@ -117,6 +117,8 @@ def test_a_full_prefetch_queue_waits_one_fetch_wait_not_a_second() -> None:
     assert user.consumer_config("g")["fetch.queue.backoff.ms"] == 20
     chosen = resolve_settings("127.0.0.1:9092", {}, overrides=["fetch.queue.backoff.ms=300"])
     assert chosen.paced(None).consumer_config("g")["fetch.queue.backoff.ms"] == "300"
+    odd = racing.consumer_config("g", **{"fetch.wait.max.ms": "soon"})  # librdkafka refuses it
+    assert "fetch.queue.backoff.ms" not in odd
 
 
 def test_pace_from_the_environment_wins_over_the_speed() -> None:

@@ -329,7 +329,9 @@ class KafkaSettings:
         # again only after librdkafka's fetch.queue.backoff.ms, 1000 ms by default: a
         # service that caught up then sat idle for up to a second with records waiting.
         # One fetch wait instead (docs/performance.md, "a second-long pause").
-        config.setdefault("fetch.queue.backoff.ms", int(config["fetch.wait.max.ms"]))
+        wait = str(config["fetch.wait.max.ms"]).strip()
+        if wait.isdigit():  # anything else is librdkafka's to refuse, in its own words
+            config.setdefault("fetch.queue.backoff.ms", int(wait))
         return config
 
     def describe(self) -> str:
