@@ -43,6 +43,7 @@ from widget_factory.bench.procs import cpu_seconds
 from widget_factory.bench.raw import measure_raw
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.client import ANY_PARTITION
+from widget_factory.kafka_io.reader import read_to_end
 from widget_factory.kafka_io.settings import KafkaSettings
 from widget_factory.kafka_io.topics import (
     ASSEMBLY_CHANGELOG,
@@ -68,54 +69,23 @@ def _settings(bootstrap: str) -> KafkaSettings:
 
 def _read_all(bootstrap: str, topics: list[str]) -> dict[str, list[Record]]:
     """Every record of ``topics``, from the beginning to the end."""
-    from confluent_kafka import TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "pipeline-floor-sample",
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 5,
-        }
-    )
-    metadata = consumer.list_topics(timeout=10)
-    partitions = [TopicPartition(t, p, 0) for t in topics for p in metadata.topics[t].partitions]
-    consumer.assign(partitions)
     found: dict[str, list[Record]] = {t: [] for t in topics}
-    at_end: set[tuple[str, int]] = set()
-    deadline = time.monotonic() + 300
-    while len(at_end) < len(partitions) and time.monotonic() < deadline:
-        for message in consumer.consume(10_000, 0.5):
-            topic = str(message.topic())
-            if message.error() is not None:
-                at_end.add((topic, int(message.partition() or 0)))
-                continue
-            found[topic].append((message.key() or b"", message.value() or b""))
-    consumer.close()
+    for message in read_to_end(_settings(bootstrap), topics, client_id="pipeline-floor-sample"):
+        found[str(message.topic())].append((message.key() or b"", message.value() or b""))
     return found
 
 
 def sample_factory(bootstrap: str, duration: str) -> dict[str, list[Record]]:
     """The bench factory's records after ``duration`` simulated at unlimited speed."""
+    factory = ["--bootstrap-servers", bootstrap, "--config", str(bench_config_path())]
+    factory += ["--speed", "max", "--duration", duration, "--seed", "1", "--start", str(START)]
     run = subprocess.run(
         [
             sys.executable,
             "-m",
             "widget_factory",
             "run",
-            "--bootstrap-servers",
-            bootstrap,
-            "--config",
-            str(bench_config_path()),
-            "--speed",
-            "max",
-            "--duration",
-            duration,
-            "--seed",
-            "1",
-            "--start",
-            str(START),
+            *factory,
             "--no-dashboard",
             "--no-analytics",
         ],
