@@ -14,9 +14,10 @@ components it reads, quality control a check for every widget, the inventory as 
 updates per input as the factory's own run sent.
 
 First the bench factory runs for ``--sample`` simulated time at unlimited speed; its
-records give the relays their bytes and their ratios (widgets, checks, updates and
-changelog records per component). Then raw (``bench.raw.measure_raw``) and the floor run
-on the same broker, one after the other, ``--runs`` times. The rate is components read
+records give the relays their bytes and their ratios (widgets and updates per
+component; a check per widget, as the contract has it). Then raw
+(``bench.raw.measure_raw``) and the floor run on the same broker, one after the other,
+``--runs`` times. The rate is components read
 by the inventory per second of wall time, from the source's first send to the
 inventory's last read; the CPU is each process's own (user + system) over that time,
 and the broker's.
@@ -113,10 +114,12 @@ class Relay:
 
     name: str
     reads: tuple[str, ...]
-    """Topics read (the floor's own copies), and how many records of each to read."""
+    """Topics read (the floor's own copies)."""
     expect: tuple[int, ...]
-    sends: dict[str, tuple[str, float]]
-    """Per topic read: (topic sent to, records sent per record read)."""
+    """How many records of each topic read the relay waits for."""
+    sends: dict[str, tuple[str, int, int]]
+    """Per topic read: (topic sent to, n, d): n records sent per d read, counted in
+    integers, so a reader downstream waits for exactly ``reads * n // d`` of them."""
     samples: dict[str, list[Record]]
     """Per topic sent to: the records cycled through (decoded once, encoded per send)."""
     changelog: str | None = None
@@ -142,7 +145,7 @@ def run_relay(bootstrap: str, relay: Relay, ready: object, results: object) -> N
     }
     keys = {t: [k for k, _v in records] for t, records in relay.samples.items()}
     cursor = dict.fromkeys(events, 0)
-    owed = dict.fromkeys(relay.reads, 0.0)
+    owed = dict.fromkeys(relay.reads, 0)
     left = dict(zip(relay.reads, relay.expect, strict=True))
     assigned: list[int] = []
     consumer.subscribe(list(relay.reads), on_assign=lambda _c, parts: assigned.append(len(parts)))
@@ -166,12 +169,12 @@ def run_relay(bootstrap: str, relay: Relay, ready: object, results: object) -> N
             topic = message.topic()
             decode(message.value())
             left[topic] -= 1
-            target, ratio = relay.sends.get(topic, ("", 0.0))
-            if not ratio:
+            target, sent, per = relay.sends.get(topic, ("", 0, 1))
+            if not sent:
                 continue
-            owed[topic] += ratio
-            while owed[topic] >= 1.0:
-                owed[topic] -= 1.0
+            owed[topic] += sent
+            while owed[topic] >= per:
+                owed[topic] -= per
                 i = cursor[target]
                 cursor[target] = (i + 1) % len(events[target])
                 produce(target, encode(events[target][i]), keys[target][i], ANY_PARTITION)
@@ -240,9 +243,8 @@ def measure_floor(
     per_widget = max(1, round(components / widgets))
     made = count // per_widget
     updates = len(found[INVENTORY_UPDATES])
-    per_widget_updates = max(0.0, (updates - components) / widgets)
-    checks_per_widget = len(found[QUALITY_CONTROL]) / widgets
-    checks = int(made * checks_per_widget + 1e-9)
+    # updates besides the one per component, per widget, in hundredths
+    per_widget_updates = max(0, round(100 * (updates - components) / widgets))
     c, w, q, u, log = (
         copy[t]
         for t in (
@@ -258,7 +260,7 @@ def measure_floor(
             "floor-assembly",
             (c,),
             (count,),
-            {c: (w, 1.0 / per_widget)},
+            {c: (w, 1, per_widget)},
             {w: found[WIDGET_ASSEMBLY][:1000], log: found[ASSEMBLY_CHANGELOG][:200]},
             changelog=log,
         ),
@@ -266,14 +268,14 @@ def measure_floor(
             "floor-quality",
             (w,),
             (made,),
-            {w: (q, checks_per_widget)},
+            {w: (q, 1, 1)},  # every widget is inspected once
             {q: found[QUALITY_CONTROL][:1000]},
         ),
         Relay(
             "floor-inventory",
             (c, w, q),
-            (count, made, checks),
-            {c: (u, 1.0), w: (u, per_widget_updates)},
+            (count, made, made),
+            {c: (u, 1, 1), w: (u, per_widget_updates, 100)},
             {u: found[INVENTORY_UPDATES][:2000]},
         ),
     ]
@@ -316,9 +318,9 @@ def measure_floor(
         "components": count,
         "consumer_settings": dict(consumer),
         "widgets": made,
-        "checks": checks,
+        "checks": made,
         "per_widget": per_widget,
-        "updates_per_widget": round(per_widget_updates, 2),
+        "updates_per_widget": per_widget_updates / 100,
         "wall_s": round(wall, 2),
         "components_per_s": round(count / wall),
         "timeline_s": timeline,
