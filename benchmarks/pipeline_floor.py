@@ -42,10 +42,11 @@ from widget_factory.bench import bench_config_path
 from widget_factory.bench.generation import START
 from widget_factory.bench.procs import cpu_seconds
 from widget_factory.bench.raw import measure_raw
+from widget_factory.errors import ConfigError
 from widget_factory.kafka_io.broker import EmbeddedBroker
 from widget_factory.kafka_io.client import ANY_PARTITION
 from widget_factory.kafka_io.reader import read_to_end
-from widget_factory.kafka_io.settings import KafkaSettings
+from widget_factory.kafka_io.settings import KafkaSettings, parse_overrides
 from widget_factory.kafka_io.topics import (
     ASSEMBLY_CHANGELOG,
     COMPONENT_PRODUCTION,
@@ -349,10 +350,10 @@ def main() -> int:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
-    pairs = [item.partition("=") for item in args.consumer]
-    if any(not sep or not key for key, sep, _value in pairs):
-        parser.error("--consumer takes KEY=VALUE, e.g. --consumer fetch.queue.backoff.ms=1000")
-    consumer = tuple((key, value) for key, _sep, value in pairs)
+    try:
+        consumer = tuple(parse_overrides(args.consumer).items())
+    except ConfigError as exc:
+        parser.error(f"--consumer: {exc}")
     with EmbeddedBroker() as broker:
         assert broker.pid is not None
         found = sample_factory(broker.bootstrap_servers, args.sample)
